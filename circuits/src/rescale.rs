@@ -1,0 +1,255 @@
+//! # Rescale with round-half-up, fused with the ReLU / range lookup
+//!
+//! For each element: given an accumulator `z` (scale `s_x + s_w`), produce `y` (scale `s_y`,
+//! `d = s_x + s_w − s_y`) and `a = ReLU(y)` with
+//!
+//! - gate `"z + 2^(d-1) = y·2^d + r"`: `q·(z + half − y·two_d − u·inv_shift) = 0` where the fixed
+//!   columns hold `half = 2^(d−1)` (0 when `d = 0`), `two_d = 2^d`, `inv_shift = 2^(d−R)`, so that
+//!   `r = u·2^(d−R)`;
+//! - lookup `"rescale remainder"`: `u ∈ [0, 2^R)` (the [`RangeTable`]);
+//! - lookup `"relu table"`: `(y, a) ∈ {(x, max(x,0)) : x ∈ [−2^(B−1), 2^(B−1))}` (the [`ReluTable`]).
+//!
+//! Soundness: `y` is bounded by the ReLU table and `z` is a small integer (a bounded dot product),
+//! so `r = z + 2^(d−1) − y·2^d` is a small integer, and `u = r·2^(R−d) ∈ [0, 2^R)` forces
+//! `0 ≤ r < 2^d`. The integers `y·2^d + r` over that box are distinct, so `y` is exactly
+//! `floor((z + 2^(d−1)) / 2^d)`. Layers without an activation simply ignore `a`: the lookup
+//! still bounds `y`. Requires `d ≤ R` and `B + d + 2 < 253` (always true for `i64` data).
+//!
+//! | `z` (eq) | `y` (eq) | `u` | `a` (eq) | `half` | `two_d` | `inv_shift` | `q` |
+//! |----------|----------|-----|----------|--------|---------|-------------|-----|
+//!
+//! Degree: gate 3, lookups 4. The lookups carry no selector: unused rows hold zeros, and `0` and
+//! `(0, 0)` are in the tables. `configure` enables equality on `z`, `y` and `a`.
+
+use crate::{
+    fixed::{pow2, relu, rescale, rounding_term, to_field},
+    known_if,
+    range::RangeTable,
+    relu::ReluTable,
+    Wire,
+};
+use halo2_proofs::{
+    circuit::Layouter,
+    halo2curves::ff::PrimeField,
+    plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector},
+    poly::Rotation,
+};
+use std::marker::PhantomData;
+
+/// Columns, selector and tables of the rescale chip.
+#[derive(Clone, Debug)]
+pub struct RescaleConfig {
+    /// Input accumulator (also usable as a plain copy column where `q` is off).
+    pub z: Column<Advice>,
+    /// Rescaled value.
+    pub y: Column<Advice>,
+    /// Scaled remainder `r·2^(R−d)`.
+    pub u: Column<Advice>,
+    /// `ReLU(y)`.
+    pub a: Column<Advice>,
+    half: Column<Fixed>,
+    two_d: Column<Fixed>,
+    inv_shift: Column<Fixed>,
+    q: Selector,
+    /// The remainder table.
+    pub range: RangeTable,
+    /// The activation table.
+    pub relu: ReluTable,
+}
+
+impl RescaleConfig {
+    /// Configures the chip over existing tables. Side effects: 4 advice columns (equality on
+    /// `z`, `y`, `a`), 3 fixed columns, one selector, one gate, two lookups.
+    pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>, range: RangeTable, relu: ReluTable) -> Self {
+        let [z, y, u, a] = [(); 4].map(|_| meta.advice_column());
+        for c in [z, y, a] {
+            meta.enable_equality(c);
+        }
+        let [half, two_d, inv_shift] = [(); 3].map(|_| meta.fixed_column());
+        let q = meta.selector();
+        meta.create_gate("z + 2^(d-1) = y·2^d + r", |m| {
+            let q = m.query_selector(q);
+            let [z, y, u] = [z, y, u].map(|c| m.query_advice(c, Rotation::cur()));
+            let [half, two_d, inv_shift] = [half, two_d, inv_shift].map(|c| m.query_fixed(c, Rotation::cur()));
+            vec![q * (z + half - y * two_d - u * inv_shift)]
+        });
+        meta.lookup("rescale remainder r·2^(R-d) in [0, 2^R)", |m| {
+            vec![(m.query_advice(u, Rotation::cur()), range.values)]
+        });
+        meta.lookup("relu table: y bounded, a = max(y, 0)", |m| {
+            vec![
+                (m.query_advice(y, Rotation::cur()), relu.input),
+                (m.query_advice(a, Rotation::cur()), relu.output),
+            ]
+        });
+        Self { z, y, u, a, half, two_d, inv_shift, q, range, relu }
+    }
+}
+
+/// The values one rescaled element assigns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RescaleWitness {
+    /// Quotient `floor((z + 2^(d−1)) / 2^d)`.
+    pub y: i64,
+    /// Scaled remainder `r·2^(R−d)`.
+    pub u: i64,
+    /// `ReLU(y)`.
+    pub a: i64,
+}
+
+impl RescaleWitness {
+    /// The honest witness for `z` rescaled by `2^d` against a `range_bits`-bit remainder table.
+    pub fn compute(z: i64, d: u32, range_bits: u32) -> Self {
+        let (y, r) = rescale(z, d);
+        Self { y, u: r << (range_bits - d), a: relu(y) }
+    }
+}
+
+/// Operations the rescale chip provides.
+pub trait RescaleInstructions<F: PrimeField> {
+    /// Rescales every `z` by `2^d`; returns `(y, ReLU(y))` wires per element.
+    fn rescale(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        z: &[Wire<F>],
+        d: u32,
+        witness: Option<&[RescaleWitness]>,
+    ) -> Result<Vec<(Wire<F>, Wire<F>)>, Error>;
+}
+
+/// The rescale chip.
+#[derive(Clone, Debug)]
+pub struct RescaleChip<F: PrimeField> {
+    config: RescaleConfig,
+    next_row: usize,
+    _f: PhantomData<F>,
+}
+
+impl<F: PrimeField> RescaleChip<F> {
+    /// Wraps a configuration; rows are used from `first_row` down (region offsets are absolute
+    /// rows under halo2-axiom's `SimpleFloorPlanner`, so the chip keeps its own cursor).
+    pub fn construct(config: RescaleConfig, first_row: usize) -> Self {
+        Self { config, next_row: first_row, _f: PhantomData }
+    }
+
+    /// The next free row.
+    pub fn next_row(&self) -> usize {
+        self.next_row
+    }
+}
+
+impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
+    fn rescale(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        z: &[Wire<F>],
+        d: u32,
+        witness: Option<&[RescaleWitness]>,
+    ) -> Result<Vec<(Wire<F>, Wire<F>)>, Error> {
+        let start = self.next_row;
+        self.next_row += z.len();
+        let c = &self.config;
+        let big_r = c.range.bits;
+        if d > big_r || witness.is_some_and(|w| w.len() != z.len()) {
+            return Err(Error::Synthesis);
+        }
+        let inv_shift = pow2::<F>(big_r - d).invert().unwrap_or(F::ZERO);
+        layouter.assign_region(
+            || format!("rescale by 2^{d} + relu lookup"),
+            |mut region| {
+                let mut out = Vec::with_capacity(z.len());
+                for (i, zi) in z.iter().enumerate() {
+                    let row = start + i;
+                    let w = witness.map(|w| w[i]);
+                    c.q.enable(&mut region, row)?;
+                    zi.copy_to(&mut region, c.z, row);
+                    region.assign_fixed(c.half, row, to_field::<F>(rounding_term(d)));
+                    region.assign_fixed(c.two_d, row, pow2::<F>(d));
+                    region.assign_fixed(c.inv_shift, row, inv_shift);
+                    let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
+                    Wire::assign(&mut region, c.u, row, known_if(w, |w| to_field(w.u)));
+                    let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
+                    out.push((y, a));
+                }
+                Ok(out)
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{LayerCircuit, LayerShape, MockRun};
+
+    /// Identity weights so each accumulator is the input itself: z = input.
+    fn rescaling(input: Vec<i64>, d: u32) -> LayerCircuit {
+        let n = input.len();
+        let w = (0..n).map(|j| (0..n).map(|i| i64::from(i == j)).collect()).collect();
+        LayerCircuit::honest(LayerShape::default(), w, vec![0; n], d, input)
+    }
+
+    #[test]
+    fn rescale_matches_reference_for_every_shift() {
+        let all = [-200, -65, -64, -33, -1, 0, 1, 31, 32, 33, 127, 250];
+        let bits = LayerShape::default().relu_bits;
+        for d in 0..=6 {
+            // only quotients inside the ReLU table are provable (see the out-of-domain test)
+            let zs: Vec<i64> = all.into_iter().filter(|&z| crate::fixed::fits_signed(rescale(z, d).0, bits)).collect();
+            let c = rescaling(zs.clone(), d);
+            for (z, w) in zs.iter().zip(&c.rescale) {
+                assert_eq!(w.y, rescale(*z, d).0);
+                assert_eq!(w.a, w.y.max(0));
+            }
+            MockRun::new().k(9).run(&c);
+            let mut relu = c.clone();
+            relu.relu_out = true;
+            MockRun::new().k(9).run(&relu);
+        }
+    }
+
+    #[test]
+    fn quotient_too_large_with_negative_remainder_is_caught() {
+        // z + 2^(d-1) = (y+1)·2^d + (r − 2^d): the gate holds, the remainder is negative.
+        let d = 3;
+        let mut c = rescaling(vec![37, -20], d);
+        let r = c.rescale[0].u >> (c.shape.range_bits - d);
+        c.rescale[0].y += 1;
+        c.rescale[0].a = c.rescale[0].y.max(0);
+        c.rescale[0].u = (r - (1 << d)) << (c.shape.range_bits - d);
+        MockRun::new().k(9).expect_failure("rescale remainder").run(&c);
+    }
+
+    #[test]
+    fn quotient_too_small_with_remainder_past_2_pow_d_is_caught() {
+        // r + 2^d < 2^R fits the table but not [0, 2^d): the scaling by 2^(R-d) must catch it.
+        let d = 2;
+        let mut c = rescaling(vec![37, -20], d);
+        assert!(d < c.shape.range_bits);
+        let r = c.rescale[1].u >> (c.shape.range_bits - d);
+        assert!(r + (1 << d) < 1 << c.shape.range_bits);
+        c.rescale[1].y -= 1;
+        c.rescale[1].a = c.rescale[1].y.max(0);
+        c.rescale[1].u = (r + (1 << d)) << (c.shape.range_bits - d);
+        MockRun::new().k(9).expect_failure("rescale remainder").run(&c);
+    }
+
+    #[test]
+    fn quotient_alone_changed_breaks_the_gate() {
+        let mut c = rescaling(vec![37, -20], 3);
+        c.rescale[0].y += 1;
+        c.rescale[0].a = c.rescale[0].y.max(0);
+        MockRun::new().k(9).expect_failure("z + 2^(d-1) = y·2^d + r").run(&c);
+    }
+
+    #[test]
+    fn quotient_outside_relu_domain_is_caught() {
+        // y = 2^(B-1) is one past the table; with d = 0 the gate is satisfiable (z = y).
+        let shape = LayerShape::default();
+        let big = 1i64 << (shape.relu_bits - 1);
+        let mut c = rescaling(vec![big - 1], 0);
+        MockRun::new().k(9).run(&c);
+        c = rescaling(vec![big], 0);
+        MockRun::new().k(9).expect_failure("relu table").run(&c);
+    }
+}

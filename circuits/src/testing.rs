@@ -1,0 +1,193 @@
+//! The one MockProver harness every chip test uses, and the small circuit the chip tests drive:
+//! public input → dense layer ([`MatMulChip`]) → rescale + ReLU lookup ([`RescaleChip`]) →
+//! public output. Tests build an honest [`LayerCircuit`], tamper one witness cell, and expect
+//! the named gate or lookup to fail:
+//!
+//! ```ignore
+//! let mut c = LayerCircuit::honest(shape, weights, bias, d, input);
+//! c.rescale[0].a += 1;
+//! MockRun::new().k(9).expect_failure("relu table").run(&c);
+//! ```
+
+use crate::{
+    fixed::to_field,
+    matmul::{DenseWitness, MatMulChip, MatMulConfig, MatMulInstructions},
+    range::RangeTable,
+    relu::ReluTable,
+    rescale::{RescaleChip, RescaleConfig, RescaleInstructions, RescaleWitness},
+    load_instance,
+};
+use halo2_proofs::{
+    circuit::{Layouter, SimpleFloorPlanner},
+    dev::MockProver,
+    halo2curves::bn256::Fr,
+    plonk::{Circuit, Column, ConstraintSystem, Error, Instance},
+};
+
+/// Builder around [`MockProver`]: `.k(..).instances(..).expect_satisfied(..)` / `.expect_failure(name)`, then `.run(&circuit)`.
+#[derive(Clone, Debug)]
+pub struct MockRun {
+    k: u32,
+    instances: Option<Vec<Vec<Fr>>>,
+    satisfied: bool,
+    failure: Option<String>,
+}
+
+impl Default for MockRun {
+    fn default() -> Self {
+        Self { k: 10, instances: None, satisfied: true, failure: None }
+    }
+}
+
+/// Circuits that know their own public instances.
+pub trait HasInstances {
+    /// The instance columns' values.
+    fn instances(&self) -> Vec<Vec<Fr>>;
+}
+
+impl MockRun {
+    /// A harness with `k = 10`, expecting satisfaction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `k`.
+    pub fn k(mut self, k: u32) -> Self {
+        self.k = k;
+        self
+    }
+    /// Overrides the circuit's own instances.
+    pub fn instances(mut self, instances: Vec<Vec<Fr>>) -> Self {
+        self.instances = Some(instances);
+        self
+    }
+    /// Expects the constraints to hold (`true`) or not.
+    pub fn expect_satisfied(mut self, satisfied: bool) -> Self {
+        self.satisfied = satisfied;
+        self
+    }
+    /// Expects a failure whose description names `what` (a gate or lookup name).
+    pub fn expect_failure(mut self, what: &str) -> Self {
+        self.satisfied = false;
+        self.failure = Some(what.to_string());
+        self
+    }
+
+    /// Runs MockProver and panics (this is a test harness) when the outcome differs.
+    pub fn run<C: Circuit<Fr> + HasInstances>(self, circuit: &C) {
+        let instances = self.instances.clone().unwrap_or_else(|| circuit.instances());
+        let prover = match MockProver::run(self.k, circuit, instances) {
+            Ok(p) => p,
+            Err(e) => panic!("MockProver could not run at k = {}: {e:?}", self.k),
+        };
+        match (prover.verify(), self.satisfied) {
+            (Ok(()), true) => {}
+            (Ok(()), false) => panic!("expected a failure ({:?}) but the circuit is satisfied", self.failure),
+            (Err(fs), true) => panic!("expected satisfaction, got {} failures: {:#?}", fs.len(), &fs[..fs.len().min(5)]),
+            (Err(fs), false) => {
+                if let Some(want) = &self.failure {
+                    let texts: Vec<String> = fs.iter().map(|f| format!("{f} {f:?}")).collect();
+                    assert!(
+                        texts.iter().any(|t| t.contains(want.as_str())),
+                        "expected a failure naming {want:?}, got: {:#?}",
+                        &texts[..texts.len().min(5)]
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Shape parameters of [`LayerCircuit`].
+#[derive(Clone, Copy, Debug)]
+pub struct LayerShape {
+    /// Dense lanes.
+    pub lanes: usize,
+    /// Remainder table bits `R`.
+    pub range_bits: u32,
+    /// ReLU table bits `B`.
+    pub relu_bits: u32,
+}
+
+impl Default for LayerShape {
+    fn default() -> Self {
+        Self { lanes: 2, range_bits: 6, relu_bits: 8 }
+    }
+}
+
+/// One dense layer, rescale and ReLU with public input and output.
+#[derive(Clone, Debug, Default)]
+pub struct LayerCircuit {
+    /// Shape.
+    pub shape: LayerShape,
+    /// Weights `[n_out][n_in]`.
+    pub weights: Vec<Vec<i64>>,
+    /// Bias `[n_out]`.
+    pub bias: Vec<i64>,
+    /// Rescale shift.
+    pub d: u32,
+    /// Public input.
+    pub input: Vec<i64>,
+    /// Dense witness (tamper freely).
+    pub dense: Option<DenseWitness>,
+    /// Rescale witness (tamper freely).
+    pub rescale: Vec<RescaleWitness>,
+    /// Expose `a` (ReLU) instead of `y` as the public output.
+    pub relu_out: bool,
+}
+
+impl LayerCircuit {
+    /// The honest circuit; panics on inconsistent test data.
+    pub fn honest(shape: LayerShape, weights: Vec<Vec<i64>>, bias: Vec<i64>, d: u32, input: Vec<i64>) -> Self {
+        let dense = DenseWitness::compute(shape.lanes, &weights, &bias, &input).expect("consistent test data");
+        let rescale = dense
+            .outputs(bias.len())
+            .into_iter()
+            .map(|z| RescaleWitness::compute(z, d, shape.range_bits))
+            .collect();
+        Self { shape, weights, bias, d, input, dense: Some(dense), rescale, relu_out: false }
+    }
+}
+
+impl HasInstances for LayerCircuit {
+    fn instances(&self) -> Vec<Vec<Fr>> {
+        let out = self.rescale.iter().map(|w| if self.relu_out { w.a } else { w.y });
+        vec![self.input.iter().copied().chain(out).map(to_field).collect()]
+    }
+}
+
+impl Circuit<Fr> for LayerCircuit {
+    type Config = (MatMulConfig, RescaleConfig, Column<Instance>);
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = LayerShape;
+
+    fn without_witnesses(&self) -> Self {
+        Self { dense: None, rescale: vec![], ..self.clone() }
+    }
+    fn params(&self) -> LayerShape {
+        self.shape
+    }
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: LayerShape) -> Self::Config {
+        let range = RangeTable::configure(meta, p.range_bits);
+        let relu = ReluTable::configure(meta, p.relu_bits);
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        (MatMulConfig::configure(meta, p.lanes), RescaleConfig::configure(meta, range, relu), instance)
+    }
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+        Self::configure_with_params(meta, LayerShape::default())
+    }
+
+    fn synthesize(&self, (mm, rs, instance): Self::Config, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        rs.range.load(&mut layouter)?;
+        rs.relu.load(&mut layouter)?;
+        let x = load_instance(&mut layouter, instance, rs.z, self.input.len())?;
+        let acc = MatMulChip::construct(mm, 0).dense(&mut layouter, &x, &self.weights, &self.bias, self.dense.as_ref())?;
+        let witness = self.dense.as_ref().map(|_| self.rescale.as_slice());
+        let out = RescaleChip::construct(rs, x.len()).rescale(&mut layouter, &acc, self.d, witness)?;
+        for (j, (y, a)) in out.iter().enumerate() {
+            let w = if self.relu_out { a } else { y };
+            layouter.constrain_instance(w.cell, instance, self.input.len() + j);
+        }
+        Ok(())
+    }
+}
