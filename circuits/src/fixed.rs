@@ -69,7 +69,10 @@ pub fn relu(x: i64) -> i64 {
 
 /// `b + Σ w·x` in exact integer arithmetic; `None` on `i64` overflow.
 pub fn dot(weights: &[i64], x: &[i64], bias: i64) -> Option<i64> {
-    weights.iter().zip(x).try_fold(bias, |acc, (&w, &v)| acc.checked_add(w.checked_mul(v)?))
+    weights
+        .iter()
+        .zip(x)
+        .try_fold(bias, |acc, (&w, &v)| acc.checked_add(w.checked_mul(v)?))
 }
 
 /// Whether `x` lies in the signed range `[-2^(bits-1), 2^(bits-1))`.
@@ -85,7 +88,17 @@ mod tests {
 
     #[test]
     fn field_round_trip() {
-        for x in [0i64, 1, -1, 42, -42, i64::MAX, i64::MIN, 1 << 40, -(1 << 40)] {
+        for x in [
+            0i64,
+            1,
+            -1,
+            42,
+            -42,
+            i64::MAX,
+            i64::MIN,
+            1 << 40,
+            -(1 << 40),
+        ] {
             assert_eq!(from_field(&to_field::<Fr>(x)), Some(x), "{x}");
         }
         assert_eq!(from_field(&(to_field::<Fr>(i64::MAX) + Fr::one())), None);

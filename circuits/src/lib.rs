@@ -41,13 +41,23 @@ pub struct Wire<F: Field> {
 
 impl<F: Field> Wire<F> {
     /// Assigns `value` at `(column, offset)` of `region` and returns it as a wire.
-    pub fn assign(region: &mut Region<'_, F>, column: Column<Advice>, offset: usize, value: Value<F>) -> Self {
+    pub fn assign(
+        region: &mut Region<'_, F>,
+        column: Column<Advice>,
+        offset: usize,
+        value: Value<F>,
+    ) -> Self {
         let cell = region.assign_advice(column, offset, value).cell();
         Self { cell, value }
     }
 
     /// Copies this wire into `(column, offset)` of `region`, with an equality constraint.
-    pub fn copy_to(&self, region: &mut Region<'_, F>, column: Column<Advice>, offset: usize) -> Self {
+    pub fn copy_to(
+        &self,
+        region: &mut Region<'_, F>,
+        column: Column<Advice>,
+        offset: usize,
+    ) -> Self {
         let copy = Self::assign(region, column, offset, self.value);
         region.constrain_equal(copy.cell, self.cell);
         copy

@@ -56,7 +56,11 @@ impl MatMulConfig {
         meta.create_gate("acc = bias", |m| {
             let q = m.query_selector(q_bias);
             (0..lanes)
-                .map(|l| q.clone() * (m.query_advice(acc[l], Rotation::cur()) - m.query_fixed(w[l], Rotation::cur())))
+                .map(|l| {
+                    q.clone()
+                        * (m.query_advice(acc[l], Rotation::cur())
+                            - m.query_fixed(w[l], Rotation::cur()))
+                })
                 .collect::<Vec<_>>()
         });
         meta.create_gate("acc' = acc + w·x", |m| {
@@ -70,7 +74,13 @@ impl MatMulConfig {
                 })
                 .collect::<Vec<_>>()
         });
-        Self { x, acc, w, q_bias, q_mac }
+        Self {
+            x,
+            acc,
+            w,
+            q_bias,
+            q_mac,
+        }
     }
 
     /// Number of lanes.
@@ -102,7 +112,9 @@ impl DenseWitness {
         let blocks = weights.len().div_ceil(lanes);
         let mut acc = Vec::with_capacity(blocks);
         for b in 0..blocks {
-            let mut lane_sums: Vec<i64> = (0..lanes).map(|l| bias.get(b * lanes + l).copied().unwrap_or(0)).collect();
+            let mut lane_sums: Vec<i64> = (0..lanes)
+                .map(|l| bias.get(b * lanes + l).copied().unwrap_or(0))
+                .collect();
             let mut rows = Vec::with_capacity(x.len() + 1);
             rows.push(lane_sums.clone());
             for (i, &xi) in x.iter().enumerate() {
@@ -154,7 +166,11 @@ impl<F: PrimeField> MatMulChip<F> {
     /// halo2-axiom's `SimpleFloorPlanner` starts every region at row 0, so region offsets are
     /// absolute rows: the chip keeps its own row cursor.
     pub fn construct(config: MatMulConfig, first_row: usize) -> Self {
-        Self { config, next_row: first_row, _f: PhantomData }
+        Self {
+            config,
+            next_row: first_row,
+            _f: PhantomData,
+        }
     }
 
     /// The next free row.
@@ -176,7 +192,9 @@ impl<F: PrimeField> MatMulChip<F> {
         let c = &self.config;
         let lanes = c.lanes();
         let neuron = |l: usize| block * lanes + l;
-        let acc_value = |row: usize, l: usize| known_if(witness.and_then(|w| w.get(row)?.get(l)), |&v| to_field(v));
+        let acc_value = |row: usize, l: usize| {
+            known_if(witness.and_then(|w| w.get(row)?.get(l)), |&v| to_field(v))
+        };
         c.q_bias.enable(region, start)?;
         let mut last = Vec::with_capacity(lanes);
         for l in 0..lanes {
@@ -214,7 +232,10 @@ impl<F: PrimeField> MatMulInstructions<F> for MatMulChip<F> {
         let lanes = self.config.lanes();
         let mut out = Vec::with_capacity(n_out);
         for block in 0..n_out.div_ceil(lanes) {
-            let w = witness.map(|w| w.acc.get(block)).map(|b| b.ok_or(Error::Synthesis)).transpose()?;
+            let w = witness
+                .map(|w| w.acc.get(block))
+                .map(|b| b.ok_or(Error::Synthesis))
+                .transpose()?;
             let start = self.next_row;
             let lanes_out = layouter.assign_region(
                 || format!("dense block {block}: acc = b + Σ w·x"),
@@ -234,8 +255,18 @@ mod tests {
 
     /// A 5 → 3 layer (3 neurons over 2 lanes: the second block is half empty).
     fn layer() -> LayerCircuit {
-        let w = vec![vec![3, -1, 4, 1, -5], vec![-9, 2, 6, -5, 3], vec![5, 8, -9, 7, 9]];
-        LayerCircuit::honest(LayerShape::default(), w, vec![7, -3, 0], 0, vec![2, -7, 1, 8, -2])
+        let w = vec![
+            vec![3, -1, 4, 1, -5],
+            vec![-9, 2, 6, -5, 3],
+            vec![5, 8, -9, 7, 9],
+        ];
+        LayerCircuit::honest(
+            LayerShape::default(),
+            w,
+            vec![7, -3, 0],
+            0,
+            vec![2, -7, 1, 8, -2],
+        )
     }
 
     #[test]
@@ -262,7 +293,10 @@ mod tests {
     fn tampered_running_sum_is_caught() {
         let mut c = layer();
         c.dense.as_mut().expect("witness").acc[0][2][1] += 1;
-        MockRun::new().k(9).expect_failure("acc' = acc + w·x").run(&c);
+        MockRun::new()
+            .k(9)
+            .expect_failure("acc' = acc + w·x")
+            .run(&c);
     }
 
     #[test]
@@ -282,7 +316,10 @@ mod tests {
         dense.acc[0][last][0] += 1;
         let z = dense.acc[0][last][0];
         c.rescale[0] = RescaleWitness::compute(z, c.d, c.shape.range_bits);
-        MockRun::new().k(9).expect_failure("acc' = acc + w·x").run(&c);
+        MockRun::new()
+            .k(9)
+            .expect_failure("acc' = acc + w·x")
+            .run(&c);
     }
 
     use crate::rescale::RescaleWitness;

@@ -26,7 +26,10 @@ pub struct RangeTable {
 impl RangeTable {
     /// Allocates the table column. Side effects: one lookup table column.
     pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>, bits: u32) -> Self {
-        Self { values: meta.lookup_table_column(), bits }
+        Self {
+            values: meta.lookup_table_column(),
+            bits,
+        }
     }
 
     /// Fills the table.
@@ -35,7 +38,12 @@ impl RangeTable {
             || format!("range table [0, 2^{})", self.bits),
             |mut table| {
                 for v in 0..(1u64 << self.bits) {
-                    table.assign_cell(|| "range", self.values, v as usize, || Value::known(F::from(v)))?;
+                    table.assign_cell(
+                        || "range",
+                        self.values,
+                        v as usize,
+                        || Value::known(F::from(v)),
+                    )?;
                 }
                 Ok(())
             },

@@ -32,20 +32,37 @@ pub struct ReluTable {
 impl ReluTable {
     /// Allocates the two table columns. Side effects: two lookup table columns.
     pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>, bits: u32) -> Self {
-        Self { input: meta.lookup_table_column(), output: meta.lookup_table_column(), bits }
+        Self {
+            input: meta.lookup_table_column(),
+            output: meta.lookup_table_column(),
+            bits,
+        }
     }
 
     /// Fills the table.
     pub fn load<F: PrimeField>(&self, layouter: &mut impl Layouter<F>) -> Result<(), Error> {
         let half = 1i64 << (self.bits - 1);
         layouter.assign_table(
-            || format!("relu table (x, max(x,0)) for x in [-2^{b}, 2^{b})", b = self.bits - 1),
+            || {
+                format!(
+                    "relu table (x, max(x,0)) for x in [-2^{b}, 2^{b})",
+                    b = self.bits - 1
+                )
+            },
             |mut table| {
                 for (row, x) in (-half..half).enumerate() {
-                    table.assign_cell(|| "x", self.input, row, || Value::known(to_field::<F>(x)))?;
-                    table.assign_cell(|| "relu(x)", self.output, row, || {
-                        Value::known(to_field::<F>(relu(x)))
-                    })?;
+                    table.assign_cell(
+                        || "x",
+                        self.input,
+                        row,
+                        || Value::known(to_field::<F>(x)),
+                    )?;
+                    table.assign_cell(
+                        || "relu(x)",
+                        self.output,
+                        row,
+                        || Value::known(to_field::<F>(relu(x))),
+                    )?;
                 }
                 Ok(())
             },
@@ -59,7 +76,13 @@ mod tests {
 
     fn relu_layer() -> LayerCircuit {
         // two neurons: one positive, one negative pre-activation
-        let mut c = LayerCircuit::honest(LayerShape::default(), vec![vec![2, 1], vec![-3, 1]], vec![1, -2], 1, vec![5, 3]);
+        let mut c = LayerCircuit::honest(
+            LayerShape::default(),
+            vec![vec![2, 1], vec![-3, 1]],
+            vec![1, -2],
+            1,
+            vec![5, 3],
+        );
         c.relu_out = true;
         c
     }

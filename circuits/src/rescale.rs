@@ -60,7 +60,11 @@ pub struct RescaleConfig {
 impl RescaleConfig {
     /// Configures the chip over existing tables. Side effects: 4 advice columns (equality on
     /// `z`, `y`, `a`), 3 fixed columns, one selector, one gate, two lookups.
-    pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>, range: RangeTable, relu: ReluTable) -> Self {
+    pub fn configure<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        range: RangeTable,
+        relu: ReluTable,
+    ) -> Self {
         let [z, y, u, a] = [(); 4].map(|_| meta.advice_column());
         for c in [z, y, a] {
             meta.enable_equality(c);
@@ -70,7 +74,8 @@ impl RescaleConfig {
         meta.create_gate("z + 2^(d-1) = y·2^d + r", |m| {
             let q = m.query_selector(q);
             let [z, y, u] = [z, y, u].map(|c| m.query_advice(c, Rotation::cur()));
-            let [half, two_d, inv_shift] = [half, two_d, inv_shift].map(|c| m.query_fixed(c, Rotation::cur()));
+            let [half, two_d, inv_shift] =
+                [half, two_d, inv_shift].map(|c| m.query_fixed(c, Rotation::cur()));
             vec![q * (z + half - y * two_d - u * inv_shift)]
         });
         meta.lookup("rescale remainder r·2^(R-d) in [0, 2^R)", |m| {
@@ -82,7 +87,18 @@ impl RescaleConfig {
                 (m.query_advice(a, Rotation::cur()), relu.output),
             ]
         });
-        Self { z, y, u, a, half, two_d, inv_shift, q, range, relu }
+        Self {
+            z,
+            y,
+            u,
+            a,
+            half,
+            two_d,
+            inv_shift,
+            q,
+            range,
+            relu,
+        }
     }
 }
 
@@ -101,7 +117,11 @@ impl RescaleWitness {
     /// The honest witness for `z` rescaled by `2^d` against a `range_bits`-bit remainder table.
     pub fn compute(z: i64, d: u32, range_bits: u32) -> Self {
         let (y, r) = rescale(z, d);
-        Self { y, u: r << (range_bits - d), a: relu(y) }
+        Self {
+            y,
+            u: r << (range_bits - d),
+            a: relu(y),
+        }
     }
 }
 
@@ -129,7 +149,11 @@ impl<F: PrimeField> RescaleChip<F> {
     /// Wraps a configuration; rows are used from `first_row` down (region offsets are absolute
     /// rows under halo2-axiom's `SimpleFloorPlanner`, so the chip keeps its own cursor).
     pub fn construct(config: RescaleConfig, first_row: usize) -> Self {
-        Self { config, next_row: first_row, _f: PhantomData }
+        Self {
+            config,
+            next_row: first_row,
+            _f: PhantomData,
+        }
     }
 
     /// The next free row.
@@ -185,7 +209,9 @@ mod tests {
     /// Identity weights so each accumulator is the input itself: z = input.
     fn rescaling(input: Vec<i64>, d: u32) -> LayerCircuit {
         let n = input.len();
-        let w = (0..n).map(|j| (0..n).map(|i| i64::from(i == j)).collect()).collect();
+        let w = (0..n)
+            .map(|j| (0..n).map(|i| i64::from(i == j)).collect())
+            .collect();
         LayerCircuit::honest(LayerShape::default(), w, vec![0; n], d, input)
     }
 
@@ -195,7 +221,10 @@ mod tests {
         let bits = LayerShape::default().relu_bits;
         for d in 0..=6 {
             // only quotients inside the ReLU table are provable (see the out-of-domain test)
-            let zs: Vec<i64> = all.into_iter().filter(|&z| crate::fixed::fits_signed(rescale(z, d).0, bits)).collect();
+            let zs: Vec<i64> = all
+                .into_iter()
+                .filter(|&z| crate::fixed::fits_signed(rescale(z, d).0, bits))
+                .collect();
             let c = rescaling(zs.clone(), d);
             for (z, w) in zs.iter().zip(&c.rescale) {
                 assert_eq!(w.y, rescale(*z, d).0);
@@ -217,7 +246,10 @@ mod tests {
         c.rescale[0].y += 1;
         c.rescale[0].a = c.rescale[0].y.max(0);
         c.rescale[0].u = (r - (1 << d)) << (c.shape.range_bits - d);
-        MockRun::new().k(9).expect_failure("rescale remainder").run(&c);
+        MockRun::new()
+            .k(9)
+            .expect_failure("rescale remainder")
+            .run(&c);
     }
 
     #[test]
@@ -231,7 +263,10 @@ mod tests {
         c.rescale[1].y -= 1;
         c.rescale[1].a = c.rescale[1].y.max(0);
         c.rescale[1].u = (r + (1 << d)) << (c.shape.range_bits - d);
-        MockRun::new().k(9).expect_failure("rescale remainder").run(&c);
+        MockRun::new()
+            .k(9)
+            .expect_failure("rescale remainder")
+            .run(&c);
     }
 
     #[test]
@@ -239,7 +274,10 @@ mod tests {
         let mut c = rescaling(vec![37, -20], 3);
         c.rescale[0].y += 1;
         c.rescale[0].a = c.rescale[0].y.max(0);
-        MockRun::new().k(9).expect_failure("z + 2^(d-1) = y·2^d + r").run(&c);
+        MockRun::new()
+            .k(9)
+            .expect_failure("z + 2^(d-1) = y·2^d + r")
+            .run(&c);
     }
 
     #[test]

@@ -11,11 +11,11 @@
 
 use crate::{
     fixed::to_field,
+    load_instance,
     matmul::{DenseWitness, MatMulChip, MatMulConfig, MatMulInstructions},
     range::RangeTable,
     relu::ReluTable,
     rescale::{RescaleChip, RescaleConfig, RescaleInstructions, RescaleWitness},
-    load_instance,
 };
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
@@ -35,7 +35,12 @@ pub struct MockRun {
 
 impl Default for MockRun {
     fn default() -> Self {
-        Self { k: 10, instances: None, satisfied: true, failure: None }
+        Self {
+            k: 10,
+            instances: None,
+            satisfied: true,
+            failure: None,
+        }
     }
 }
 
@@ -74,15 +79,25 @@ impl MockRun {
 
     /// Runs MockProver and panics (this is a test harness) when the outcome differs.
     pub fn run<C: Circuit<Fr> + HasInstances>(self, circuit: &C) {
-        let instances = self.instances.clone().unwrap_or_else(|| circuit.instances());
+        let instances = self
+            .instances
+            .clone()
+            .unwrap_or_else(|| circuit.instances());
         let prover = match MockProver::run(self.k, circuit, instances) {
             Ok(p) => p,
             Err(e) => panic!("MockProver could not run at k = {}: {e:?}", self.k),
         };
         match (prover.verify(), self.satisfied) {
             (Ok(()), true) => {}
-            (Ok(()), false) => panic!("expected a failure ({:?}) but the circuit is satisfied", self.failure),
-            (Err(fs), true) => panic!("expected satisfaction, got {} failures: {:#?}", fs.len(), &fs[..fs.len().min(5)]),
+            (Ok(()), false) => panic!(
+                "expected a failure ({:?}) but the circuit is satisfied",
+                self.failure
+            ),
+            (Err(fs), true) => panic!(
+                "expected satisfaction, got {} failures: {:#?}",
+                fs.len(),
+                &fs[..fs.len().min(5)]
+            ),
             (Err(fs), false) => {
                 if let Some(want) = &self.failure {
                     let texts: Vec<String> = fs.iter().map(|f| format!("{f} {f:?}")).collect();
@@ -110,7 +125,11 @@ pub struct LayerShape {
 
 impl Default for LayerShape {
     fn default() -> Self {
-        Self { lanes: 2, range_bits: 6, relu_bits: 8 }
+        Self {
+            lanes: 2,
+            range_bits: 6,
+            relu_bits: 8,
+        }
     }
 }
 
@@ -137,21 +156,46 @@ pub struct LayerCircuit {
 
 impl LayerCircuit {
     /// The honest circuit; panics on inconsistent test data.
-    pub fn honest(shape: LayerShape, weights: Vec<Vec<i64>>, bias: Vec<i64>, d: u32, input: Vec<i64>) -> Self {
-        let dense = DenseWitness::compute(shape.lanes, &weights, &bias, &input).expect("consistent test data");
+    pub fn honest(
+        shape: LayerShape,
+        weights: Vec<Vec<i64>>,
+        bias: Vec<i64>,
+        d: u32,
+        input: Vec<i64>,
+    ) -> Self {
+        let dense = DenseWitness::compute(shape.lanes, &weights, &bias, &input)
+            .expect("consistent test data");
         let rescale = dense
             .outputs(bias.len())
             .into_iter()
             .map(|z| RescaleWitness::compute(z, d, shape.range_bits))
             .collect();
-        Self { shape, weights, bias, d, input, dense: Some(dense), rescale, relu_out: false }
+        Self {
+            shape,
+            weights,
+            bias,
+            d,
+            input,
+            dense: Some(dense),
+            rescale,
+            relu_out: false,
+        }
     }
 }
 
 impl HasInstances for LayerCircuit {
     fn instances(&self) -> Vec<Vec<Fr>> {
-        let out = self.rescale.iter().map(|w| if self.relu_out { w.a } else { w.y });
-        vec![self.input.iter().copied().chain(out).map(to_field).collect()]
+        let out = self
+            .rescale
+            .iter()
+            .map(|w| if self.relu_out { w.a } else { w.y });
+        vec![self
+            .input
+            .iter()
+            .copied()
+            .chain(out)
+            .map(to_field)
+            .collect()]
     }
 }
 
@@ -161,7 +205,11 @@ impl Circuit<Fr> for LayerCircuit {
     type Params = LayerShape;
 
     fn without_witnesses(&self) -> Self {
-        Self { dense: None, rescale: vec![], ..self.clone() }
+        Self {
+            dense: None,
+            rescale: vec![],
+            ..self.clone()
+        }
     }
     fn params(&self) -> LayerShape {
         self.shape
@@ -171,19 +219,34 @@ impl Circuit<Fr> for LayerCircuit {
         let relu = ReluTable::configure(meta, p.relu_bits);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        (MatMulConfig::configure(meta, p.lanes), RescaleConfig::configure(meta, range, relu), instance)
+        (
+            MatMulConfig::configure(meta, p.lanes),
+            RescaleConfig::configure(meta, range, relu),
+            instance,
+        )
     }
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
         Self::configure_with_params(meta, LayerShape::default())
     }
 
-    fn synthesize(&self, (mm, rs, instance): Self::Config, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+    fn synthesize(
+        &self,
+        (mm, rs, instance): Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
         rs.range.load(&mut layouter)?;
         rs.relu.load(&mut layouter)?;
         let x = load_instance(&mut layouter, instance, rs.z, self.input.len())?;
-        let acc = MatMulChip::construct(mm, 0).dense(&mut layouter, &x, &self.weights, &self.bias, self.dense.as_ref())?;
+        let acc = MatMulChip::construct(mm, 0).dense(
+            &mut layouter,
+            &x,
+            &self.weights,
+            &self.bias,
+            self.dense.as_ref(),
+        )?;
         let witness = self.dense.as_ref().map(|_| self.rescale.as_slice());
-        let out = RescaleChip::construct(rs, x.len()).rescale(&mut layouter, &acc, self.d, witness)?;
+        let out =
+            RescaleChip::construct(rs, x.len()).rescale(&mut layouter, &acc, self.d, witness)?;
         for (j, (y, a)) in out.iter().enumerate() {
             let w = if self.relu_out { a } else { y };
             layouter.constrain_instance(w.cell, instance, self.input.len() + j);

@@ -1,0 +1,286 @@
+//! Versioned file formats (DESIGN §5): settings, fixed-point model, commitment, proof, and the
+//! verifying-key container. Every file carries `"format": "zkinfer/<kind>/v<N>"`; every write
+//! is atomic (temp file + rename).
+
+use crate::circuit::CircuitShape;
+use crate::plan::Plan;
+use crate::quantize::QuantModel;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Format tag of settings.json.
+pub const SETTINGS_FORMAT: &str = "zkinfer/settings/v1";
+/// Format tag of model.json.
+pub const MODEL_FORMAT: &str = "zkinfer/model/v1";
+/// Format tag of commitment.json.
+pub const COMMITMENT_FORMAT: &str = "zkinfer/commitment/v1";
+/// Format tag of proof.json.
+pub const PROOF_FORMAT: &str = "zkinfer/proof/v1";
+/// Magic bytes opening vk.bin.
+pub const VK_MAGIC: &[u8; 8] = b"ZKINFVK1";
+
+/// Errors reading or writing artifacts.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// I/O failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not the expected content.
+    #[error("{path}: {msg}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+impl ArtifactError {
+    /// A malformed-file error.
+    pub fn malformed(path: &Path, msg: impl Into<String>) -> Self {
+        Self::Malformed {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Reads a whole file.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ArtifactError> {
+    std::fs::read(path).map_err(|source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a JSON artifact and checks its `format` tag.
+pub fn read_json<T: DeserializeOwned>(path: &Path, format: &str) -> Result<T, ArtifactError> {
+    let bytes = read_bytes(path)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ArtifactError::malformed(path, format!("not valid JSON: {e}")))?;
+    match value.get("format").and_then(|f| f.as_str()) {
+        Some(f) if f == format => {}
+        Some(f) => {
+            return Err(ArtifactError::malformed(
+                path,
+                format!("format is `{f}`, expected `{format}`"),
+            ))
+        }
+        None => {
+            return Err(ArtifactError::malformed(
+                path,
+                format!("no \"format\" field (expected `{format}`)"),
+            ))
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ArtifactError::malformed(path, format!("not a valid {format} file: {e}")))
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let io = |source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| ArtifactError::malformed(path, "not a file path"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Writes a JSON artifact atomically (pretty-printed).
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ArtifactError> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| ArtifactError::malformed(path, e.to_string()))?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// SHA-256 as hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Who sees what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visibility {
+    /// The input: "public" (in the proof's instances).
+    pub input: String,
+    /// The weights: "fixed" (constants the verifying key commits to).
+    pub weights: String,
+    /// The output: "public".
+    pub output: String,
+}
+
+/// Per-layer settings (a summary of the fixed-point model; no weights).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerSettings {
+    /// ONNX node.
+    pub node: String,
+    /// Inputs.
+    pub n_in: usize,
+    /// Outputs.
+    pub n_out: usize,
+    /// Input scale.
+    pub in_scale: u32,
+    /// Weight scale.
+    pub weight_scale: u32,
+    /// Output scale.
+    pub out_scale: u32,
+    /// Rescale shift.
+    pub shift: u32,
+    /// ReLU fused.
+    pub relu: bool,
+}
+
+/// settings.json: everything about the circuit a verifier may know. No floats, so the canonical
+/// JSON (and hence the commitment digest) is stable across parse/serialize.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Format tag.
+    pub format: String,
+    /// Model name (folder name of the source model).
+    pub model_name: String,
+    /// SHA-256 of the source model file.
+    pub model_sha256: String,
+    /// Declared input shape.
+    pub input_shape: Vec<usize>,
+    /// Input values.
+    pub input_len: usize,
+    /// Output values.
+    pub output_len: usize,
+    /// Input scale.
+    pub input_scale: u32,
+    /// Output scale.
+    pub output_scale: u32,
+    /// Signed bits of every activation (the ReLU table domain).
+    pub table_bits: u32,
+    /// Visibility.
+    pub visibility: Visibility,
+    /// Circuit size exponent.
+    pub k: u32,
+    /// Constraint-system shape.
+    pub shape: CircuitShape,
+    /// The layout plan.
+    pub plan: Plan,
+    /// Layers.
+    pub layers: Vec<LayerSettings>,
+}
+
+/// model.json: the fixed-point model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// Format tag.
+    pub format: String,
+    /// The model.
+    pub model: QuantModel,
+}
+
+/// Which SRS the keys were made with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SrsInfo {
+    /// Size exponent.
+    pub k: u32,
+    /// SHA-256 of the verifier part (`k`, `g₀`, `g₂`, `s·g₂`).
+    pub digest: String,
+    /// True for zkinfer's deterministic development SRS (insecure).
+    pub insecure_dev: bool,
+}
+
+/// The body of a commitment: what the digest binds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentBody {
+    /// Model name.
+    pub model_name: String,
+    /// SHA-256 of the source model file.
+    pub model_sha256: String,
+    /// The verifying key's transcript representation (binds the circuit, weights included).
+    pub vk_repr: String,
+    /// SRS.
+    pub srs: SrsInfo,
+    /// Settings.
+    pub settings: Settings,
+}
+
+impl CommitmentBody {
+    /// The digest: SHA-256 over the format tag and the canonical JSON of the body.
+    pub fn digest(&self) -> String {
+        let mut bytes = COMMITMENT_FORMAT.as_bytes().to_vec();
+        bytes.push(b'\n');
+        // Serializing plain structs of strings and integers cannot fail.
+        bytes.extend(serde_json::to_vec(self).unwrap_or_default());
+        sha256_hex(&bytes)
+    }
+}
+
+/// commitment.json: the published model commitment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    /// Format tag.
+    pub format: String,
+    /// SHA-256 digest of the body.
+    pub digest: String,
+    /// The body.
+    #[serde(flatten)]
+    pub body: CommitmentBody,
+}
+
+/// The output a proof attests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputField {
+    /// Fixed-point integers.
+    pub values: Vec<i64>,
+    /// Their scale.
+    pub scale: u32,
+    /// Dequantized floats.
+    pub floats: Vec<f64>,
+    /// Argmax.
+    pub predicted_class: usize,
+}
+
+/// proof.json.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProofFile {
+    /// Format tag.
+    pub format: String,
+    /// Digest of the commitment this proof claims.
+    pub commitment: String,
+    /// Model name.
+    pub model_name: String,
+    /// The quantized public input.
+    pub input: Vec<i64>,
+    /// The output.
+    pub output: OutputField,
+    /// Public instances as 32-byte little-endian field elements in hex.
+    pub instances: Vec<String>,
+    /// Proof bytes in hex.
+    pub proof: String,
+}
+
+/// Argmax (first maximum).
+pub fn argmax(values: &[i64]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
+}

@@ -1,0 +1,71 @@
+//! `zkinfer compile MODEL.onnx -o DIR [--calibration FILE] [--scale N] [--lookup-bits B]`
+
+use anyhow::Result;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zkinfer::pipeline::{compile, CompileOptions, CompileReport};
+use zkinfer::quantize::QuantOptions;
+
+/// Arguments of `compile`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Build folder to write (model.json, settings.json).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Calibration inputs (EZKL format, any number of samples): scales are chosen from the data.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Fixed-point scale (bits after the point) for every activation, instead of choosing per tensor.
+    #[arg(long)]
+    pub scale: Option<u32>,
+    /// Signed bits of the activation lookup table (k ≥ bits + 1); chosen from the data if omitted.
+    #[arg(long)]
+    pub lookup_bits: Option<u32>,
+}
+
+/// Runs `compile`.
+pub fn exec(args: Args) -> Result<ExitCode> {
+    let opts = CompileOptions {
+        calibration: args.calibration,
+        quant: QuantOptions {
+            scale: args.scale,
+            lookup_bits: args.lookup_bits,
+        },
+    };
+    let report = compile(&args.model, &args.output, &opts)?;
+    print_report(&report, &args.output);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what compile did.
+pub fn print_report(report: &CompileReport, dir: &std::path::Path) {
+    let s = &report.settings;
+    let dims: Vec<String> = std::iter::once(s.input_len.to_string())
+        .chain(s.layers.iter().map(|l| l.n_out.to_string()))
+        .collect();
+    println!(
+        "compiled {}: {} ({} layers), k = {}, {} lanes, {}-bit tables, scales in/out {}/{} -> {}",
+        s.model_name,
+        dims.join("->"),
+        s.layers.len(),
+        s.k,
+        s.shape.lanes,
+        s.table_bits,
+        s.input_scale,
+        s.output_scale,
+        dir.display()
+    );
+    match &report.calibration {
+        Some(c) => println!(
+            "calibration ({} samples): max |float - fixed| on outputs = {:.4}, argmax agrees on {}/{}{}",
+            c.samples,
+            c.max_abs_error,
+            c.argmax_agree,
+            c.samples - c.out_of_range,
+            if c.out_of_range > 0 { format!(", {} samples out of the compiled range", c.out_of_range) } else { String::new() }
+        ),
+        None => println!("no calibration data: quantization error not measured (pass --calibration FILE)"),
+    }
+}

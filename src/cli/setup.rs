@@ -1,0 +1,43 @@
+//! `zkinfer setup DIR [--srs FILE]`
+
+use super::{secs, Spinner};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `setup`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Build folder from `zkinfer compile`.
+    pub dir: PathBuf,
+    /// SRS file (halo2 KZG raw format, k ≥ the circuit's). Without it an INSECURE development SRS is used.
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
+}
+
+/// Runs `setup`.
+pub fn exec(args: Args) -> Result<ExitCode> {
+    let spinner = Spinner::start("setup");
+    let report = zkinfer::pipeline::setup(&args.dir, args.srs.as_deref(), &spinner)?;
+    drop(spinner);
+    print_report(&report, &args.dir);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what setup did.
+pub fn print_report(report: &zkinfer::pipeline::SetupReport, dir: &std::path::Path) {
+    let c = &report.commitment;
+    println!(
+        "setup {}: keys in {} (k = {}), pk {} KiB, vk {} KiB; commitment {} -> {}",
+        c.body.model_name,
+        secs(report.keygen_time),
+        c.body.settings.k,
+        report.pk_bytes / 1024,
+        report.vk_bytes / 1024,
+        c.digest,
+        dir.join("commitment.json").display()
+    );
+    if c.body.srs.insecure_dev {
+        eprintln!("warning: keys use zkinfer's INSECURE development SRS (anyone can forge proofs); pass --srs with a trusted-setup file for production (see params/README.md)");
+    }
+}

@@ -1,0 +1,46 @@
+//! `zkinfer verify --commitment FILE --vk FILE --proof FILE`
+
+use super::{floats, secs};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zkinfer::pipeline::VerifyError;
+
+/// Arguments of `verify`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The published model commitment (commitment.json).
+    #[arg(long)]
+    pub commitment: PathBuf,
+    /// The verifying key (vk.bin).
+    #[arg(long)]
+    pub vk: PathBuf,
+    /// The proof (proof.json).
+    #[arg(long)]
+    pub proof: PathBuf,
+}
+
+/// Runs `verify`: exit 0 accepted, 1 rejected, 2 unreadable or malformed file.
+pub fn exec(args: Args) -> Result<ExitCode> {
+    match zkinfer::pipeline::verify(&args.commitment, &args.vk, &args.proof) {
+        Ok(v) => {
+            println!(
+                "proof accepted for {} (commitment {}) in {}",
+                v.model_name,
+                v.digest,
+                secs(v.verify_time)
+            );
+            println!("predicted class: {}", v.output.predicted_class);
+            println!("output: {}", floats(&v.output.floats));
+            if v.insecure_dev_srs {
+                eprintln!("warning: this commitment uses zkinfer's INSECURE development SRS: the proof is only meaningful for testing");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(VerifyError::Rejected(reason)) => {
+            println!("proof REJECTED: {reason}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e @ VerifyError::BadFile(_)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,88 @@
+//! `setup`: SRS + circuit → proving key, verifying key and the published commitment.
+
+use super::{files, read_build, PipelineError, Progress};
+use crate::artifact::{self, Commitment, CommitmentBody, SrsInfo, COMMITMENT_FORMAT, VK_MAGIC};
+use crate::circuit::ModelCircuit;
+use crate::keys::{self, VerifierSrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What setup produced.
+#[derive(Clone, Debug)]
+pub struct SetupReport {
+    /// The commitment written.
+    pub commitment: Commitment,
+    /// Proving-key size in bytes.
+    pub pk_bytes: usize,
+    /// vk.bin size in bytes.
+    pub vk_bytes: usize,
+    /// Key-generation time.
+    pub keygen_time: Duration,
+}
+
+/// Generates keys and the commitment for the build folder `dir`.
+pub fn setup(
+    dir: &Path,
+    srs_path: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<SetupReport, PipelineError> {
+    let (settings, model) = read_build(dir)?;
+    let srs = match srs_path {
+        Some(p) => {
+            progress.step(&format!("reading SRS {}", p.display()));
+            let bytes = artifact::read_bytes(p)?;
+            keys::fit_srs(
+                keys::srs_from_bytes(&bytes, &p.display().to_string())?,
+                settings.k,
+            )?
+        }
+        None => {
+            progress.step(&format!(
+                "generating the insecure development SRS (k = {})",
+                settings.k
+            ));
+            keys::dev_srs(settings.k)?
+        }
+    };
+    let verifier_srs = VerifierSrs::from_srs(&srs);
+    progress.step(&format!("generating keys (k = {})", settings.k));
+    let start = Instant::now();
+    let circuit = ModelCircuit::keygen(Arc::new(model), settings.shape);
+    let pk = keys::keygen(&srs, &circuit)?;
+    let keygen_time = start.elapsed();
+    let body = CommitmentBody {
+        model_name: settings.model_name.clone(),
+        model_sha256: settings.model_sha256.clone(),
+        vk_repr: keys::vk_repr(pk.get_vk()),
+        srs: SrsInfo {
+            k: settings.k,
+            digest: verifier_srs.digest(),
+            insecure_dev: verifier_srs.is_dev(),
+        },
+        settings,
+    };
+    let commitment = Commitment {
+        format: COMMITMENT_FORMAT.to_string(),
+        digest: body.digest(),
+        body,
+    };
+    progress.step("writing keys");
+    let srs_bin = keys::srs_to_bytes(&srs);
+    let pk_bin = keys::pk_to_bytes(&pk);
+    let vsrs = verifier_srs.to_bytes();
+    let mut vk_bin = VK_MAGIC.to_vec();
+    vk_bin.extend((vsrs.len() as u32).to_le_bytes());
+    vk_bin.extend(vsrs);
+    vk_bin.extend(keys::vk_to_bytes(pk.get_vk()));
+    artifact::write_atomic(&dir.join(files::SRS), &srs_bin)?;
+    artifact::write_atomic(&dir.join(files::PK), &pk_bin)?;
+    artifact::write_atomic(&dir.join(files::VK), &vk_bin)?;
+    artifact::write_json(&dir.join(files::COMMITMENT), &commitment)?;
+    Ok(SetupReport {
+        commitment,
+        pk_bytes: pk_bin.len(),
+        vk_bytes: vk_bin.len(),
+        keygen_time,
+    })
+}

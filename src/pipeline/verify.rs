@@ -1,0 +1,178 @@
+//! `verify`: commitment + vk + proof.json → accept, or a one-line reason.
+//!
+//! Order of checks: the commitment is internally consistent (its digest); the vk container
+//! carries the SRS the commitment names and a verifying key whose transcript representation is
+//! the committed one; the proof claims this commitment; its output field is what its public
+//! instances say; the public input is within the compiled range; and the halo2 proof verifies.
+
+use crate::artifact::{
+    self, ArtifactError, Commitment, OutputField, ProofFile, COMMITMENT_FORMAT, PROOF_FORMAT,
+    VK_MAGIC,
+};
+use crate::keys::{self, VerifierSrs};
+use crate::witness::dequantize;
+use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use zkinfer_circuits::fixed::{fits_signed, from_field};
+
+/// Why verification did not accept.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// A file is missing, unreadable or not of its format (exit 2).
+    #[error(transparent)]
+    BadFile(#[from] ArtifactError),
+    /// The proof does not hold for this commitment (exit 1).
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+/// An accepted proof.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// Model name from the commitment.
+    pub model_name: String,
+    /// The attested output.
+    pub output: OutputField,
+    /// The commitment digest.
+    pub digest: String,
+    /// Whether the keys were made with the insecure development SRS.
+    pub insecure_dev_srs: bool,
+    /// Time of the halo2 verification.
+    pub verify_time: Duration,
+}
+
+fn reject<T>(msg: impl Into<String>) -> Result<T, VerifyError> {
+    Err(VerifyError::Rejected(msg.into()))
+}
+
+/// Splits vk.bin into the verifier SRS and the halo2 verifying-key bytes.
+fn split_vk(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), ArtifactError> {
+    let bad =
+        |m: &str| ArtifactError::malformed(path, format!("not a zkinfer verifying key ({m})"));
+    let rest = bytes
+        .strip_prefix(VK_MAGIC.as_slice())
+        .ok_or_else(|| bad("wrong magic bytes"))?;
+    let len = rest
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| bad("truncated"))?;
+    let srs = rest.get(4..4 + len).ok_or_else(|| bad("truncated"))?;
+    Ok((srs.to_vec(), rest[4 + len..].to_vec()))
+}
+
+/// Verifies `proof_path` against the published `commitment_path` and `vk_path`.
+pub fn verify(
+    commitment_path: &Path,
+    vk_path: &Path,
+    proof_path: &Path,
+) -> Result<Verified, VerifyError> {
+    let commitment: Commitment = artifact::read_json(commitment_path, COMMITMENT_FORMAT)?;
+    let proof: ProofFile = artifact::read_json(proof_path, PROOF_FORMAT)?;
+    let (srs_bytes, vk_bytes) = split_vk(vk_path, &artifact::read_bytes(vk_path)?)?;
+    let proof_bytes = hex::decode(&proof.proof)
+        .map_err(|e| ArtifactError::malformed(proof_path, format!("\"proof\" is not hex: {e}")))?;
+    let instance = proof
+        .instances
+        .iter()
+        .map(|h| {
+            let bytes: [u8; 32] = hex::decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or(())?;
+            Option::<Fr>::from(Fr::from_repr(bytes)).ok_or(())
+        })
+        .collect::<Result<Vec<Fr>, ()>>()
+        .map_err(|()| {
+            ArtifactError::malformed(
+                proof_path,
+                "\"instances\" must be 32-byte field elements in hex",
+            )
+        })?;
+
+    let body = &commitment.body;
+    let settings = &body.settings;
+    if body.digest() != commitment.digest {
+        return reject(format!(
+            "{}: the commitment's digest does not match its contents (altered?)",
+            commitment_path.display()
+        ));
+    }
+    if proof.commitment != commitment.digest {
+        return reject(format!(
+            "the proof claims model commitment {}, not {}",
+            short(&proof.commitment),
+            short(&commitment.digest)
+        ));
+    }
+    let vsrs = VerifierSrs::from_bytes(&srs_bytes)
+        .or_else(|_| reject("the verifying key carries an unreadable SRS"))?;
+    if vsrs.digest() != body.srs.digest || vsrs.k != settings.k {
+        return reject("the verifying key was made with another SRS than the commitment names");
+    }
+    let vk = keys::vk_from_bytes(
+        &vk_bytes,
+        settings.shape,
+        settings.k,
+        &vk_path.display().to_string(),
+    )
+    .or_else(|e| {
+        reject(format!(
+            "the verifying key does not match the commitment ({e})"
+        ))
+    })?;
+    if keys::vk_repr(&vk) != body.vk_repr {
+        return reject(
+            "the verifying key does not match the commitment (another model or circuit)",
+        );
+    }
+    let (n_in, n_out) = (settings.input_len, settings.output_len);
+    if instance.len() != n_in + n_out {
+        return reject(format!(
+            "the proof has {} public values, the model has {n_in} inputs + {n_out} outputs",
+            instance.len()
+        ));
+    }
+    let ints: Option<Vec<i64>> = instance.iter().map(from_field).collect();
+    let Some(ints) = ints.filter(|v| v.iter().all(|&x| fits_signed(x, settings.table_bits))) else {
+        return reject(format!(
+            "a public value is outside the compiled range of ±2^{}",
+            settings.table_bits - 1
+        ));
+    };
+    let (input, output) = ints.split_at(n_in);
+    let floats: Vec<f64> = output
+        .iter()
+        .map(|&q| dequantize(q, settings.output_scale))
+        .collect();
+    let claimed = &proof.output;
+    let floats_match = claimed.floats.len() == floats.len()
+        && claimed
+            .floats
+            .iter()
+            .zip(&floats)
+            .all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0));
+    if input != proof.input.as_slice()
+        || output != claimed.values.as_slice()
+        || claimed.scale != settings.output_scale
+        || !floats_match
+        || claimed.predicted_class != artifact::argmax(output)
+    {
+        return reject(
+            "the input/output fields of the proof file differ from its public instances (edited?)",
+        );
+    }
+    let start = Instant::now();
+    crate::verifier::verify(&vsrs, &vk, &instance, &proof_bytes).or_else(reject)?;
+    Ok(Verified {
+        model_name: body.model_name.clone(),
+        output: claimed.clone(),
+        digest: commitment.digest.clone(),
+        insecure_dev_srs: body.srs.insecure_dev,
+        verify_time: start.elapsed(),
+    })
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..16).unwrap_or(digest)
+}

@@ -1,0 +1,102 @@
+//! Plan stage: model → layout. Chooses the dense lane count and derives `k` from the rows the
+//! layout needs and the table sizes — never guessed.
+//!
+//! Rows: the dense chip takes `ceil(n_out / L)·(n_in + 1)` rows per layer in its own columns; the
+//! rescale chip takes one row per neuron plus the public input rows in its columns (the two run
+//! side by side); the tables take `2^B` and `2^R` rows. `k` is the smallest with
+//! `max(rows) + minimum_rows ≤ 2^k`. Among lane counts the plan picks the cheapest by
+//! `(advice + permutation + lookup columns) · 2^k`.
+
+use crate::circuit::{configure, CircuitShape};
+use crate::quantize::QuantModel;
+use halo2_proofs::{halo2curves::bn256::Fr, plonk::ConstraintSystem};
+use serde::{Deserialize, Serialize};
+use zkinfer_circuits::matmul::MatMulConfig;
+
+/// Largest `k` zkinfer plans for.
+pub const MAX_K: u32 = 24;
+/// Largest lane count tried.
+pub const MAX_LANES: usize = 32;
+
+/// Errors of the plan stage.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Does not fit.
+    #[error("the model needs more than 2^{MAX_K} rows at {MAX_LANES} lanes")]
+    TooLarge,
+}
+
+/// The layout of a model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Constraint-system shape.
+    pub shape: CircuitShape,
+    /// Circuit size `2^k`.
+    pub k: u32,
+    /// Rows of the dense columns.
+    pub dense_rows: usize,
+    /// Rows of the rescale columns (input + rescales).
+    pub rescale_rows: usize,
+    /// Rows the tables need.
+    pub table_rows: usize,
+    /// Rows halo2 reserves (blinding etc.).
+    pub reserved_rows: usize,
+    /// Advice columns.
+    pub advice_columns: usize,
+    /// Fixed columns (including table columns and selectors after compression, approximately).
+    pub fixed_columns: usize,
+    /// Lookup arguments.
+    pub lookups: usize,
+    /// Constraint-system degree.
+    pub degree: usize,
+}
+
+fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
+    let shape = CircuitShape {
+        lanes,
+        range_bits: model.table_bits,
+        relu_bits: model.table_bits,
+    };
+    let mut cs = ConstraintSystem::<Fr>::default();
+    configure(&mut cs, shape);
+    let dense_rows: usize = model
+        .layers
+        .iter()
+        .map(|l| MatMulConfig::rows(l.n_in(), l.n_out(), lanes))
+        .sum();
+    let rescale_rows = model.input_len() + model.layers.iter().map(|l| l.n_out()).sum::<usize>();
+    let table_rows = 1usize << model.table_bits.max(shape.range_bits);
+    let reserved = cs.minimum_rows();
+    let need = dense_rows.max(rescale_rows).max(table_rows) + reserved;
+    let k = (need as u64).next_power_of_two().trailing_zeros().max(4);
+    if k > MAX_K {
+        return None;
+    }
+    let degree = cs.degree();
+    let perm_cols = cs.permutation().get_columns().len();
+    let perm_products = perm_cols.div_ceil(degree.saturating_sub(2).max(1));
+    let committed = cs.num_advice_columns() + perm_products + 3 * cs.lookups().len();
+    let cost = committed as u64 * (1u64 << k) * u64::from(k);
+    let plan = Plan {
+        shape,
+        k,
+        dense_rows,
+        rescale_rows,
+        table_rows,
+        reserved_rows: reserved,
+        advice_columns: cs.num_advice_columns(),
+        fixed_columns: cs.num_fixed_columns() + cs.num_selectors(),
+        lookups: cs.lookups().len(),
+        degree,
+    };
+    Some((plan, cost))
+}
+
+/// Plans the layout of `model`.
+pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
+    (1..=MAX_LANES)
+        .filter_map(|lanes| plan_with_lanes(model, lanes))
+        .min_by_key(|(p, cost)| (*cost, p.shape.lanes))
+        .map(|(p, _)| p)
+        .ok_or(PlanError::TooLarge)
+}

@@ -1,0 +1,337 @@
+//! Quantize stage: float graph (+ calibration data) → fixed-point model.
+//!
+//! Every activation tensor (the input and each layer's pre-activation output) gets a power-of-two
+//! scale `s` (value `q / 2^s`). All activations must fit the signed `B`-bit ReLU table
+//! ([`QuantModel::table_bits`]); that bound is what lets rescale and the lookups be sound.
+//! Weights of a layer use scale `s_w` chosen so the rescale shift `d = s_in + s_w − s_out`
+//! equals the remainder-table width (most precise weights at no extra circuit cost), capped at
+//! [`MAX_WEIGHT_SCALE`]. Biases live at the accumulator scale `s_in + s_w`.
+//!
+//! Scale policy:
+//! - `--scale N`: every activation tensor at scale `N`; `B` from calibration (with headroom) or
+//!   `--lookup-bits`, default [`DEFAULT_TABLE_BITS_UNCALIBRATED`].
+//! - calibration only: `B = --lookup-bits` (default [`DEFAULT_TABLE_BITS`]); each tensor takes the
+//!   largest scale (≤ [`MAX_ACTIVATION_SCALE`]) at which `headroom × max|v|` still fits `B` bits.
+//! - neither: scale [`DEFAULT_SCALE`], `B` = [`DEFAULT_TABLE_BITS_UNCALIBRATED`].
+
+use crate::onnx::{FloatLayer, FloatModel};
+use serde::{Deserialize, Serialize};
+
+/// Default activation scale without calibration data.
+pub const DEFAULT_SCALE: u32 = 7;
+/// Default table bits when calibration data chooses the scales.
+pub const DEFAULT_TABLE_BITS: u32 = 12;
+/// Default table bits without calibration data (activations within ±2^(15−scale)).
+pub const DEFAULT_TABLE_BITS_UNCALIBRATED: u32 = 16;
+/// Largest activation scale the calibrated policy picks.
+pub const MAX_ACTIVATION_SCALE: u32 = 10;
+/// Largest weight scale.
+pub const MAX_WEIGHT_SCALE: u32 = 16;
+/// Table bits allowed (a 2^B table forces k ≥ B + 1).
+pub const TABLE_BITS_RANGE: std::ops::RangeInclusive<u32> = 6..=20;
+/// Calibrated maxima are multiplied by this before sizing scales and tables.
+pub const HEADROOM: f64 = 1.5;
+
+/// Errors of the quantize stage.
+#[derive(Debug, thiserror::Error)]
+pub enum QuantizeError {
+    /// A ReLU that does not follow a dense layer.
+    #[error("unsupported pattern at node `{node}`: Relu must follow a Gemm/MatMul (nothing to fuse it with)")]
+    DanglingRelu {
+        /// The node.
+        node: String,
+    },
+    /// The model has no dense layer.
+    #[error("the model has no Gemm/MatMul layer: nothing to prove")]
+    Empty,
+    /// Activations too large for the table at any usable scale.
+    #[error("activations after node `{node}` reach {max:.3} (×{HEADROOM} headroom): too large for a {bits}-bit table; pass a larger --lookup-bits")]
+    TooLarge {
+        /// The node.
+        node: String,
+        /// Largest calibrated magnitude.
+        max: f64,
+        /// Table bits.
+        bits: u32,
+    },
+    /// An option outside its range.
+    #[error("{0}")]
+    BadOption(String),
+    /// A calibration value that is not finite.
+    #[error("calibration sample {sample} value {index} is {value}: calibration data must be finite numbers")]
+    NonFinite {
+        /// Sample index.
+        sample: usize,
+        /// Value index.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+}
+
+/// Options for [`quantize`].
+#[derive(Clone, Debug, Default)]
+pub struct QuantOptions {
+    /// Fixed activation scale for every tensor.
+    pub scale: Option<u32>,
+    /// Table bits `B`.
+    pub lookup_bits: Option<u32>,
+}
+
+/// One fused layer: `y = rescale(W·x + b)`, then optionally ReLU.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantLayer {
+    /// ONNX node the layer came from.
+    pub node: String,
+    /// Weights `[n_out][n_in]` at `weight_scale`.
+    pub weights: Vec<Vec<i64>>,
+    /// Bias at `in_scale + weight_scale`.
+    pub bias: Vec<i64>,
+    /// Scale of the layer input.
+    pub in_scale: u32,
+    /// Scale of the weights.
+    pub weight_scale: u32,
+    /// Scale of the output.
+    pub out_scale: u32,
+    /// Whether ReLU follows.
+    pub relu: bool,
+}
+
+impl QuantLayer {
+    /// Rescale shift `d`.
+    pub fn shift(&self) -> u32 {
+        self.in_scale + self.weight_scale - self.out_scale
+    }
+    /// Input width.
+    pub fn n_in(&self) -> usize {
+        self.weights.first().map_or(0, Vec::len)
+    }
+    /// Output width.
+    pub fn n_out(&self) -> usize {
+        self.bias.len()
+    }
+}
+
+/// A fixed-point model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantModel {
+    /// Declared input shape.
+    pub input_shape: Vec<usize>,
+    /// Scale of the input.
+    pub input_scale: u32,
+    /// Signed bits every activation (and the input) must fit: the ReLU table domain.
+    pub table_bits: u32,
+    /// The layers.
+    pub layers: Vec<QuantLayer>,
+}
+
+impl QuantModel {
+    /// Number of input values.
+    pub fn input_len(&self) -> usize {
+        self.layers.first().map_or(0, QuantLayer::n_in)
+    }
+    /// Number of output values.
+    pub fn output_len(&self) -> usize {
+        self.layers.last().map_or(0, QuantLayer::n_out)
+    }
+    /// Scale of the output.
+    pub fn output_scale(&self) -> u32 {
+        self.layers.last().map_or(self.input_scale, |l| l.out_scale)
+    }
+}
+
+/// A dense layer with its ReLU fused, still in floats.
+#[derive(Clone, Debug)]
+pub struct FusedLayer<'a> {
+    node: &'a str,
+    weights: &'a [Vec<f32>],
+    bias: &'a [f32],
+    relu: bool,
+}
+
+/// Fuses `Dense, Relu` pairs.
+pub fn fuse(model: &FloatModel) -> Result<Vec<FusedLayer<'_>>, QuantizeError> {
+    let mut out: Vec<FusedLayer> = Vec::new();
+    for layer in &model.layers {
+        match layer {
+            FloatLayer::Dense {
+                node,
+                weights,
+                bias,
+            } => out.push(FusedLayer {
+                node,
+                weights,
+                bias,
+                relu: false,
+            }),
+            FloatLayer::Relu { node } => match out.last_mut() {
+                Some(prev) => prev.relu = true, // relu∘relu = relu
+                None => return Err(QuantizeError::DanglingRelu { node: node.clone() }),
+            },
+        }
+    }
+    if out.is_empty() {
+        return Err(QuantizeError::Empty);
+    }
+    Ok(out)
+}
+
+/// Float forward pass; returns the max |pre-activation| per layer.
+fn layer_maxima(layers: &[FusedLayer], input: &[f32], maxima: &mut [f64]) {
+    let mut x: Vec<f64> = input.iter().map(|&v| f64::from(v)).collect();
+    for (l, m) in layers.iter().zip(maxima.iter_mut()) {
+        let z: Vec<f64> = l
+            .weights
+            .iter()
+            .zip(l.bias)
+            .map(|(row, &b)| {
+                row.iter()
+                    .zip(&x)
+                    .map(|(&w, &v)| f64::from(w) * v)
+                    .sum::<f64>()
+                    + f64::from(b)
+            })
+            .collect();
+        *m = z.iter().fold(*m, |acc, v| acc.max(v.abs()));
+        x = if l.relu {
+            z.into_iter().map(|v| v.max(0.0)).collect()
+        } else {
+            z
+        };
+    }
+}
+
+fn signed_bits(max_int: f64) -> u32 {
+    // bits for values in [-(m), m] as two's complement: ceil(log2(m + 1)) + 1
+    ((max_int + 1.0).log2().ceil() as u32).max(1) + 1
+}
+
+fn fit_scale(max: f64, bits: u32) -> Option<u32> {
+    if max <= 0.0 {
+        return Some(MAX_ACTIVATION_SCALE);
+    }
+    let room = ((1u64 << (bits - 1)) - 1) as f64 / (max * HEADROOM);
+    (room >= 1.0).then(|| (room.log2().floor() as u32).min(MAX_ACTIVATION_SCALE))
+}
+
+/// Quantizes `model`; `calibration` holds input samples (each `input_len` long).
+pub fn quantize(
+    model: &FloatModel,
+    calibration: Option<&[Vec<f32>]>,
+    opts: &QuantOptions,
+) -> Result<QuantModel, QuantizeError> {
+    let layers = fuse(model)?;
+    if let Some(b) = opts.lookup_bits.filter(|b| !TABLE_BITS_RANGE.contains(b)) {
+        return Err(QuantizeError::BadOption(format!(
+            "--lookup-bits {b} is outside {}..={}",
+            TABLE_BITS_RANGE.start(),
+            TABLE_BITS_RANGE.end()
+        )));
+    }
+    if let Some(s) = opts.scale.filter(|&s| s > 16) {
+        return Err(QuantizeError::BadOption(format!("--scale {s} is above 16")));
+    }
+    // maxima[0] = input, maxima[1 + l] = pre-activation of layer l
+    let maxima: Option<Vec<f64>> = calibration.map(|samples| {
+        let mut m = vec![0f64; layers.len() + 1];
+        for s in samples {
+            m[0] = s.iter().fold(m[0], |acc, &v| acc.max(f64::from(v).abs()));
+            layer_maxima(&layers, s, &mut m[1..]);
+        }
+        m
+    });
+    if let Some(samples) = calibration {
+        for (si, s) in samples.iter().enumerate() {
+            if let Some((index, &value)) = s.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(QuantizeError::NonFinite {
+                    sample: si,
+                    index,
+                    value,
+                });
+            }
+        }
+    }
+    let names: Vec<&str> = std::iter::once("input")
+        .chain(layers.iter().map(|l| l.node))
+        .collect();
+    let (scales, bits): (Vec<u32>, u32) = match (opts.scale, &maxima) {
+        (Some(s), Some(m)) => {
+            let need = m
+                .iter()
+                .map(|&v| signed_bits(v * HEADROOM * f64::from(1u32 << s)))
+                .max()
+                .unwrap_or(8);
+            (
+                vec![s; names.len()],
+                opts.lookup_bits
+                    .unwrap_or(need.max(*TABLE_BITS_RANGE.start())),
+            )
+        }
+        (Some(s), None) => (
+            vec![s; names.len()],
+            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS_UNCALIBRATED),
+        ),
+        (None, Some(m)) => {
+            let bits = opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS);
+            let scales = m
+                .iter()
+                .zip(&names)
+                .map(|(&max, node)| {
+                    fit_scale(max, bits).ok_or_else(|| QuantizeError::TooLarge {
+                        node: node.to_string(),
+                        max,
+                        bits,
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            (scales, bits)
+        }
+        (None, None) => (
+            vec![DEFAULT_SCALE; names.len()],
+            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS_UNCALIBRATED),
+        ),
+    };
+    if !TABLE_BITS_RANGE.contains(&bits) {
+        return Err(QuantizeError::BadOption(format!(
+            "activations at this scale need a {bits}-bit table (allowed {}..={}); lower --scale",
+            TABLE_BITS_RANGE.start(),
+            TABLE_BITS_RANGE.end()
+        )));
+    }
+    let quant_layers = layers
+        .iter()
+        .enumerate()
+        .map(|(l, f)| {
+            let (s_in, s_out) = (scales[l], scales[l + 1]);
+            let w_scale = (s_out + bits)
+                .saturating_sub(s_in)
+                .min(MAX_WEIGHT_SCALE)
+                .max(s_out.saturating_sub(s_in));
+            let q = |v: f32, s: u32| (f64::from(v) * f64::from(1u32 << s)).round() as i64;
+            QuantLayer {
+                node: f.node.to_string(),
+                weights: f
+                    .weights
+                    .iter()
+                    .map(|r| r.iter().map(|&w| q(w, w_scale)).collect())
+                    .collect(),
+                bias: f.bias.iter().map(|&b| q(b, s_in + w_scale)).collect(),
+                in_scale: s_in,
+                weight_scale: w_scale,
+                out_scale: s_out,
+                relu: f.relu,
+            }
+        })
+        .collect();
+    Ok(QuantModel {
+        input_shape: model.input_shape.clone(),
+        input_scale: scales[0],
+        table_bits: bits,
+        layers: quant_layers,
+    })
+}
+
+/// Float forward of the fused layers (reference output for error reports).
+pub fn float_forward(model: &FloatModel, input: &[f32]) -> Vec<f64> {
+    model.forward(input).into_iter().map(f64::from).collect()
+}

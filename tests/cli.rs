@@ -1,0 +1,231 @@
+//! End-to-end with the real binary on mlp_tiny: prove and verify accept; tampering is rejected
+//! with exit 1; bad input files exit 2 with a message and leave no output file.
+
+mod common;
+
+use common::{built, describe, model_dir, s, zkinfer};
+use std::path::{Path, PathBuf};
+
+struct Proved {
+    dir: &'static Path,
+    proof: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn proved() -> Proved {
+    let dir = built("mlp_tiny");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let proof = tmp.path().join("proof.json");
+    let input = model_dir("mlp_tiny").join("input.json");
+    let out = zkinfer(&["prove", s(dir), "--input", s(&input), "-o", s(&proof)]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "predicted class: {}",
+            common::expected_argmax("mlp_tiny")
+        )),
+        "{stdout}"
+    );
+    Proved {
+        dir,
+        proof,
+        _tmp: tmp,
+    }
+}
+
+fn verify(commitment: &Path, vk: &Path, proof: &Path) -> std::process::Output {
+    zkinfer(&[
+        "verify",
+        "--commitment",
+        s(commitment),
+        "--vk",
+        s(vk),
+        "--proof",
+        s(proof),
+    ])
+}
+
+fn edit_proof(p: &Proved, name: &str, f: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p.proof).expect("read")).expect("json");
+    f(&mut v);
+    let path = p.proof.with_file_name(name);
+    std::fs::write(&path, serde_json::to_vec(&v).expect("json")).expect("write");
+    path
+}
+
+#[test]
+fn prove_then_verify_accepts() {
+    let p = proved();
+    let out = verify(
+        &p.dir.join("commitment.json"),
+        &p.dir.join("vk.bin"),
+        &p.proof,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("proof accepted") && stdout.contains("predicted class: 7"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn flipped_proof_byte_is_rejected() {
+    let p = proved();
+    for at in [0usize, 300, 900] {
+        let path = edit_proof(&p, &format!("flip{at}.json"), |v| {
+            let mut bytes = hex::decode(v["proof"].as_str().expect("hex")).expect("hex");
+            let i = at.min(bytes.len() - 1);
+            bytes[i] ^= 0x01;
+            v["proof"] = hex::encode(bytes).into();
+        });
+        let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
+        assert_eq!(out.status.code(), Some(1), "byte {at}: {}", describe(&out));
+    }
+}
+
+#[test]
+fn changed_output_is_rejected() {
+    let p = proved();
+    // the output field alone
+    let path = edit_proof(&p, "out.json", |v| {
+        let x = v["output"]["values"][3].as_i64().expect("int");
+        v["output"]["values"][3] = (x + 1).into();
+    });
+    let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    // the public instance and the output field together: the proof itself must fail
+    let path = edit_proof(&p, "inst.json", |v| {
+        let n = v["instances"].as_array().expect("array").len();
+        let mut bytes = hex::decode(v["instances"][n - 1].as_str().expect("hex")).expect("hex");
+        bytes[0] = bytes[0].wrapping_add(1);
+        v["instances"][n - 1] = hex::encode(bytes).into();
+        let m = v["output"]["values"].as_array().expect("array").len();
+        let x = v["output"]["values"][m - 1].as_i64().expect("int");
+        v["output"]["values"][m - 1] = (x + 1).into();
+        let scale = v["output"]["scale"].as_u64().expect("scale") as i32;
+        v["output"]["floats"][m - 1] = ((x + 1) as f64 / 2f64.powi(scale)).into();
+    });
+    let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("does not verify"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn other_models_commitment_and_vk_are_rejected() {
+    let p = proved();
+    let other = built("mlp_digits");
+    let out = verify(
+        &other.join("commitment.json"),
+        &p.dir.join("vk.bin"),
+        &p.proof,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "other commitment: {}",
+        describe(&out)
+    );
+    let out = verify(
+        &p.dir.join("commitment.json"),
+        &other.join("vk.bin"),
+        &p.proof,
+    );
+    assert_eq!(out.status.code(), Some(1), "other vk: {}", describe(&out));
+    // a commitment whose contents were edited (digest no longer matches)
+    let mut c: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.dir.join("commitment.json")).expect("read"),
+    )
+    .expect("json");
+    c["model_name"] = "something-else".into();
+    let edited = p.proof.with_file_name("commitment-edited.json");
+    std::fs::write(&edited, serde_json::to_vec(&c).expect("json")).expect("write");
+    let out = verify(&edited, &p.dir.join("vk.bin"), &p.proof);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "edited commitment: {}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn bad_files_exit_2_and_write_nothing() {
+    let dir = built("mlp_tiny");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_path = tmp.path().join("proof.json");
+    let prove = |input: &Path| zkinfer(&["prove", s(dir), "--input", s(input), "-o", s(&out_path)]);
+
+    let missing = tmp.path().join("nope.json");
+    let o = prove(&missing);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nope.json"),
+        "{}",
+        describe(&o)
+    );
+
+    let malformed = tmp.path().join("malformed.json");
+    std::fs::write(&malformed, b"{\"input_data\": [[0.1, 0.2,").expect("write");
+    let o = prove(&malformed);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("JSON"),
+        "{}",
+        describe(&o)
+    );
+
+    let short = tmp.path().join("short.json");
+    std::fs::write(
+        &short,
+        serde_json::json!({"input_data": [vec![0.5; 63]]}).to_string(),
+    )
+    .expect("write");
+    let o = prove(&short);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("63 values"),
+        "{}",
+        describe(&o)
+    );
+    assert!(
+        !out_path.exists(),
+        "a failed prove must not leave {}",
+        out_path.display()
+    );
+
+    let build = tmp.path().join("cnn");
+    let cnn = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cnn_small.onnx");
+    let o = zkinfer(&["compile", s(&cnn), "-o", s(&build)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Conv") && err.contains("conv0"),
+        "{}",
+        describe(&o)
+    );
+    assert!(
+        !build.exists(),
+        "a failed compile must not create {}",
+        build.display()
+    );
+
+    // verify: missing and malformed files are exit 2
+    let p = proved();
+    let o = verify(&missing, &p.dir.join("vk.bin"), &p.proof);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let o = verify(
+        &p.dir.join("commitment.json"),
+        &p.dir.join("vk.bin"),
+        &malformed,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let o = verify(&p.dir.join("commitment.json"), &malformed, &p.proof);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+}
