@@ -198,7 +198,7 @@ impl Circuit<Fr> for ModelCircuit {
             )?;
             x = out
                 .into_iter()
-                .map(|(y, a)| if layer.relu { a } else { y })
+                .map(|r| if layer.relu { r.relu } else { r.y })
                 .collect();
         }
         for (j, wire) in x.iter().enumerate() {

@@ -100,3 +100,59 @@ pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
         .map(|(p, _)| p)
         .ok_or(PlanError::TooLarge)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quantize::QuantLayer;
+
+    fn model(n_in: usize, n_out: usize, bits: u32) -> QuantModel {
+        QuantModel {
+            input_shape: vec![1, n_in],
+            input_scale: 4,
+            table_bits: bits,
+            layers: vec![QuantLayer {
+                node: "d".into(),
+                weights: vec![vec![1; n_in]; n_out],
+                bias: vec![0; n_out],
+                in_scale: 4,
+                weight_scale: 4,
+                out_scale: 4,
+                relu: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn k_covers_rows_and_tables_and_is_minimal() {
+        for (n_in, n_out, bits) in [(4, 2, 6), (64, 10, 8), (512, 512, 10), (64, 16, 12)] {
+            let p = plan(&model(n_in, n_out, bits)).expect("plan");
+            let need = p.dense_rows.max(p.rescale_rows).max(p.table_rows) + p.reserved_rows;
+            assert!(
+                need <= 1 << p.k,
+                "{n_in}x{n_out}: {need} rows do not fit k = {}",
+                p.k
+            );
+            assert!(
+                need > 1 << (p.k - 1) || p.k == 4,
+                "{n_in}x{n_out}: k = {} is larger than needed",
+                p.k
+            );
+            assert_eq!(p.dense_rows, MatMulConfig::rows(n_in, n_out, p.shape.lanes));
+        }
+    }
+
+    #[test]
+    fn a_table_forces_k_at_least_bits_plus_one() {
+        let p = plan(&model(4, 2, 12)).expect("plan");
+        assert_eq!(p.k, 13);
+        assert_eq!(p.shape.lanes, 1, "a tiny layer needs no extra lanes");
+    }
+
+    #[test]
+    fn wide_layers_get_more_lanes_rather_than_much_larger_k() {
+        let p = plan(&model(512, 512, 10)).expect("plan");
+        assert!(p.shape.lanes > 1);
+        assert!(p.k <= 16, "k = {}", p.k);
+    }
+}

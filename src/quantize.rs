@@ -335,3 +335,97 @@ pub fn quantize(
 pub fn float_forward(model: &FloatModel, input: &[f32]) -> Vec<f64> {
     model.forward(input).into_iter().map(f64::from).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mlp() -> FloatModel {
+        FloatModel {
+            input_shape: vec![1, 3],
+            input_len: 3,
+            layers: vec![
+                FloatLayer::Dense {
+                    node: "d0".into(),
+                    weights: vec![vec![0.5, -1.25, 2.0], vec![1.0, 1.0, 1.0]],
+                    bias: vec![0.1, -0.2],
+                },
+                FloatLayer::Relu { node: "r0".into() },
+                FloatLayer::Dense {
+                    node: "d1".into(),
+                    weights: vec![vec![3.0, -0.5]],
+                    bias: vec![0.25],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn fuses_relu_and_fits_calibrated_ranges_in_the_table() {
+        let samples = vec![vec![1.0, 0.5, -1.0], vec![0.0, 2.0, 1.0]];
+        let q = quantize(&mlp(), Some(&samples), &QuantOptions::default()).expect("quantize");
+        assert_eq!(q.table_bits, DEFAULT_TABLE_BITS);
+        assert_eq!(q.layers.len(), 2);
+        assert!(q.layers[0].relu && !q.layers[1].relu);
+        for l in &q.layers {
+            assert!(
+                l.shift() <= q.table_bits,
+                "rescale shift must fit the remainder table"
+            );
+        }
+        // every calibration sample runs without leaving the table
+        for s in &samples {
+            let x: Vec<f64> = s.iter().map(|&v| f64::from(v)).collect();
+            let input = crate::witness::quantize_input(&q, &x).expect("input in range");
+            crate::witness::run(&q, input).expect("activations in range");
+        }
+    }
+
+    #[test]
+    fn explicit_scale_sizes_the_table_from_data() {
+        let samples = vec![vec![1.0, 0.5, -1.0]];
+        let q = quantize(
+            &mlp(),
+            Some(&samples),
+            &QuantOptions {
+                scale: Some(4),
+                lookup_bits: None,
+            },
+        )
+        .expect("quantize");
+        assert!(q.layers.iter().all(|l| l.in_scale == 4 && l.out_scale == 4));
+        assert!(q.table_bits < DEFAULT_TABLE_BITS);
+    }
+
+    #[test]
+    fn bad_models_and_options_are_errors() {
+        let mut m = mlp();
+        m.layers.insert(
+            0,
+            FloatLayer::Relu {
+                node: "r_first".into(),
+            },
+        );
+        assert!(
+            matches!(quantize(&m, None, &QuantOptions::default()), Err(QuantizeError::DanglingRelu { node }) if node == "r_first")
+        );
+        let opts = QuantOptions {
+            scale: None,
+            lookup_bits: Some(40),
+        };
+        assert!(matches!(
+            quantize(&mlp(), None, &opts),
+            Err(QuantizeError::BadOption(_))
+        ));
+        let nan = vec![vec![f32::NAN, 0.0, 0.0]];
+        assert!(matches!(
+            quantize(&mlp(), Some(&nan), &QuantOptions::default()),
+            Err(QuantizeError::NonFinite { .. })
+        ));
+        let huge = vec![vec![1e9, 0.0, 0.0]];
+        assert!(matches!(
+            quantize(&mlp(), Some(&huge), &QuantOptions::default()),
+            Err(QuantizeError::TooLarge { .. })
+        ));
+    }
+}

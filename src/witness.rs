@@ -165,3 +165,62 @@ pub fn run(model: &QuantModel, input: Vec<i64>) -> Result<Trace, WitnessError> {
     }
     Ok(Trace { input, layers })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quantize::QuantLayer;
+
+    fn model() -> QuantModel {
+        QuantModel {
+            input_shape: vec![1, 2],
+            input_scale: 2,
+            table_bits: 8,
+            layers: vec![QuantLayer {
+                node: "d0".into(),
+                weights: vec![vec![4, -4], vec![8, 8]],
+                bias: vec![2, -40],
+                in_scale: 2,
+                weight_scale: 2,
+                out_scale: 2,
+                relu: true,
+            }],
+        }
+    }
+
+    #[test]
+    fn runs_rescale_and_relu_bit_exactly() {
+        let t = run(
+            &model(),
+            quantize_input(&model(), &[1.0, 0.25]).expect("input"),
+        )
+        .expect("run");
+        assert_eq!(t.input, vec![4, 1]);
+        assert_eq!(t.layers[0].acc, vec![4 * 4 - 4 + 2, 32 + 8 - 40]);
+        assert_eq!(t.layers[0].rescaled, vec![4, 0]); // (14 + 2) >> 2 = 4; (0 + 2) >> 2 = 0
+        assert_eq!(t.output(), &[4, 0]);
+    }
+
+    #[test]
+    fn bad_inputs_are_typed_errors() {
+        let m = model();
+        assert!(matches!(
+            quantize_input(&m, &[1.0]),
+            Err(WitnessError::InputLength { got: 1, want: 2 })
+        ));
+        assert!(matches!(
+            quantize_input(&m, &[f64::NAN, 0.0]),
+            Err(WitnessError::NonFinite { index: 0, .. })
+        ));
+        assert!(matches!(
+            quantize_input(&m, &[0.0, 1e6]),
+            Err(WitnessError::InputRange { index: 1, .. })
+        ));
+        // 31.75 fits the input range (±32) but the second neuron's activation does not
+        let x = quantize_input(&m, &[31.75, 31.75]).expect("in range");
+        assert!(matches!(
+            run(&m, x),
+            Err(WitnessError::ActivationRange { index: 1, .. })
+        ));
+    }
+}

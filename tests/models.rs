@@ -63,7 +63,13 @@ fn check_model(name: &str) {
     let instance = instance_field(&cw.instance);
     let circuit = ModelCircuit::prove(model.clone(), settings.shape, cw);
     let prover = MockProver::run(settings.k, &circuit, vec![instance.clone()]).expect("mock run");
-    prover.assert_satisfied_par();
+    if let Err(failures) = prover.verify() {
+        panic!(
+            "{name}: {} failures, first: {:?}",
+            failures.len(),
+            failures.first()
+        );
+    }
 
     // a different claimed output is not
     let mut wrong = instance;

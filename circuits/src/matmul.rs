@@ -206,10 +206,10 @@ impl<F: PrimeField> MatMulChip<F> {
             let (row, at) = (i + 1, start + i + 1);
             c.q_mac.enable(region, at)?;
             xi.copy_to(region, c.x, at);
-            for l in 0..lanes {
+            for (l, lane_last) in last.iter_mut().enumerate() {
                 let w = weights.get(neuron(l)).map_or(0, |r| r[i]);
                 region.assign_fixed(c.w[l], at, to_field::<F>(w));
-                last[l] = Wire::assign(region, c.acc[l], at, acc_value(row, l));
+                *lane_last = Wire::assign(region, c.acc[l], at, acc_value(row, l));
             }
         }
         Ok(last)

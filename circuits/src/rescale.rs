@@ -125,16 +125,25 @@ impl RescaleWitness {
     }
 }
 
+/// One rescaled element: the quotient `y` and `ReLU(y)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Rescaled<F: PrimeField> {
+    /// `y = floor((z + 2^(d−1)) / 2^d)`.
+    pub y: Wire<F>,
+    /// `max(y, 0)`.
+    pub relu: Wire<F>,
+}
+
 /// Operations the rescale chip provides.
 pub trait RescaleInstructions<F: PrimeField> {
-    /// Rescales every `z` by `2^d`; returns `(y, ReLU(y))` wires per element.
+    /// Rescales every `z` by `2^d`; returns `y` and `ReLU(y)` per element.
     fn rescale(
         &mut self,
         layouter: &mut impl Layouter<F>,
         z: &[Wire<F>],
         d: u32,
         witness: Option<&[RescaleWitness]>,
-    ) -> Result<Vec<(Wire<F>, Wire<F>)>, Error>;
+    ) -> Result<Vec<Rescaled<F>>, Error>;
 }
 
 /// The rescale chip.
@@ -169,7 +178,7 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
         z: &[Wire<F>],
         d: u32,
         witness: Option<&[RescaleWitness]>,
-    ) -> Result<Vec<(Wire<F>, Wire<F>)>, Error> {
+    ) -> Result<Vec<Rescaled<F>>, Error> {
         let start = self.next_row;
         self.next_row += z.len();
         let c = &self.config;
@@ -193,7 +202,7 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                     let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
                     Wire::assign(&mut region, c.u, row, known_if(w, |w| to_field(w.u)));
                     let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
-                    out.push((y, a));
+                    out.push(Rescaled { y, relu: a });
                 }
                 Ok(out)
             },

@@ -247,8 +247,8 @@ impl Circuit<Fr> for LayerCircuit {
         let witness = self.dense.as_ref().map(|_| self.rescale.as_slice());
         let out =
             RescaleChip::construct(rs, x.len()).rescale(&mut layouter, &acc, self.d, witness)?;
-        for (j, (y, a)) in out.iter().enumerate() {
-            let w = if self.relu_out { a } else { y };
+        for (j, r) in out.iter().enumerate() {
+            let w = if self.relu_out { r.relu } else { r.y };
             layouter.constrain_instance(w.cell, instance, self.input.len() + j);
         }
         Ok(())
