@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// Default activation scale without calibration data.
 pub const DEFAULT_SCALE: u32 = 7;
 /// Default table bits when calibration data chooses the scales.
-pub const DEFAULT_TABLE_BITS: u32 = 12;
+pub const DEFAULT_TABLE_BITS: u32 = 11;
 /// Default table bits without calibration data (activations within ±2^(15−scale)).
 pub const DEFAULT_TABLE_BITS_UNCALIBRATED: u32 = 16;
 /// Largest activation scale the calibrated policy picks.
