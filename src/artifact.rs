@@ -173,8 +173,10 @@ pub struct Settings {
     pub input_scale: u32,
     /// Output scale.
     pub output_scale: u32,
-    /// Signed bits of every activation (the ReLU table domain).
+    /// Signed bits of the input and every hidden activation (the ReLU table domain).
     pub table_bits: u32,
+    /// Signed bits of the public output (checked by the verifier).
+    pub output_bits: u32,
     /// Visibility.
     pub visibility: Visibility,
     /// Circuit size exponent.

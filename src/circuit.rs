@@ -190,10 +190,12 @@ impl Circuit<Fr> for ModelCircuit {
                 &layer.bias,
                 w.map(|w| &w.0),
             )?;
+            let bounded = self.model.table_bounded(li);
             let out = rescale.rescale(
                 &mut layouter,
                 &acc,
                 layer.shift(),
+                bounded,
                 w.map(|w| w.1.as_slice()),
             )?;
             x = out

@@ -111,6 +111,7 @@ mod tests {
             input_shape: vec![1, n_in],
             input_scale: 4,
             table_bits: bits,
+            output_bits: 32,
             layers: vec![QuantLayer {
                 node: "d".into(),
                 weights: vec![vec![1; n_in]; n_out],

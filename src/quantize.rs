@@ -31,6 +31,10 @@ pub const MAX_WEIGHT_SCALE: u32 = 16;
 pub const TABLE_BITS_RANGE: std::ops::RangeInclusive<u32> = 6..=20;
 /// Calibrated maxima are multiplied by this before sizing scales and tables.
 pub const HEADROOM: f64 = 1.5;
+/// Signed bits of a public output that skips the table (the verifier checks them).
+pub const OUTPUT_BITS: u32 = 32;
+/// Scale of a public output that skips the table.
+pub const OUTPUT_SCALE: u32 = 12;
 
 /// Errors of the quantize stage.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +125,9 @@ pub struct QuantModel {
     pub input_scale: u32,
     /// Signed bits every activation (and the input) must fit: the ReLU table domain.
     pub table_bits: u32,
+    /// Signed bits the public output must fit (checked by the verifier); equals `table_bits`
+    /// when the final layer goes through the table.
+    pub output_bits: u32,
     /// The layers.
     pub layers: Vec<QuantLayer>,
 }
@@ -137,6 +144,13 @@ impl QuantModel {
     /// Scale of the output.
     pub fn output_scale(&self) -> u32 {
         self.layers.last().map_or(self.input_scale, |l| l.out_scale)
+    }
+
+    /// Whether layer `i`'s rescaled values go through the ReLU table (and so are bounded by it).
+    /// Only a final layer without ReLU skips it: its values are the public output, bounded by
+    /// the verifier to [`QuantModel::output_bits`].
+    pub fn table_bounded(&self, i: usize) -> bool {
+        self.layers.get(i).is_some_and(|l| l.relu) || i + 1 < self.layers.len()
     }
 }
 
@@ -206,12 +220,12 @@ fn signed_bits(max_int: f64) -> u32 {
     ((max_int + 1.0).log2().ceil() as u32).max(1) + 1
 }
 
-fn fit_scale(max: f64, bits: u32) -> Option<u32> {
+fn fit_scale(max: f64, bits: u32, cap: u32) -> Option<u32> {
     if max <= 0.0 {
-        return Some(MAX_ACTIVATION_SCALE);
+        return Some(cap);
     }
     let room = ((1u64 << (bits - 1)) - 1) as f64 / (max * HEADROOM);
-    (room >= 1.0).then(|| (room.log2().floor() as u32).min(MAX_ACTIVATION_SCALE))
+    (room >= 1.0).then(|| (room.log2().floor() as u32).min(cap))
 }
 
 /// Quantizes `model`; `calibration` holds input samples (each `input_len` long).
@@ -251,12 +265,19 @@ pub fn quantize(
             }
         }
     }
+    // A final layer without ReLU is the public output: it skips the table (see `table_bounded`).
+    let free_output = layers.last().is_some_and(|l| !l.relu);
     let names: Vec<&str> = std::iter::once("input")
         .chain(layers.iter().map(|l| l.node))
         .collect();
     let (scales, bits): (Vec<u32>, u32) = match (opts.scale, &maxima) {
         (Some(s), Some(m)) => {
-            let need = m
+            let table_tensors = if free_output {
+                &m[..m.len() - 1]
+            } else {
+                &m[..]
+            };
+            let need = table_tensors
                 .iter()
                 .map(|&v| signed_bits(v * HEADROOM * f64::from(1u32 << s)))
                 .max()
@@ -277,10 +298,12 @@ pub fn quantize(
                 .iter()
                 .zip(&names)
                 .map(|(&max, node)| {
-                    fit_scale(max, bits).ok_or_else(|| QuantizeError::TooLarge {
-                        node: node.to_string(),
-                        max,
-                        bits,
+                    fit_scale(max, bits, MAX_ACTIVATION_SCALE).ok_or_else(|| {
+                        QuantizeError::TooLarge {
+                            node: node.to_string(),
+                            max,
+                            bits,
+                        }
                     })
                 })
                 .collect::<Result<_, _>>()?;
@@ -291,6 +314,24 @@ pub fn quantize(
             opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS_UNCALIBRATED),
         ),
     };
+    let mut scales = scales;
+    if free_output && opts.scale.is_none() {
+        let max = maxima
+            .as_ref()
+            .and_then(|m| m.last().copied())
+            .unwrap_or(0.0);
+        let node = names.last().copied().unwrap_or("output");
+        let s =
+            fit_scale(max, OUTPUT_BITS, OUTPUT_SCALE).ok_or_else(|| QuantizeError::TooLarge {
+                node: node.to_string(),
+                max,
+                bits: OUTPUT_BITS,
+            })?;
+        if let Some(last) = scales.last_mut() {
+            *last = s;
+        }
+    }
+    let output_bits = if free_output { OUTPUT_BITS } else { bits };
     if !TABLE_BITS_RANGE.contains(&bits) {
         return Err(QuantizeError::BadOption(format!(
             "activations at this scale need a {bits}-bit table (allowed {}..={}); lower --scale",
@@ -327,6 +368,7 @@ pub fn quantize(
         input_shape: model.input_shape.clone(),
         input_scale: scales[0],
         table_bits: bits,
+        output_bits,
         layers: quant_layers,
     })
 }

@@ -128,7 +128,7 @@ pub fn run(model: &QuantModel, input: Vec<i64>) -> Result<Trace, WitnessError> {
         });
     }
     let mut layers: Vec<LayerTrace> = Vec::with_capacity(model.layers.len());
-    for layer in &model.layers {
+    for (li, layer) in model.layers.iter().enumerate() {
         let x = layers.last().map_or(&input, |l| &l.output);
         let acc = layer
             .weights
@@ -140,16 +140,21 @@ pub fn run(model: &QuantModel, input: Vec<i64>) -> Result<Trace, WitnessError> {
                 node: layer.node.clone(),
             })?;
         let rescaled: Vec<i64> = acc.iter().map(|&z| rescale(z, layer.shift()).0).collect();
+        let bits = if model.table_bounded(li) {
+            model.table_bits
+        } else {
+            model.output_bits
+        };
         if let Some((index, &v)) = rescaled
             .iter()
             .enumerate()
-            .find(|(_, &v)| !fits_signed(v, model.table_bits))
+            .find(|(_, &v)| !fits_signed(v, bits))
         {
             return Err(WitnessError::ActivationRange {
                 node: layer.node.clone(),
                 index,
                 value: dequantize(v, layer.out_scale),
-                bound: dequantize(1i64 << (model.table_bits - 1), layer.out_scale),
+                bound: dequantize(1i64 << (bits - 1), layer.out_scale),
             });
         }
         let output = if layer.relu {
@@ -176,6 +181,7 @@ mod tests {
             input_shape: vec![1, 2],
             input_scale: 2,
             table_bits: 8,
+            output_bits: 32,
             layers: vec![QuantLayer {
                 node: "d0".into(),
                 weights: vec![vec![4, -4], vec![8, 8]],

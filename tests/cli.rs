@@ -118,6 +118,34 @@ fn changed_output_is_rejected() {
 }
 
 #[test]
+fn public_values_outside_the_compiled_range_are_rejected() {
+    // The final layer's values skip the ReLU table; the verifier's range check bounds them.
+    let p = proved();
+    for (slot, value) in [("last", 1i64 << 40), ("first", -(1i64 << 20))] {
+        let path = edit_proof(&p, &format!("range-{slot}.json"), |v| {
+            let n = v["instances"].as_array().expect("array").len();
+            let i = if slot == "last" { n - 1 } else { 0 };
+            let mut bytes = [0u8; 32];
+            if value >= 0 {
+                bytes[..8].copy_from_slice(&value.to_le_bytes());
+            } else {
+                // p - |value| for BN254's scalar field, via the field type
+                use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
+                bytes = (-Fr::from(value.unsigned_abs())).to_repr();
+            }
+            v["instances"][i] = hex::encode(bytes).into();
+        });
+        let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
+        assert_eq!(out.status.code(), Some(1), "{slot}: {}", describe(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("outside the compiled range"),
+            "{}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
 fn other_models_commitment_and_vk_are_rejected() {
     let p = proved();
     let other = built("mlp_digits");

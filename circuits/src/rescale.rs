@@ -7,19 +7,26 @@
 //!   columns hold `half = 2^(d−1)` (0 when `d = 0`), `two_d = 2^d`, `inv_shift = 2^(d−R)`, so that
 //!   `r = u·2^(d−R)`;
 //! - lookup `"rescale remainder"`: `u ∈ [0, 2^R)` (the [`RangeTable`]);
-//! - lookup `"relu table"`: `(y, a) ∈ {(x, max(x,0)) : x ∈ [−2^(B−1), 2^(B−1))}` (the [`ReluTable`]).
+//! - lookup `"relu table"`: `(bound·y, bound·a) ∈ {(x, max(x,0)) : x ∈ [−2^(B−1), 2^(B−1))}`
+//!   (the [`ReluTable`]), where the fixed column `bound` is 1 on *bounded* rows.
 //!
-//! Soundness: `y` is bounded by the ReLU table and `z` is a small integer (a bounded dot product),
+//! Rows with `bound = 0` skip the table: their `y` must be bounded by someone else. zkinfer uses
+//! them only for the model's final layer when it has no ReLU: its `y` cells are the public
+//! output, and the verifier checks every public output against the committed `output_bits`
+//! before accepting (so the output can use a finer scale than the table allows). Such rows
+//! must not feed `a` anywhere: `a` is unconstrained there.
+//!
+//! Soundness: `y` is bounded (table or verifier) and `z` is a small integer (a bounded dot product),
 //! so `r = z + 2^(d−1) − y·2^d` is a small integer, and `u = r·2^(R−d) ∈ [0, 2^R)` forces
 //! `0 ≤ r < 2^d`. The integers `y·2^d + r` over that box are distinct, so `y` is exactly
 //! `floor((z + 2^(d−1)) / 2^d)`. Layers without an activation simply ignore `a`: the lookup
 //! still bounds `y`. Requires `d ≤ R` and `B + d + 2 < 253` (always true for `i64` data).
 //!
-//! | `z` (eq) | `y` (eq) | `u` | `a` (eq) | `half` | `two_d` | `inv_shift` | `q` |
-//! |----------|----------|-----|----------|--------|---------|-------------|-----|
+//! | `z` (eq) | `y` (eq) | `u` | `a` (eq) | `half` | `two_d` | `inv_shift` | `bound` | `q` |
+//! |----------|----------|-----|----------|--------|---------|-------------|---------|-----|
 //!
-//! Degree: gate 3, lookups 4. The lookups carry no selector: unused rows hold zeros, and `0` and
-//! `(0, 0)` are in the tables. `configure` enables equality on `z`, `y` and `a`.
+//! Degree: gate 3, lookups 5 (remainder 4): the same extended domain as degree 4. The remainder
+//! lookup carries no selector: unused rows hold zeros, and `0` and `(0, 0)` are in the tables. `configure` enables equality on `z`, `y` and `a`.
 
 use crate::{
     fixed::{pow2, relu, rescale, rounding_term, to_field},
@@ -50,6 +57,7 @@ pub struct RescaleConfig {
     half: Column<Fixed>,
     two_d: Column<Fixed>,
     inv_shift: Column<Fixed>,
+    bound: Column<Fixed>,
     q: Selector,
     /// The remainder table.
     pub range: RangeTable,
@@ -69,7 +77,7 @@ impl RescaleConfig {
         for c in [z, y, a] {
             meta.enable_equality(c);
         }
-        let [half, two_d, inv_shift] = [(); 3].map(|_| meta.fixed_column());
+        let [half, two_d, inv_shift, bound] = [(); 4].map(|_| meta.fixed_column());
         let q = meta.selector();
         meta.create_gate("z + 2^(d-1) = y·2^d + r", |m| {
             let q = m.query_selector(q);
@@ -82,9 +90,13 @@ impl RescaleConfig {
             vec![(m.query_advice(u, Rotation::cur()), range.values)]
         });
         meta.lookup("relu table: y bounded, a = max(y, 0)", |m| {
+            let bound = m.query_fixed(bound, Rotation::cur());
             vec![
-                (m.query_advice(y, Rotation::cur()), relu.input),
-                (m.query_advice(a, Rotation::cur()), relu.output),
+                (
+                    bound.clone() * m.query_advice(y, Rotation::cur()),
+                    relu.input,
+                ),
+                (bound * m.query_advice(a, Rotation::cur()), relu.output),
             ]
         });
         Self {
@@ -95,6 +107,7 @@ impl RescaleConfig {
             half,
             two_d,
             inv_shift,
+            bound,
             q,
             range,
             relu,
@@ -136,12 +149,15 @@ pub struct Rescaled<F: PrimeField> {
 
 /// Operations the rescale chip provides.
 pub trait RescaleInstructions<F: PrimeField> {
-    /// Rescales every `z` by `2^d`; returns `y` and `ReLU(y)` per element.
+    /// Rescales every `z` by `2^d`; returns `y` and `ReLU(y)` per element. With `bounded =
+    /// false` the table lookup is off for these rows: the caller must bound `y` (see the module
+    /// doc) and must not use `ReLU(y)`.
     fn rescale(
         &mut self,
         layouter: &mut impl Layouter<F>,
         z: &[Wire<F>],
         d: u32,
+        bounded: bool,
         witness: Option<&[RescaleWitness]>,
     ) -> Result<Vec<Rescaled<F>>, Error>;
 }
@@ -177,6 +193,7 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
         layouter: &mut impl Layouter<F>,
         z: &[Wire<F>],
         d: u32,
+        bounded: bool,
         witness: Option<&[RescaleWitness]>,
     ) -> Result<Vec<Rescaled<F>>, Error> {
         let start = self.next_row;
@@ -199,6 +216,7 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                     region.assign_fixed(c.half, row, to_field::<F>(rounding_term(d)));
                     region.assign_fixed(c.two_d, row, pow2::<F>(d));
                     region.assign_fixed(c.inv_shift, row, inv_shift);
+                    region.assign_fixed(c.bound, row, F::from(u64::from(bounded)));
                     let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
                     Wire::assign(&mut region, c.u, row, known_if(w, |w| to_field(w.u)));
                     let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
@@ -298,5 +316,32 @@ mod tests {
         MockRun::new().k(9).run(&c);
         c = rescaling(vec![big], 0);
         MockRun::new().k(9).expect_failure("relu table").run(&c);
+    }
+
+    #[test]
+    fn unbounded_rows_take_quotients_beyond_the_table() {
+        let big = 1i64 << LayerShape::default().relu_bits;
+        let mut c = rescaling(vec![big * 8 + 3, -big * 8], 2);
+        c.bounded = false;
+        MockRun::new().k(9).run(&c);
+        c.bounded = true;
+        MockRun::new().k(9).expect_failure("relu table").run(&c);
+    }
+
+    #[test]
+    fn unbounded_rows_still_pin_the_quotient_by_the_remainder() {
+        let d = 2;
+        for delta in [1i64, -1] {
+            let mut c = rescaling(vec![1000, -999], d);
+            c.bounded = false;
+            let shift = c.shape.range_bits - d;
+            let r = c.rescale[0].u >> shift;
+            c.rescale[0].y += delta;
+            c.rescale[0].u = (r - delta * (1 << d)) << shift;
+            MockRun::new()
+                .k(9)
+                .expect_failure("rescale remainder")
+                .run(&c);
+        }
     }
 }

@@ -152,6 +152,8 @@ pub struct LayerCircuit {
     pub rescale: Vec<RescaleWitness>,
     /// Expose `a` (ReLU) instead of `y` as the public output.
     pub relu_out: bool,
+    /// Bound `y` by the ReLU table (`false`: the public output is bounded by the verifier).
+    pub bounded: bool,
 }
 
 impl LayerCircuit {
@@ -179,6 +181,7 @@ impl LayerCircuit {
             dense: Some(dense),
             rescale,
             relu_out: false,
+            bounded: true,
         }
     }
 }
@@ -245,8 +248,13 @@ impl Circuit<Fr> for LayerCircuit {
             self.dense.as_ref(),
         )?;
         let witness = self.dense.as_ref().map(|_| self.rescale.as_slice());
-        let out =
-            RescaleChip::construct(rs, x.len()).rescale(&mut layouter, &acc, self.d, witness)?;
+        let out = RescaleChip::construct(rs, x.len()).rescale(
+            &mut layouter,
+            &acc,
+            self.d,
+            self.bounded,
+            witness,
+        )?;
         for (j, r) in out.iter().enumerate() {
             let w = if self.relu_out { r.relu } else { r.y };
             layouter.constrain_instance(w.cell, instance, self.input.len() + j);

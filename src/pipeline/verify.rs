@@ -133,14 +133,31 @@ pub fn verify(
             instance.len()
         ));
     }
+    // Range checks the circuit relies on: public inputs within the table domain, public
+    // outputs within `output_bits` (the final layer's values skip the table).
     let ints: Option<Vec<i64>> = instance.iter().map(from_field).collect();
-    let Some(ints) = ints.filter(|v| v.iter().all(|&x| fits_signed(x, settings.table_bits))) else {
-        return reject(format!(
-            "a public value is outside the compiled range of ±2^{}",
-            settings.table_bits - 1
-        ));
+    let Some(ints) = ints else {
+        return reject("a public value is not a small integer");
     };
     let (input, output) = ints.split_at(n_in);
+    if let Some(v) = input
+        .iter()
+        .find(|&&v| !fits_signed(v, settings.table_bits))
+    {
+        return reject(format!(
+            "public input {v} is outside the compiled range of ±2^{}",
+            settings.table_bits - 1
+        ));
+    }
+    if let Some(v) = output
+        .iter()
+        .find(|&&v| !fits_signed(v, settings.output_bits))
+    {
+        return reject(format!(
+            "public output {v} is outside the compiled range of ±2^{}",
+            settings.output_bits - 1
+        ));
+    }
     let floats: Vec<f64> = output
         .iter()
         .map(|&q| dequantize(q, settings.output_scale))
