@@ -52,8 +52,8 @@ pub fn exec(args: Args) -> Result<ExitCode> {
     ) {
         Ok(v) => {
             println!(
-                "verified in {}: the output came from the committed model",
-                super::secs(v.verify_time)
+                "verified in {:.1} ms: the output came from the committed model",
+                v.verify_time.as_secs_f64() * 1e3
             );
             if let Some(expected) = expected_argmax(&src) {
                 println!("float model's prediction (expected.json): {expected}");

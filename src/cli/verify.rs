@@ -1,6 +1,6 @@
 //! `zkinfer verify --commitment FILE --vk FILE --proof FILE`
 
-use super::{floats, secs};
+use super::floats;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,10 +25,10 @@ pub fn exec(args: Args) -> Result<ExitCode> {
     match zkinfer::pipeline::verify(&args.commitment, &args.vk, &args.proof) {
         Ok(v) => {
             println!(
-                "proof accepted for {} (commitment {}) in {}",
+                "proof accepted for {} (commitment {}) in {:.1} ms",
                 v.model_name,
                 v.digest,
-                secs(v.verify_time)
+                v.verify_time.as_secs_f64() * 1e3
             );
             println!("predicted class: {}", v.output.predicted_class);
             println!("output: {}", floats(&v.output.floats));
