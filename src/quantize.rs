@@ -190,31 +190,6 @@ pub fn fuse(model: &FloatModel) -> Result<Vec<FusedLayer<'_>>, QuantizeError> {
     Ok(out)
 }
 
-/// Float forward pass; returns the max |pre-activation| per layer.
-fn layer_maxima(layers: &[FusedLayer], input: &[f32], maxima: &mut [f64]) {
-    let mut x: Vec<f64> = input.iter().map(|&v| f64::from(v)).collect();
-    for (l, m) in layers.iter().zip(maxima.iter_mut()) {
-        let z: Vec<f64> = l
-            .weights
-            .iter()
-            .zip(l.bias)
-            .map(|(row, &b)| {
-                row.iter()
-                    .zip(&x)
-                    .map(|(&w, &v)| f64::from(w) * v)
-                    .sum::<f64>()
-                    + f64::from(b)
-            })
-            .collect();
-        *m = z.iter().fold(*m, |acc, v| acc.max(v.abs()));
-        x = if l.relu {
-            z.into_iter().map(|v| v.max(0.0)).collect()
-        } else {
-            z
-        };
-    }
-}
-
 fn signed_bits(max_int: f64) -> u32 {
     // bits for values in [-(m), m] as two's complement: ceil(log2(m + 1)) + 1
     ((max_int + 1.0).log2().ceil() as u32).max(1) + 1
@@ -250,7 +225,9 @@ pub fn quantize(
         let mut m = vec![0f64; layers.len() + 1];
         for s in samples {
             m[0] = s.iter().fold(m[0], |acc, &v| acc.max(f64::from(v).abs()));
-            layer_maxima(&layers, s, &mut m[1..]);
+            model.forward_with(s, |i, z| {
+                m[1 + i] = z.iter().fold(m[1 + i], |acc, v| acc.max(v.abs()))
+            });
         }
         m
     });
@@ -279,7 +256,7 @@ pub fn quantize(
             };
             let need = table_tensors
                 .iter()
-                .map(|&v| signed_bits(v * HEADROOM * f64::from(1u32 << s)))
+                .map(|&v| signed_bits(v * HEADROOM * 2f64.powi(s as i32)))
                 .max()
                 .unwrap_or(8);
             (
@@ -348,7 +325,7 @@ pub fn quantize(
                 .saturating_sub(s_in)
                 .min(MAX_WEIGHT_SCALE)
                 .max(s_out.saturating_sub(s_in));
-            let q = |v: f32, s: u32| (f64::from(v) * f64::from(1u32 << s)).round() as i64;
+            let q = |v: f32, s: u32| (f64::from(v) * 2f64.powi(s as i32)).round() as i64;
             QuantLayer {
                 node: f.node.to_string(),
                 weights: f
@@ -371,11 +348,6 @@ pub fn quantize(
         output_bits,
         layers: quant_layers,
     })
-}
-
-/// Float forward of the fused layers (reference output for error reports).
-pub fn float_forward(model: &FloatModel, input: &[f32]) -> Vec<f64> {
-    model.forward(input).into_iter().map(f64::from).collect()
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ impl Trace {
 }
 
 fn scale_f(s: u32) -> f64 {
-    f64::from(1u32 << s)
+    2f64.powi(s as i32)
 }
 
 /// Dequantizes `q` at scale `s`.

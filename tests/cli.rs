@@ -184,6 +184,32 @@ fn other_models_commitment_and_vk_are_rejected() {
 }
 
 #[test]
+fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
+    use zkinfer::artifact::{Commitment, COMMITMENT_FORMAT};
+    let p = proved();
+    for field in ["lanes", "k", "table_bits"] {
+        let mut c: Commitment =
+            zkinfer::artifact::read_json(&p.dir.join("commitment.json"), COMMITMENT_FORMAT)
+                .expect("read");
+        match field {
+            "lanes" => c.body.settings.shape.lanes = 1_000_000,
+            "k" => c.body.settings.k = 200,
+            _ => c.body.settings.table_bits = 0,
+        }
+        c.digest = c.body.digest();
+        let path = p.proof.with_file_name(format!("absurd-{field}.json"));
+        zkinfer::artifact::write_json(&path, &c).expect("write");
+        let out = verify(&path, &p.dir.join("vk.bin"), &p.proof);
+        assert_eq!(out.status.code(), Some(2), "{field}: {}", describe(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("out of range"),
+            "{}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
 fn bad_files_exit_2_and_write_nothing() {
     let dir = built("mlp_tiny");
     let tmp = tempfile::tempdir().expect("tempdir");

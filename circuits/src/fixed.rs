@@ -76,9 +76,16 @@ pub fn dot(weights: &[i64], x: &[i64], bias: i64) -> Option<i64> {
 }
 
 /// Whether `x` lies in the signed range `[-2^(bits-1), 2^(bits-1))`.
+/// `bits = 0` admits nothing; `bits ≥ 64` admits every `i64`.
 pub fn fits_signed(x: i64, bits: u32) -> bool {
-    let half = 1i64 << (bits - 1);
-    (-half..half).contains(&x)
+    match bits {
+        0 => false,
+        1..=63 => {
+            let half = 1i64 << (bits - 1);
+            (-half..half).contains(&x)
+        }
+        _ => true,
+    }
 }
 
 #[cfg(test)]
@@ -127,5 +134,6 @@ mod tests {
         assert_eq!(dot(&[i64::MAX], &[2], 0), None);
         assert!(fits_signed(-128, 8) && fits_signed(127, 8));
         assert!(!fits_signed(128, 8) && !fits_signed(-129, 8));
+        assert!(!fits_signed(0, 0) && fits_signed(i64::MIN, 64) && fits_signed(i64::MAX, 200));
     }
 }

@@ -52,24 +52,39 @@ impl FloatModel {
 
     /// Plain float inference (f64 accumulation).
     pub fn forward(&self, input: &[f32]) -> Vec<f32> {
+        self.forward_with(input, |_, _| {})
+            .into_iter()
+            .map(|v| v as f32)
+            .collect()
+    }
+
+    /// Float inference that shows `on_dense(i, z)` each dense layer's output `z` (before any
+    /// ReLU; `i` counts dense layers). Returns the model output.
+    pub fn forward_with(&self, input: &[f32], mut on_dense: impl FnMut(usize, &[f64])) -> Vec<f64> {
         let mut x: Vec<f64> = input.iter().map(|&v| f64::from(v)).collect();
+        let mut dense_index = 0;
         for layer in &self.layers {
             x = match layer {
-                FloatLayer::Dense { weights, bias, .. } => weights
-                    .iter()
-                    .zip(bias)
-                    .map(|(row, &b)| {
-                        row.iter()
-                            .zip(&x)
-                            .map(|(&w, &v)| f64::from(w) * v)
-                            .sum::<f64>()
-                            + f64::from(b)
-                    })
-                    .collect(),
+                FloatLayer::Dense { weights, bias, .. } => {
+                    let z: Vec<f64> = weights
+                        .iter()
+                        .zip(bias)
+                        .map(|(row, &b)| {
+                            row.iter()
+                                .zip(&x)
+                                .map(|(&w, &v)| f64::from(w) * v)
+                                .sum::<f64>()
+                                + f64::from(b)
+                        })
+                        .collect();
+                    on_dense(dense_index, &z);
+                    dense_index += 1;
+                    z
+                }
                 FloatLayer::Relu { .. } => x.into_iter().map(|v| v.max(0.0)).collect(),
             };
         }
-        x.into_iter().map(|v| v as f32).collect()
+        x
     }
 }
 

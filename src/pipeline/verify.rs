@@ -92,6 +92,23 @@ pub fn verify(
 
     let body = &commitment.body;
     let settings = &body.settings;
+    // Sizes halo2 will allocate by, and bounds the range checks use: refuse absurd values
+    // before touching the backend.
+    let table = crate::quantize::TABLE_BITS_RANGE;
+    let sane = table.contains(&settings.table_bits)
+        && table.contains(&settings.shape.relu_bits)
+        && table.contains(&settings.shape.range_bits)
+        && (1..=63).contains(&settings.output_bits)
+        && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
+        && (1..=crate::plan::MAX_K).contains(&settings.k)
+        && settings.k == body.srs.k;
+    if !sane {
+        return Err(ArtifactError::malformed(
+            commitment_path,
+            "settings out of range (lanes, k or bit widths)",
+        )
+        .into());
+    }
     if body.digest() != commitment.digest {
         return reject(format!(
             "{}: the commitment's digest does not match its contents (altered?)",
