@@ -283,3 +283,73 @@ fn bad_files_exit_2_and_write_nothing() {
     let o = verify(&p.dir.join("commitment.json"), &malformed, &p.proof);
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
 }
+
+#[test]
+fn setup_with_an_srs_file_matches_the_dev_srs_and_rejects_bad_ones() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dev = built("mlp_tiny");
+    let k: u32 = {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dev.join("settings.json")).expect("read"),
+        )
+        .expect("json");
+        v["k"].as_u64().expect("k") as u32
+    };
+    // a larger SRS file is cut down to the circuit's k: same keys as the built-in dev SRS
+    let srs = tmp.path().join("dev.srs");
+    let o = zkinfer(&["params", "gen", "--k", &(k + 1).to_string(), "-o", s(&srs)]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("INSECURE"),
+        "{}",
+        describe(&o)
+    );
+    let build = tmp.path().join("tiny");
+    std::fs::create_dir_all(&build).expect("mkdir");
+    for f in ["settings.json", "model.json"] {
+        std::fs::copy(dev.join(f), build.join(f)).expect("copy");
+    }
+    let o = zkinfer(&["setup", s(&build), "--srs", s(&srs)]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let read = |p: &Path| std::fs::read(p).expect("read");
+    assert_eq!(
+        read(&build.join("commitment.json")),
+        read(&dev.join("commitment.json"))
+    );
+    assert_eq!(read(&build.join("vk.bin")), read(&dev.join("vk.bin")));
+
+    // too small, truncated: exit 2 naming the problem, and no key written
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir_all(&fresh).expect("mkdir");
+    for f in ["settings.json", "model.json"] {
+        std::fs::copy(dev.join(f), fresh.join(f)).expect("copy");
+    }
+    let small = tmp.path().join("small.srs");
+    let o = zkinfer(&[
+        "params",
+        "gen",
+        "--k",
+        &(k - 1).to_string(),
+        "-o",
+        s(&small),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = zkinfer(&["setup", s(&fresh), "--srs", s(&small)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("larger SRS"),
+        "{}",
+        describe(&o)
+    );
+    let bytes = read(&srs);
+    let cut = tmp.path().join("cut.srs");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let o = zkinfer(&["setup", s(&fresh), "--srs", s(&cut)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cut.srs"),
+        "{}",
+        describe(&o)
+    );
+    assert!(!fresh.join("pk.bin").exists() && !fresh.join("commitment.json").exists());
+}

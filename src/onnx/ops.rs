@@ -158,10 +158,24 @@ fn identity(w: &mut Walk, node: &TypedNode) -> Result<bool, OnnxError> {
     Ok(true)
 }
 
-/// Flatten/Reshape/Squeeze/Unsqueeze: no-ops on the flat batch-1 vector.
+/// Flatten/Reshape/Squeeze/Unsqueeze: no-ops on the flat (row-major) batch-1 vector. A move
+/// (transpose) of an axis longer than 1 would reorder it: unsupported.
 fn axis_op(w: &mut Walk, node: &TypedNode) -> Result<bool, OnnxError> {
-    if node.op_as::<AxisOp>().is_none() {
+    let Some(op) = node.op_as::<AxisOp>() else {
         return Ok(false);
+    };
+    if let AxisOp::Move(from, _) = op {
+        let len = node
+            .inputs
+            .first()
+            .and_then(|&i| w.model.outlet_fact(i).ok())
+            .and_then(|f| f.shape.as_concrete().map(|s| s.get(*from).copied()));
+        if len != Some(Some(1)) {
+            return Err(unsupported(
+                node,
+                "transposing the activation is not supported",
+            ));
+        }
     }
     w.operands(node)?;
     w.advance(node, w.width);
@@ -191,23 +205,55 @@ fn einsum(w: &mut Walk, node: &TypedNode) -> Result<bool, OnnxError> {
         }
     };
     let act_slot = 1 - slot;
-    if weight.rank() != 2 {
-        return Err(unsupported(
-            node,
-            format!("weight of rank {} (expected 2)", weight.rank()),
-        ));
-    }
-    // The contracted axis appears in both inputs and not in the output.
-    let contracted = op
-        .axes
-        .iter_all_axes()
-        .find(|a| {
+    // Contracted axes appear in both inputs and not in the output (tract may fold a Flatten
+    // into the weight, contracting several); the output axis appears in the weight and the
+    // output only. Every other axis of either input must have size 1 (batch).
+    let act_shape: Vec<usize> = w
+        .model
+        .outlet_fact(node.inputs[act_slot])
+        .ok()
+        .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
+        .ok_or_else(|| unsupported(node, "input shape is not concrete"))?;
+    let axes: Vec<_> = op.axes.iter_all_axes().collect();
+    let contracted: Vec<_> = axes
+        .iter()
+        .filter(|a| {
             !a.inputs[slot].is_empty() && !a.inputs[act_slot].is_empty() && a.outputs[0].is_empty()
         })
-        .ok_or_else(|| unsupported(node, "no contracted axis between input and weight"))?;
-    let k_pos = contracted.inputs[slot][0];
+        .collect();
+    let produced = axes.iter().find(|a| {
+        !a.inputs[slot].is_empty() && a.inputs[act_slot].is_empty() && !a.outputs[0].is_empty()
+    });
+    if contracted.is_empty() {
+        return Err(unsupported(
+            node,
+            "no contracted axis between input and weight",
+        ));
+    }
     let shape = weight.shape();
-    let (n_in, n_out) = (shape[k_pos], shape[1 - k_pos]);
+    let n_pos = produced.map(|a| a.inputs[slot][0]);
+    let w_used: Vec<usize> = contracted
+        .iter()
+        .map(|a| a.inputs[slot][0])
+        .chain(n_pos)
+        .collect();
+    let a_used: Vec<usize> = contracted.iter().map(|a| a.inputs[act_slot][0]).collect();
+    if shape
+        .iter()
+        .enumerate()
+        .any(|(p, &d)| !w_used.contains(&p) && d != 1)
+        || act_shape
+            .iter()
+            .enumerate()
+            .any(|(p, &d)| !a_used.contains(&p) && d != 1)
+    {
+        return Err(unsupported(node, format!("weight {shape:?} on input {act_shape:?}: only a batch-1 matrix-vector product is supported")));
+    }
+    let w_strides: Vec<usize> = (0..shape.len())
+        .map(|p| shape[p + 1..].iter().product())
+        .collect();
+    let n_in: usize = act_shape.iter().product();
+    let n_out = n_pos.map_or(1, |p| shape[p]);
     if n_in != w.width {
         return Err(unsupported(
             node,
@@ -218,15 +264,22 @@ fn einsum(w: &mut Walk, node: &TypedNode) -> Result<bool, OnnxError> {
         ));
     }
     let flat = floats(node, &weight)?;
-    let at = |i: usize, j: usize| {
-        if k_pos == 0 {
-            flat[i * n_out + j]
-        } else {
-            flat[j * n_in + i]
+    // Offset in the weight of activation element i (row-major over the activation's shape).
+    let in_offset = |i: usize| {
+        let mut rest = i;
+        let mut offset = 0;
+        for p in (0..act_shape.len()).rev() {
+            let coord = rest % act_shape[p];
+            rest /= act_shape[p];
+            if let Some(c) = contracted.iter().find(|a| a.inputs[act_slot][0] == p) {
+                offset += coord * w_strides[c.inputs[slot][0]];
+            }
         }
+        offset
     };
+    let sn = n_pos.map_or(0, |p| w_strides[p]);
     let weights = (0..n_out)
-        .map(|j| (0..n_in).map(|i| at(i, j)).collect())
+        .map(|j| (0..n_in).map(|i| flat[in_offset(i) + j * sn]).collect())
         .collect();
     w.layers.push(FloatLayer::Dense {
         node: node.name.clone(),

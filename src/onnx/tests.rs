@@ -77,3 +77,38 @@ fn missing_and_garbage_files_are_errors() {
     std::fs::write(&p, b"this is not protobuf \xff\xfe\x00").expect("write");
     assert!(load_onnx(&p).is_err());
 }
+
+#[test]
+fn matmul_add_flatten_reshape_identity_with_symbolic_batch() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let m = load_onnx(&dir.join("matmul_chain.onnx")).expect("load");
+    assert_eq!(m.input_shape, vec![1, 2, 3], "symbolic batch fixed to 1");
+    assert_eq!(m.input_len, 6);
+    let kinds: Vec<String> = m
+        .layers
+        .iter()
+        .map(|l| match l {
+            FloatLayer::Dense { weights, bias, .. } => {
+                format!("dense {}x{}", bias.len(), weights[0].len())
+            }
+            FloatLayer::Relu { .. } => "relu".to_string(),
+        })
+        .collect();
+    assert_eq!(kinds, ["dense 5x6", "relu", "dense 3x5"]);
+    let reference = json(&dir.join("matmul_chain.json"));
+    let x: Vec<f32> = reference["input"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().expect("f") as f32)
+        .collect();
+    let want: Vec<f64> = reference["output"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().expect("f"))
+        .collect();
+    for (g, w) in m.forward(&x).iter().zip(&want) {
+        assert!((f64::from(*g) - w).abs() < 1e-5, "{g} vs {w}");
+    }
+}
