@@ -173,8 +173,10 @@ pub struct Settings {
     pub input_scale: u32,
     /// Output scale.
     pub output_scale: u32,
-    /// Signed bits of the input and every hidden activation (the ReLU table domain).
+    /// Lookup-table bits `B` (range table `[0, 2^B)`, sign table over `B`-bit signed values).
     pub table_bits: u32,
+    /// Signed bits of the input and every hidden activation (`2·B`: two limbs).
+    pub activation_bits: u32,
     /// Signed bits of the public output (checked by the verifier).
     pub output_bits: u32,
     /// Visibility.

@@ -1,8 +1,9 @@
 //! Quantize stage: float graph (+ calibration data) → fixed-point model.
 //!
 //! Every activation tensor (the input and each layer's pre-activation output) gets a power-of-two
-//! scale `s` (value `q / 2^s`). All activations must fit the signed `B`-bit ReLU table
-//! ([`QuantModel::table_bits`]); that bound is what lets rescale and the lookups be sound.
+//! scale `s` (value `q / 2^s`). All activations must fit `2·B` signed bits
+//! ([`QuantModel::activation_bits`]): the circuit checks them as a `B`-bit high limb (ReLU sign
+//! table) and a `B`-bit low limb (range table); that bound is what lets rescale be sound.
 //! Weights of a layer use scale `s_w` chosen so the rescale shift `d = s_in + s_w − s_out`
 //! equals the remainder-table width (most precise weights at no extra circuit cost), capped at
 //! [`MAX_WEIGHT_SCALE`]. Biases live at the accumulator scale `s_in + s_w`.
@@ -11,7 +12,7 @@
 //! - `--scale N`: every activation tensor at scale `N`; `B` from calibration (with headroom) or
 //!   `--lookup-bits`, default [`DEFAULT_TABLE_BITS_UNCALIBRATED`].
 //! - calibration only: `B = --lookup-bits` (default [`DEFAULT_TABLE_BITS`]); each tensor takes the
-//!   largest scale (≤ [`MAX_ACTIVATION_SCALE`]) at which `headroom × max|v|` still fits `B` bits.
+//!   largest scale (≤ [`MAX_ACTIVATION_SCALE`]) at which `headroom × max|v|` still fits `2·B` bits.
 //! - neither: scale [`DEFAULT_SCALE`], `B` = [`DEFAULT_TABLE_BITS_UNCALIBRATED`].
 
 use crate::onnx::{FloatLayer, FloatModel};
@@ -22,9 +23,9 @@ pub const DEFAULT_SCALE: u32 = 7;
 /// Default table bits when calibration data chooses the scales.
 pub const DEFAULT_TABLE_BITS: u32 = 11;
 /// Default table bits without calibration data (activations within ±2^(15−scale)).
-pub const DEFAULT_TABLE_BITS_UNCALIBRATED: u32 = 16;
+pub const DEFAULT_TABLE_BITS_UNCALIBRATED: u32 = 11;
 /// Largest activation scale the calibrated policy picks.
-pub const MAX_ACTIVATION_SCALE: u32 = 10;
+pub const MAX_ACTIVATION_SCALE: u32 = 12;
 /// Largest weight scale.
 pub const MAX_WEIGHT_SCALE: u32 = 16;
 /// Table bits allowed (a 2^B table forces k ≥ B + 1).
@@ -123,7 +124,7 @@ pub struct QuantModel {
     pub input_shape: Vec<usize>,
     /// Scale of the input.
     pub input_scale: u32,
-    /// Signed bits every activation (and the input) must fit: the ReLU table domain.
+    /// Bits of the lookup tables `B` (range table `[0, 2^B)`, sign table over `B`-bit signed).
     pub table_bits: u32,
     /// Signed bits the public output must fit (checked by the verifier); equals `table_bits`
     /// when the final layer goes through the table.
@@ -144,6 +145,11 @@ impl QuantModel {
     /// Scale of the output.
     pub fn output_scale(&self) -> u32 {
         self.layers.last().map_or(self.input_scale, |l| l.out_scale)
+    }
+
+    /// Signed bits every activation (and the input) must fit: two table-sized limbs.
+    pub fn activation_bits(&self) -> u32 {
+        2 * self.table_bits
     }
 
     /// Whether layer `i`'s rescaled values go through the ReLU table (and so are bounded by it).
@@ -261,8 +267,9 @@ pub fn quantize(
                 .unwrap_or(8);
             (
                 vec![s; names.len()],
+                // activations get 2·B bits (two limbs of B)
                 opts.lookup_bits
-                    .unwrap_or(need.max(*TABLE_BITS_RANGE.start())),
+                    .unwrap_or(need.div_ceil(2).max(*TABLE_BITS_RANGE.start())),
             )
         }
         (Some(s), None) => (
@@ -275,11 +282,11 @@ pub fn quantize(
                 .iter()
                 .zip(&names)
                 .map(|(&max, node)| {
-                    fit_scale(max, bits, MAX_ACTIVATION_SCALE).ok_or_else(|| {
+                    fit_scale(max, 2 * bits, MAX_ACTIVATION_SCALE).ok_or_else(|| {
                         QuantizeError::TooLarge {
                             node: node.to_string(),
                             max,
-                            bits,
+                            bits: 2 * bits,
                         }
                     })
                 })
@@ -308,7 +315,7 @@ pub fn quantize(
             *last = s;
         }
     }
-    let output_bits = if free_output { OUTPUT_BITS } else { bits };
+    let output_bits = if free_output { OUTPUT_BITS } else { 2 * bits };
     if !TABLE_BITS_RANGE.contains(&bits) {
         return Err(QuantizeError::BadOption(format!(
             "activations at this scale need a {bits}-bit table (allowed {}..={}); lower --scale",

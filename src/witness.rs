@@ -98,7 +98,7 @@ pub fn quantize_input(model: &QuantModel, values: &[f64]) -> Result<Vec<i64>, Wi
             want,
         });
     }
-    let bound = dequantize(1i64 << (model.table_bits - 1), model.input_scale);
+    let bound = dequantize(1i64 << (model.activation_bits() - 1), model.input_scale);
     values
         .iter()
         .enumerate()
@@ -107,7 +107,7 @@ pub fn quantize_input(model: &QuantModel, values: &[f64]) -> Result<Vec<i64>, Wi
                 return Err(WitnessError::NonFinite { index, value });
             }
             let q = (value * scale_f(model.input_scale)).round();
-            if q.abs() >= 9e15 || !fits_signed(q as i64, model.table_bits) {
+            if q.abs() >= 9e15 || !fits_signed(q as i64, model.activation_bits()) {
                 return Err(WitnessError::InputRange {
                     index,
                     value,
@@ -141,7 +141,7 @@ pub fn run(model: &QuantModel, input: Vec<i64>) -> Result<Trace, WitnessError> {
             })?;
         let rescaled: Vec<i64> = acc.iter().map(|&z| rescale(z, layer.shift()).0).collect();
         let bits = if model.table_bounded(li) {
-            model.table_bits
+            model.activation_bits()
         } else {
             model.output_bits
         };
@@ -180,7 +180,7 @@ mod tests {
         QuantModel {
             input_shape: vec![1, 2],
             input_scale: 2,
-            table_bits: 8,
+            table_bits: 4, // activations: 8 signed bits
             output_bits: 32,
             layers: vec![QuantLayer {
                 node: "d0".into(),

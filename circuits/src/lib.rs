@@ -6,9 +6,9 @@
 //! | chip | relation | degree |
 //! |------|----------|--------|
 //! | [`matmul::MatMulChip`] | `acc_j = b_j + Σ_i W_ji·x_i` with `W`, `b` in fixed columns | 3 |
-//! | [`rescale::RescaleChip`] | `z + 2^(d−1) = y·2^d + r`, `0 ≤ r < 2^d`, `y` bounded, `a = ReLU(y)` | 3 (lookups 4) |
-//! | [`range::RangeTable`] | lookup table `[0, 2^R)` (rescale remainders) | – |
-//! | [`relu::ReluTable`] | lookup table `(x, max(x,0))`, `x ∈ [−2^(B−1), 2^(B−1))` | – |
+//! | [`rescale::RescaleChip`] | `z + 2^(d−1) = y·2^d + r`, `0 ≤ r < 2^d`; `y = hi·2^R + lo` bounded by its limbs; `a = ReLU(y)` from the sign of `hi` | 3 (lookups 4–5) |
+//! | [`range::RangeTable`] | lookup table `[0, 2^R)` (remainders, low limbs) | – |
+//! | [`relu::ReluTable`] | lookup table `(x, [x < 0])`, `x ∈ [−2^(B−1), 2^(B−1))` (high limbs) | – |
 //!
 //! Chips never compute witnesses on their own: callers precompute them with the plain-Rust
 //! helpers (`DenseWitness::compute`, `RescaleWitness::compute`) that mirror [`fixed`], and the

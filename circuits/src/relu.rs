@@ -1,29 +1,29 @@
-//! # ReLU table
+//! # ReLU sign table
 //!
-//! Two fixed lookup columns holding the pairs `(x, max(x, 0))` for every
-//! `x ∈ [−2^(bits−1), 2^(bits−1))`. A lookup of `(y, a)` into it proves both that `y` is
-//! range-bounded to `bits` signed bits and that `a = ReLU(y)`: the table doubles as the range
-//! check on every rescaled activation (see [`crate::rescale`]). `(0, 0)` is in the table, so
-//! unused rows (zero) satisfy the lookup without a selector.
+//! Two fixed lookup columns holding the pairs `(x, [x < 0])` for every
+//! `x ∈ [−2^(bits−1), 2^(bits−1))`. A lookup of `(hi, neg)` into it proves that the high limb
+//! `hi` of an activation is range-bounded to `bits` signed bits and that `neg` is its sign bit,
+//! from which [`crate::rescale`] derives `ReLU(y) = (1 − neg)·y`. The pair `(0, 0)` is in the
+//! table, so rows that look up zeros (unused rows, rows with `bound = 0`) pass.
 //!
 //! | column   | kind  | row `i` (`x = i − 2^(bits−1)`) |
 //! |----------|-------|--------------------------------|
 //! | `input`  | table | `x`                            |
-//! | `output` | table | `max(x, 0)`                    |
+//! | `output` | table | `[x < 0]`                      |
 
-use crate::fixed::{relu, to_field};
+use crate::fixed::to_field;
 use halo2_proofs::{
     circuit::{Layouter, Value},
     halo2curves::ff::PrimeField,
     plonk::{ConstraintSystem, Error, TableColumn},
 };
 
-/// The ReLU table over `bits`-bit signed inputs.
+/// The sign table over `bits`-bit signed inputs.
 #[derive(Clone, Copy, Debug)]
 pub struct ReluTable {
     /// Table column of inputs `x`.
     pub input: TableColumn,
-    /// Table column of outputs `max(x, 0)`.
+    /// Table column of outputs `[x < 0]`.
     pub output: TableColumn,
     /// Signed bit width of the domain.
     pub bits: u32,
@@ -45,7 +45,7 @@ impl ReluTable {
         layouter.assign_table(
             || {
                 format!(
-                    "relu table (x, max(x,0)) for x in [-2^{b}, 2^{b})",
+                    "relu sign table (x, [x < 0]) for x in [-2^{b}, 2^{b})",
                     b = self.bits - 1
                 )
             },
@@ -58,10 +58,10 @@ impl ReluTable {
                         || Value::known(to_field::<F>(x)),
                     )?;
                     table.assign_cell(
-                        || "relu(x)",
+                        || "x < 0",
                         self.output,
                         row,
-                        || Value::known(to_field::<F>(relu(x))),
+                        || Value::known(to_field::<F>(i64::from(x < 0))),
                     )?;
                 }
                 Ok(())
@@ -102,7 +102,25 @@ mod tests {
             let mut c = relu_layer();
             // neuron 0: a = y + 1; neuron 1 (negative y): a = 1, or a = y (passing the negative through)
             c.rescale[idx].a = a.unwrap_or(c.rescale[idx].y + i64::from(idx == 0));
-            MockRun::new().k(9).expect_failure("relu table").run(&c);
+            MockRun::new()
+                .k(9)
+                .expect_failure("a = (1 - neg)·y")
+                .run(&c);
+        }
+    }
+
+    #[test]
+    fn lying_about_the_sign_is_caught() {
+        // flip the sign bit and keep a consistent with it: only the table can object
+        for idx in [0usize, 1] {
+            let mut c = relu_layer();
+            let w = &mut c.rescale[idx];
+            w.neg = 1 - w.neg;
+            w.a = (1 - w.neg) * w.y;
+            MockRun::new()
+                .k(9)
+                .expect_failure("relu sign table")
+                .run(&c);
         }
     }
 }

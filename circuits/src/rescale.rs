@@ -1,32 +1,38 @@
-//! # Rescale with round-half-up, fused with the ReLU / range lookup
+//! # Rescale with round-half-up, fused with a range-decomposed ReLU
 //!
 //! For each element: given an accumulator `z` (scale `s_x + s_w`), produce `y` (scale `s_y`,
-//! `d = s_x + s_w − s_y`) and `a = ReLU(y)` with
+//! `d = s_x + s_w − s_y`) and `a = ReLU(y)`:
 //!
-//! - gate `"z + 2^(d-1) = y·2^d + r"`: `q·(z + half − y·two_d − u·inv_shift) = 0` where the fixed
-//!   columns hold `half = 2^(d−1)` (0 when `d = 0`), `two_d = 2^d`, `inv_shift = 2^(d−R)`, so that
-//!   `r = u·2^(d−R)`;
+//! - gate `"z + 2^(d-1) = y·2^d + r"`: `q·(z + half − y·two_d − u·inv_shift) = 0`, the fixed
+//!   columns holding `half = 2^(d−1)` (0 when `d = 0`), `two_d = 2^d`, `inv_shift = 2^(d−R)`,
+//!   so that `r = u·2^(d−R)`;
 //! - lookup `"rescale remainder"`: `u ∈ [0, 2^R)` (the [`RangeTable`]);
-//! - lookup `"relu table"`: `(bound·y, bound·a) ∈ {(x, max(x,0)) : x ∈ [−2^(B−1), 2^(B−1))}`
-//!   (the [`ReluTable`]), where the fixed column `bound` is 1 on *bounded* rows.
+//! - gate `"y = hi·2^R + lo"` with lookup `"activation low limb"`: `lo ∈ [0, 2^R)`;
+//! - lookup `"relu sign table"`: `(bound·hi, bound·neg) ∈ {(x, [x < 0]) : x ∈ [−2^(B−1), 2^(B−1))}`
+//!   (the [`ReluTable`]), `bound` being a fixed column, 1 on *bounded* rows;
+//! - gate `"a = (1 - neg)·y"`: `q·(a − (1 − neg)·y) = 0`.
 //!
-//! Rows with `bound = 0` skip the table: their `y` must be bounded by someone else. zkinfer uses
-//! them only for the model's final layer when it has no ReLU: its `y` cells are the public
-//! output, and the verifier checks every public output against the committed `output_bits`
-//! before accepting (so the output can use a finer scale than the table allows). Such rows
-//! must not feed `a` anywhere: `a` is unconstrained there.
+//! On bounded rows `y = hi·2^R + lo ∈ [−2^(B+R−1), 2^(B+R−1))`: activations get `B + R` signed
+//! bits from two tables of `2^B` and `2^R` rows. `y` has the sign of `hi` (`lo < 2^R`), so
+//! `a = [hi ≥ 0]·y = ReLU(y)`.
 //!
-//! Soundness: `y` is bounded (table or verifier) and `z` is a small integer (a bounded dot product),
-//! so `r = z + 2^(d−1) − y·2^d` is a small integer, and `u = r·2^(R−d) ∈ [0, 2^R)` forces
-//! `0 ≤ r < 2^d`. The integers `y·2^d + r` over that box are distinct, so `y` is exactly
-//! `floor((z + 2^(d−1)) / 2^d)`. Layers without an activation simply ignore `a`: the lookup
-//! still bounds `y`. Requires `d ≤ R` and `B + d + 2 < 253` (always true for `i64` data).
+//! Rows with `bound = 0` skip the sign table: `hi`, `s` and `a` are then free, so `y` must be
+//! bounded by someone else and `a` must not be used. zkinfer uses such rows only for the
+//! model's final layer when it has no ReLU: its `y` cells are the public output, and the
+//! verifier checks every public output against the committed `output_bits` before accepting.
 //!
-//! | `z` (eq) | `y` (eq) | `u` | `a` (eq) | `half` | `two_d` | `inv_shift` | `bound` | `q` |
-//! |----------|----------|-----|----------|--------|---------|-------------|---------|-----|
+//! Soundness of the quotient: `y` is bounded (limbs, or the verifier) and `z` is a small integer
+//! (a bounded dot product), so `r = z + 2^(d−1) − y·2^d` is a small integer, and
+//! `u = r·2^(R−d) ∈ [0, 2^R)` forces `0 ≤ r < 2^d`. The integers `y·2^d + r` over that box are
+//! distinct, so `y` is exactly `floor((z + 2^(d−1)) / 2^d)`. Requires `d ≤ R` and
+//! `B + R + d + 2 < 253` (always true for `i64` data).
 //!
-//! Degree: gate 3, lookups 5 (remainder 4): the same extended domain as degree 4. The remainder
-//! lookup carries no selector: unused rows hold zeros, and `0` and `(0, 0)` are in the tables. `configure` enables equality on `z`, `y` and `a`.
+//! | `z` (eq) | `y` (eq) | `u` | `hi` | `lo` | `neg` | `a` (eq) | `half` | `two_d` | `inv_shift` | `bound` | `q` |
+//! |----------|----------|-----|------|------|-------|----------|--------|---------|-------------|---------|-----|
+//!
+//! Degree: gates 3, lookups 4 and 5 (the same extended domain as degree 4). The range lookups
+//! carry no selector: unused rows hold zeros, and `0` is in the range table.
+//! `configure` enables equality on `z`, `y` and `a`.
 
 use crate::{
     fixed::{pow2, relu, rescale, rounding_term, to_field},
@@ -52,6 +58,12 @@ pub struct RescaleConfig {
     pub y: Column<Advice>,
     /// Scaled remainder `r·2^(R−d)`.
     pub u: Column<Advice>,
+    /// High limb of `y`.
+    pub hi: Column<Advice>,
+    /// Low limb of `y`.
+    pub lo: Column<Advice>,
+    /// `[hi < 0]`.
+    pub neg: Column<Advice>,
     /// `ReLU(y)`.
     pub a: Column<Advice>,
     half: Column<Fixed>,
@@ -59,26 +71,27 @@ pub struct RescaleConfig {
     inv_shift: Column<Fixed>,
     bound: Column<Fixed>,
     q: Selector,
-    /// The remainder table.
+    /// The remainder and low-limb table.
     pub range: RangeTable,
-    /// The activation table.
+    /// The sign table of high limbs.
     pub relu: ReluTable,
 }
 
 impl RescaleConfig {
-    /// Configures the chip over existing tables. Side effects: 4 advice columns (equality on
-    /// `z`, `y`, `a`), 3 fixed columns, one selector, one gate, two lookups.
+    /// Configures the chip over existing tables. Side effects: 7 advice columns (equality on
+    /// `z`, `y`, `a`), 4 fixed columns, one selector, three gates, three lookups.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
         range: RangeTable,
         relu: ReluTable,
     ) -> Self {
-        let [z, y, u, a] = [(); 4].map(|_| meta.advice_column());
+        let [z, y, u, hi, lo, neg, a] = [(); 7].map(|_| meta.advice_column());
         for c in [z, y, a] {
             meta.enable_equality(c);
         }
         let [half, two_d, inv_shift, bound] = [(); 4].map(|_| meta.fixed_column());
         let q = meta.selector();
+        let two_r = pow2::<F>(range.bits);
         meta.create_gate("z + 2^(d-1) = y·2^d + r", |m| {
             let q = m.query_selector(q);
             let [z, y, u] = [z, y, u].map(|c| m.query_advice(c, Rotation::cur()));
@@ -86,23 +99,39 @@ impl RescaleConfig {
                 [half, two_d, inv_shift].map(|c| m.query_fixed(c, Rotation::cur()));
             vec![q * (z + half - y * two_d - u * inv_shift)]
         });
+        meta.create_gate("y = hi·2^R + lo", |m| {
+            let q = m.query_selector(q);
+            let [y, hi, lo] = [y, hi, lo].map(|c| m.query_advice(c, Rotation::cur()));
+            vec![q * (y - hi * halo2_proofs::plonk::Expression::Constant(two_r) - lo)]
+        });
+        meta.create_gate("a = (1 - neg)·y", |m| {
+            let q = m.query_selector(q);
+            let [y, neg, a] = [y, neg, a].map(|c| m.query_advice(c, Rotation::cur()));
+            vec![q * (a - (halo2_proofs::plonk::Expression::Constant(F::ONE) - neg) * y)]
+        });
         meta.lookup("rescale remainder r·2^(R-d) in [0, 2^R)", |m| {
             vec![(m.query_advice(u, Rotation::cur()), range.values)]
         });
-        meta.lookup("relu table: y bounded, a = max(y, 0)", |m| {
+        meta.lookup("activation low limb in [0, 2^R)", |m| {
+            vec![(m.query_advice(lo, Rotation::cur()), range.values)]
+        });
+        meta.lookup("relu sign table: high limb bounded, neg = [hi < 0]", |m| {
             let bound = m.query_fixed(bound, Rotation::cur());
             vec![
                 (
-                    bound.clone() * m.query_advice(y, Rotation::cur()),
+                    bound.clone() * m.query_advice(hi, Rotation::cur()),
                     relu.input,
                 ),
-                (bound * m.query_advice(a, Rotation::cur()), relu.output),
+                (bound * m.query_advice(neg, Rotation::cur()), relu.output),
             ]
         });
         Self {
             z,
             y,
             u,
+            hi,
+            lo,
+            neg,
             a,
             half,
             two_d,
@@ -122,17 +151,27 @@ pub struct RescaleWitness {
     pub y: i64,
     /// Scaled remainder `r·2^(R−d)`.
     pub u: i64,
+    /// `floor(y / 2^R)`.
+    pub hi: i64,
+    /// `y mod 2^R`.
+    pub lo: i64,
+    /// `[hi < 0]`.
+    pub neg: i64,
     /// `ReLU(y)`.
     pub a: i64,
 }
 
 impl RescaleWitness {
-    /// The honest witness for `z` rescaled by `2^d` against a `range_bits`-bit remainder table.
+    /// The honest witness for `z` rescaled by `2^d` against a `range_bits`-bit range table.
     pub fn compute(z: i64, d: u32, range_bits: u32) -> Self {
         let (y, r) = rescale(z, d);
+        let (hi, lo) = (y.div_euclid(1 << range_bits), y.rem_euclid(1 << range_bits));
         Self {
             y,
             u: r << (range_bits - d),
+            hi,
+            lo,
+            neg: i64::from(hi < 0),
             a: relu(y),
         }
     }
@@ -150,7 +189,7 @@ pub struct Rescaled<F: PrimeField> {
 /// Operations the rescale chip provides.
 pub trait RescaleInstructions<F: PrimeField> {
     /// Rescales every `z` by `2^d`; returns `y` and `ReLU(y)` per element. With `bounded =
-    /// false` the table lookup is off for these rows: the caller must bound `y` (see the module
+    /// false` the sign table is off for these rows: the caller must bound `y` (see the module
     /// doc) and must not use `ReLU(y)`.
     fn rescale(
         &mut self,
@@ -205,7 +244,7 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
         }
         let inv_shift = pow2::<F>(big_r - d).invert().unwrap_or(F::ZERO);
         layouter.assign_region(
-            || format!("rescale by 2^{d} + relu lookup"),
+            || format!("rescale by 2^{d} + relu"),
             |mut region| {
                 let mut out = Vec::with_capacity(z.len());
                 for (i, zi) in z.iter().enumerate() {
@@ -218,7 +257,14 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                     region.assign_fixed(c.inv_shift, row, inv_shift);
                     region.assign_fixed(c.bound, row, F::from(u64::from(bounded)));
                     let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
-                    Wire::assign(&mut region, c.u, row, known_if(w, |w| to_field(w.u)));
+                    for (col, v) in [
+                        (c.u, w.map(|w| w.u)),
+                        (c.hi, w.map(|w| w.hi)),
+                        (c.lo, w.map(|w| w.lo)),
+                        (c.neg, w.map(|w| w.neg)),
+                    ] {
+                        Wire::assign(&mut region, col, row, known_if(v, to_field));
+                    }
                     let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
                     out.push(Rescaled { y, relu: a });
                 }
@@ -245,7 +291,8 @@ mod tests {
     #[test]
     fn rescale_matches_reference_for_every_shift() {
         let all = [-200, -65, -64, -33, -1, 0, 1, 31, 32, 33, 127, 250];
-        let bits = LayerShape::default().relu_bits;
+        let shape = LayerShape::default();
+        let bits = shape.relu_bits + shape.range_bits;
         for d in 0..=6 {
             // only quotients inside the ReLU table are provable (see the out-of-domain test)
             let zs: Vec<i64> = all
@@ -309,23 +356,53 @@ mod tests {
 
     #[test]
     fn quotient_outside_relu_domain_is_caught() {
-        // y = 2^(B-1) is one past the table; with d = 0 the gate is satisfiable (z = y).
+        // y = 2^(B+R-1) is one past the limbs' range; with d = 0 the gate is satisfiable (z = y).
         let shape = LayerShape::default();
-        let big = 1i64 << (shape.relu_bits - 1);
+        let big = 1i64 << (shape.relu_bits + shape.range_bits - 1);
         let mut c = rescaling(vec![big - 1], 0);
         MockRun::new().k(9).run(&c);
         c = rescaling(vec![big], 0);
-        MockRun::new().k(9).expect_failure("relu table").run(&c);
+        MockRun::new()
+            .k(9)
+            .expect_failure("relu sign table")
+            .run(&c);
+        c = rescaling(vec![-big - 1], 0);
+        MockRun::new()
+            .k(9)
+            .expect_failure("relu sign table")
+            .run(&c);
+    }
+
+    #[test]
+    fn tampered_limbs_are_caught() {
+        let mut c = rescaling(vec![1000, -999], 0);
+        let two_r = 1i64 << c.shape.range_bits;
+        c.rescale[0].hi += 1;
+        c.rescale[0].lo -= two_r;
+        MockRun::new()
+            .k(9)
+            .expect_failure("activation low limb")
+            .run(&c);
+        let mut c = rescaling(vec![1000, -999], 0);
+        c.rescale[1].lo += 1;
+        MockRun::new()
+            .k(9)
+            .expect_failure("y = hi·2^R + lo")
+            .run(&c);
     }
 
     #[test]
     fn unbounded_rows_take_quotients_beyond_the_table() {
-        let big = 1i64 << LayerShape::default().relu_bits;
+        let shape = LayerShape::default();
+        let big = 1i64 << (shape.relu_bits + shape.range_bits);
         let mut c = rescaling(vec![big * 8 + 3, -big * 8], 2);
         c.bounded = false;
         MockRun::new().k(9).run(&c);
         c.bounded = true;
-        MockRun::new().k(9).expect_failure("relu table").run(&c);
+        MockRun::new()
+            .k(9)
+            .expect_failure("relu sign table")
+            .run(&c);
     }
 
     #[test]

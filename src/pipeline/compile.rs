@@ -114,6 +114,7 @@ pub fn compile(
         input_scale: model.input_scale,
         output_scale: model.output_scale(),
         table_bits: model.table_bits,
+        activation_bits: model.activation_bits(),
         output_bits: model.output_bits,
         visibility: Visibility {
             input: "public".into(),

@@ -96,6 +96,7 @@ pub fn verify(
     // before touching the backend.
     let table = crate::quantize::TABLE_BITS_RANGE;
     let sane = table.contains(&settings.table_bits)
+        && settings.activation_bits == 2 * settings.table_bits
         && table.contains(&settings.shape.relu_bits)
         && table.contains(&settings.shape.range_bits)
         && (1..=63).contains(&settings.output_bits)
@@ -150,7 +151,7 @@ pub fn verify(
             instance.len()
         ));
     }
-    // Range checks the circuit relies on: public inputs within the table domain, public
+    // Range checks the circuit relies on: public inputs within the activation range, public
     // outputs within `output_bits` (the final layer's values skip the table).
     let ints: Option<Vec<i64>> = instance.iter().map(from_field).collect();
     let Some(ints) = ints else {
@@ -159,11 +160,11 @@ pub fn verify(
     let (input, output) = ints.split_at(n_in);
     if let Some(v) = input
         .iter()
-        .find(|&&v| !fits_signed(v, settings.table_bits))
+        .find(|&&v| !fits_signed(v, settings.activation_bits))
     {
         return reject(format!(
             "public input {v} is outside the compiled range of ±2^{}",
-            settings.table_bits - 1
+            settings.activation_bits - 1
         ));
     }
     if let Some(v) = output
