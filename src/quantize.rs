@@ -10,20 +10,19 @@
 //!
 //! Scale policy:
 //! - `--scale N`: every activation tensor at scale `N`; `B` from calibration (with headroom) or
-//!   `--lookup-bits`, default [`DEFAULT_TABLE_BITS_UNCALIBRATED`].
+//!   `--lookup-bits`, default [`DEFAULT_TABLE_BITS`].
 //! - calibration only: `B = --lookup-bits` (default [`DEFAULT_TABLE_BITS`]); each tensor takes the
 //!   largest scale (≤ [`MAX_ACTIVATION_SCALE`]) at which `headroom × max|v|` still fits `2·B` bits.
-//! - neither: scale [`DEFAULT_SCALE`], `B` = [`DEFAULT_TABLE_BITS_UNCALIBRATED`].
+//! - neither: scale [`DEFAULT_SCALE`], `B` = [`DEFAULT_TABLE_BITS`] (activations within
+//!   ±2^(2B−1−scale) = ±16384 by default; `prove` says so clearly when an input leaves that).
 
 use crate::onnx::{FloatLayer, FloatModel};
 use serde::{Deserialize, Serialize};
 
 /// Default activation scale without calibration data.
 pub const DEFAULT_SCALE: u32 = 7;
-/// Default table bits when calibration data chooses the scales.
+/// Default table bits `B` (tables of 2^B rows, so k ≥ B + 1; activations get 2·B bits).
 pub const DEFAULT_TABLE_BITS: u32 = 11;
-/// Default table bits without calibration data (activations within ±2^(15−scale)).
-pub const DEFAULT_TABLE_BITS_UNCALIBRATED: u32 = 11;
 /// Largest activation scale the calibrated policy picks.
 pub const MAX_ACTIVATION_SCALE: u32 = 12;
 /// Largest weight scale.
@@ -274,7 +273,7 @@ pub fn quantize(
         }
         (Some(s), None) => (
             vec![s; names.len()],
-            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS_UNCALIBRATED),
+            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS),
         ),
         (None, Some(m)) => {
             let bits = opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS);
@@ -295,7 +294,7 @@ pub fn quantize(
         }
         (None, None) => (
             vec![DEFAULT_SCALE; names.len()],
-            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS_UNCALIBRATED),
+            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS),
         ),
     };
     let mut scales = scales;
