@@ -180,6 +180,15 @@ impl VerifierSrs {
         let base = ParamsKZG::<Bn256>::setup(1, ChaCha20Rng::from_seed([0; 32]));
         base.from_parts(self.k, vec![self.g0], Some(vec![]), self.g2, self.s_g2)
     }
+    /// The SRS id: SHA-256 of `g₀ ‖ g₂ ‖ τ·g₂`, which identify a ceremony independently of
+    /// the size `k` it was cut down to. Recipients compare it with a ceremony they trust.
+    pub fn id(&self) -> String {
+        let mut out = Vec::with_capacity(Self::LEN - 4);
+        let _ = self.g0.write(&mut out, SerdeFormat::RawBytes);
+        let _ = self.g2.write(&mut out, SerdeFormat::RawBytes);
+        let _ = self.s_g2.write(&mut out, SerdeFormat::RawBytes);
+        hex::encode(Sha256::digest(out))
+    }
     /// Whether this is the insecure development SRS (same first points as [`dev_srs`]).
     pub fn is_dev(&self) -> bool {
         dev_srs(1).is_ok_and(|d| d.s_g2() == self.s_g2)

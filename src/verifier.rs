@@ -19,9 +19,10 @@ pub fn verify(
 ) -> Result<(), String> {
     let params = srs.params();
     let strategy = SingleStrategy::new(&params);
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+    let mut rest = proof;
+    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&mut rest);
     let instances: &[&[Fr]] = &[instance];
-    crate::keys::guarded(|| {
+    let checked = crate::keys::guarded(|| {
         verify_proof::<
             KZGCommitmentScheme<Bn256>,
             VerifierSHPLONK<'_, Bn256>,
@@ -31,5 +32,14 @@ pub fn verify(
         >(&params, vk, strategy, &[instances], &mut transcript)
     })
     .map_err(|p| format!("the proof is malformed ({p})"))?
-    .map_err(|e| format!("the proof does not verify ({e:?})"))
+    .map_err(|e| format!("the proof does not verify ({e:?})"));
+    checked?;
+    // halo2 stops reading once it has what it needs: refuse extra bytes so proofs are unique.
+    if !rest.is_empty() {
+        return Err(format!(
+            "the proof has {} trailing bytes after a complete proof",
+            rest.len()
+        ));
+    }
+    Ok(())
 }

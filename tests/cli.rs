@@ -353,3 +353,89 @@ fn setup_with_an_srs_file_matches_the_dev_srs_and_rejects_bad_ones() {
     );
     assert!(!fresh.join("pk.bin").exists() && !fresh.join("commitment.json").exists());
 }
+
+#[test]
+fn trailing_bytes_after_the_proof_are_rejected() {
+    let p = proved();
+    let path = edit_proof(&p, "trailing.json", |v| {
+        let hex = format!("{}00", v["proof"].as_str().expect("hex"));
+        v["proof"] = hex.into();
+    });
+    let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("trailing bytes"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn commitment_hiding_its_dev_srs_is_rejected() {
+    // The flag is only a claim of the commitment's author: the verifier recomputes it.
+    let p = proved();
+    let text = std::fs::read_to_string(p.dir.join("commitment.json")).expect("read");
+    let mut c: zkinfer::artifact::Commitment = serde_json::from_str(&text).expect("json");
+    assert!(c.body.srs.insecure_dev);
+    c.body.srs.insecure_dev = false;
+    c.digest = c.body.digest();
+    let forged = p.proof.with_file_name("commitment-not-dev.json");
+    std::fs::write(&forged, serde_json::to_vec(&c).expect("json")).expect("write");
+    let digest = c.digest.clone();
+    let proof = edit_proof(&p, "claims-forged.json", |v| {
+        v["commitment"] = digest.into()
+    });
+    let out = verify(&forged, &p.dir.join("vk.bin"), &proof);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("insecure development SRS"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn trusted_srs_option_accepts_only_the_named_srs() {
+    let p = proved();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let srs = tmp.path().join("dev.srs");
+    let o = zkinfer(&["params", "gen", "--k", "4", "-o", s(&srs)]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = zkinfer(&["params", "id", s(&srs)]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let id = stdout
+        .split_whitespace()
+        .find(|w| w.len() == 64)
+        .unwrap_or_else(|| panic!("no id in {stdout}"))
+        .to_string();
+    let run = |trusted: &str| {
+        zkinfer(&[
+            "verify",
+            "--commitment",
+            s(&p.dir.join("commitment.json")),
+            "--vk",
+            s(&p.dir.join("vk.bin")),
+            "--proof",
+            s(&p.proof),
+            "--trusted-srs",
+            trusted,
+        ])
+    };
+    // the id does not depend on k: a k = 4 file names the same SRS the keys were made with
+    let out = run(&id);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+    let out = run(&"0".repeat(64));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not a trusted one"),
+        "{}",
+        describe(&out)
+    );
+    // an unreadable SRS file for `params id`
+    let junk = tmp.path().join("junk.srs");
+    std::fs::write(&junk, b"junk").expect("write");
+    let o = zkinfer(&["params", "id", s(&junk)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+}

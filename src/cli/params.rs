@@ -23,6 +23,11 @@ enum ParamsCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Print an SRS file's size and id (what `verify --trusted-srs` compares against).
+    Id {
+        /// An SRS file in halo2's KZG raw-bytes format.
+        file: PathBuf,
+    },
 }
 
 /// Runs `params`.
@@ -39,6 +44,22 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             zkinfer::artifact::write_atomic(&path, &zkinfer::keys::srs_to_bytes(&srs))?;
             println!("wrote development SRS k = {k} -> {}", path.display());
             eprintln!("warning: this SRS is INSECURE (its toxic waste is derived from a public seed): for development and tests only; see params/README.md for production SRS files");
+            Ok(ExitCode::SUCCESS)
+        }
+        ParamsCommand::Id { file } => {
+            let bytes = zkinfer::artifact::read_bytes(&file)?;
+            let srs = zkinfer::keys::srs_from_bytes(&bytes, &file.display().to_string())?;
+            let v = zkinfer::keys::VerifierSrs::from_srs(&srs);
+            println!(
+                "k = {}, srs id {}{}",
+                v.k,
+                v.id(),
+                if v.is_dev() {
+                    " (insecure development SRS)"
+                } else {
+                    ""
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -28,12 +28,12 @@ pub fn exec(args: Args) -> Result<ExitCode> {
 pub fn print_report(report: &zkinfer::pipeline::SetupReport, dir: &std::path::Path) {
     let c = &report.commitment;
     println!(
-        "setup {}: keys in {} (k = {}), pk {} KiB, vk {} KiB; commitment {} -> {}",
+        "setup {}: keys in {} (k = {}), pk {} KiB, vk {} bytes; commitment {} -> {}",
         c.body.model_name,
         secs(report.keygen_time),
         c.body.settings.k,
         report.pk_bytes / 1024,
-        report.vk_bytes / 1024,
+        report.vk_bytes,
         c.digest,
         dir.join("commitment.json").display()
     );

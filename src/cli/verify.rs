@@ -18,11 +18,28 @@ pub struct Args {
     /// The proof (proof.json).
     #[arg(long)]
     pub proof: PathBuf,
+    /// Accept only keys made with this SRS (its id, as printed by `zkinfer params id FILE`);
+    /// may be repeated. Without it any SRS is accepted and its id is printed.
+    #[arg(long = "trusted-srs", value_name = "SRS_ID")]
+    pub trusted_srs: Vec<String>,
 }
 
 /// Runs `verify`: exit 0 accepted, 1 rejected, 2 unreadable or malformed file.
 pub fn exec(args: Args) -> Result<ExitCode> {
     match zkinfer::pipeline::verify(&args.commitment, &args.vk, &args.proof) {
+        Ok(v)
+            if !args.trusted_srs.is_empty()
+                && !args
+                    .trusted_srs
+                    .iter()
+                    .any(|t| t.trim().eq_ignore_ascii_case(&v.srs_id)) =>
+        {
+            println!(
+                "proof REJECTED: the keys were made with SRS {}, not a trusted one (--trusted-srs)",
+                v.srs_id
+            );
+            Ok(ExitCode::from(1))
+        }
         Ok(v) => {
             println!(
                 "proof accepted for {} (commitment {}) in {:.1} ms",
@@ -32,6 +49,15 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             );
             println!("predicted class: {}", v.output.predicted_class);
             println!("output: {}", floats(&v.output.floats));
+            println!(
+                "srs: {}{}",
+                v.srs_id,
+                if v.insecure_dev_srs {
+                    " (insecure development SRS)"
+                } else {
+                    ""
+                }
+            );
             if v.insecure_dev_srs {
                 eprintln!("warning: this commitment uses zkinfer's INSECURE development SRS: the proof is only meaningful for testing");
             }

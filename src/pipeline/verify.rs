@@ -36,8 +36,11 @@ pub struct Verified {
     pub output: OutputField,
     /// The commitment digest.
     pub digest: String,
-    /// Whether the keys were made with the insecure development SRS.
+    /// Whether the keys were made with the insecure development SRS (computed from the SRS
+    /// itself, not taken from the commitment).
     pub insecure_dev_srs: bool,
+    /// The SRS id ([`VerifierSrs::id`]): which ceremony the keys were made with.
+    pub srs_id: String,
     /// Time of the halo2 verification.
     pub verify_time: Duration,
 }
@@ -128,6 +131,14 @@ pub fn verify(
     if vsrs.digest() != body.srs.digest || vsrs.k != settings.k {
         return reject("the verifying key was made with another SRS than the commitment names");
     }
+    let dev = vsrs.is_dev();
+    if dev != body.srs.insecure_dev {
+        return reject(format!(
+            "the commitment says its SRS is {}the insecure development SRS, but it is{}",
+            if body.srs.insecure_dev { "" } else { "not " },
+            if dev { "" } else { " not" }
+        ));
+    }
     let vk = keys::vk_from_bytes(
         &vk_bytes,
         settings.shape,
@@ -203,7 +214,8 @@ pub fn verify(
         model_name: body.model_name.clone(),
         output: claimed.clone(),
         digest: commitment.digest.clone(),
-        insecure_dev_srs: body.srs.insecure_dev,
+        insecure_dev_srs: dev,
+        srs_id: vsrs.id(),
         verify_time: start.elapsed(),
     })
 }
