@@ -10,7 +10,7 @@ REPEAT=${REPEAT:-3}
 MODELS=("$@")
 [ ${#MODELS[@]} -eq 0 ] && MODELS=(mlp_tiny mlp_digits mlp_wide)
 cargo build --release -q
-BIN=target/release/zkinfer
+BIN="${CARGO_TARGET_DIR:-target}/release/zkinfer"
 OUT=target/bench
 mkdir -p "$OUT"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }

@@ -31,6 +31,14 @@ pub struct CircuitShape {
     pub range_bits: u32,
     /// ReLU table bits `B`.
     pub relu_bits: u32,
+    /// Limbs of `R` bits the rescale remainders are checked in: 1 (shifts `d ≤ R`) or 2
+    /// (`d ≤ 2R`, one more advice column and lookup).
+    #[serde(default = "one")]
+    pub remainder_limbs: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Default for CircuitShape {
@@ -39,6 +47,7 @@ impl Default for CircuitShape {
             lanes: 1,
             range_bits: 8,
             relu_bits: 8,
+            remainder_limbs: 1,
         }
     }
 }
@@ -59,7 +68,7 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     meta.enable_equality(instance);
     ModelConfig {
         dense: MatMulConfig::configure(meta, shape.lanes),
-        rescale: RescaleConfig::configure(meta, range, relu),
+        rescale: RescaleConfig::configure(meta, range, relu, shape.remainder_limbs),
         instance,
     }
 }

@@ -24,6 +24,18 @@ pub enum PlanError {
     /// Does not fit.
     #[error("the model needs more than 2^{MAX_K} rows at {MAX_LANES} lanes")]
     TooLarge,
+    /// A rescale shift beyond what two remainder limbs check.
+    #[error("layer `{node}` rescales by 2^{shift}: at most 2^{max} is provable with {bits}-bit tables (two remainder limbs)")]
+    ShiftTooLarge {
+        /// The layer.
+        node: String,
+        /// Its shift.
+        shift: u32,
+        /// Largest provable shift.
+        max: u32,
+        /// Table bits.
+        bits: u32,
+    },
 }
 
 /// The layout of a model.
@@ -56,6 +68,11 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
         lanes,
         range_bits: model.table_bits,
         relu_bits: model.table_bits,
+        remainder_limbs: if model.layers.iter().any(|l| l.shift() > model.table_bits) {
+            2
+        } else {
+            1
+        },
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
@@ -94,6 +111,15 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
 
 /// Plans the layout of `model`.
 pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
+    let max = 2 * model.table_bits;
+    if let Some(l) = model.layers.iter().find(|l| l.shift() > max) {
+        return Err(PlanError::ShiftTooLarge {
+            node: l.node.clone(),
+            shift: l.shift(),
+            max,
+            bits: model.table_bits,
+        });
+    }
     (1..=MAX_LANES)
         .filter_map(|lanes| plan_with_lanes(model, lanes))
         .min_by_key(|(p, cost)| (*cost, p.shape.lanes))
@@ -148,6 +174,20 @@ mod tests {
         let p = plan(&model(4, 2, 12)).expect("plan");
         assert_eq!(p.k, 13);
         assert_eq!(p.shape.lanes, 1, "a tiny layer needs no extra lanes");
+    }
+
+    #[test]
+    fn remainder_limbs_follow_the_largest_shift() {
+        let mut m = model(4, 2, 6);
+        assert_eq!(plan(&m).expect("plan").shape.remainder_limbs, 1);
+        m.layers[0].weight_scale = 4 + 6; // d = 10 > R = 6
+        let p = plan(&m).expect("plan");
+        assert_eq!(p.shape.remainder_limbs, 2);
+        m.layers[0].weight_scale = 4 + 12 + 1; // d = 17 > 2R
+        assert!(matches!(
+            plan(&m),
+            Err(PlanError::ShiftTooLarge { shift: 17, .. })
+        ));
     }
 
     #[test]

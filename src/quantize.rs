@@ -4,9 +4,10 @@
 //! scale `s` (value `q / 2^s`). All activations must fit `2·B` signed bits
 //! ([`QuantModel::activation_bits`]): the circuit checks them as a `B`-bit high limb (ReLU sign
 //! table) and a `B`-bit low limb (range table); that bound is what lets rescale be sound.
-//! Weights of a layer use scale `s_w` chosen so the rescale shift `d = s_in + s_w − s_out`
-//! equals the remainder-table width (most precise weights at no extra circuit cost), capped at
-//! [`MAX_WEIGHT_SCALE`]. Biases live at the accumulator scale `s_in + s_w`.
+//! Weights of a layer use the largest scale `s_w ≤` [`MAX_WEIGHT_SCALE`] whose rescale shift
+//! `d = s_in + s_w − s_out` fits two remainder limbs (`d ≤ 2·B`); the circuit checks remainders
+//! in one limb when every `d ≤ B` and in two otherwise (see `zkinfer_circuits::rescale`).
+//! Biases live at the accumulator scale `s_in + s_w`.
 //!
 //! Scale policy:
 //! - `--scale N`: every activation tensor at scale `N`; `B` from calibration (with headroom) or
@@ -24,7 +25,7 @@ pub const DEFAULT_SCALE: u32 = 7;
 /// Default table bits `B` (tables of 2^B rows, so k ≥ B + 1; activations get 2·B bits).
 pub const DEFAULT_TABLE_BITS: u32 = 11;
 /// Largest activation scale the calibrated policy picks.
-pub const MAX_ACTIVATION_SCALE: u32 = 12;
+pub const MAX_ACTIVATION_SCALE: u32 = 14;
 /// Largest weight scale.
 pub const MAX_WEIGHT_SCALE: u32 = 16;
 /// Table bits allowed (a 2^B table forces k ≥ B + 1).
@@ -34,7 +35,7 @@ pub const HEADROOM: f64 = 1.5;
 /// Signed bits of a public output that skips the table (the verifier checks them).
 pub const OUTPUT_BITS: u32 = 32;
 /// Scale of a public output that skips the table.
-pub const OUTPUT_SCALE: u32 = 12;
+pub const OUTPUT_SCALE: u32 = 14;
 
 /// Errors of the quantize stage.
 #[derive(Debug, thiserror::Error)]
@@ -315,6 +316,15 @@ pub fn quantize(
         }
     }
     let output_bits = if free_output { OUTPUT_BITS } else { 2 * bits };
+    if let Some(l) = (0..layers.len()).find(|&l| scales[l] > scales[l + 1] + 2 * bits) {
+        return Err(QuantizeError::BadOption(format!(
+            "layer `{}` would rescale from scale {} to {}: more than the {} bits two {bits}-bit remainder limbs check; raise --lookup-bits or --scale",
+            names[l + 1],
+            scales[l],
+            scales[l + 1],
+            2 * bits
+        )));
+    }
     if !TABLE_BITS_RANGE.contains(&bits) {
         return Err(QuantizeError::BadOption(format!(
             "activations at this scale need a {bits}-bit table (allowed {}..={}); lower --scale",
@@ -327,7 +337,7 @@ pub fn quantize(
         .enumerate()
         .map(|(l, f)| {
             let (s_in, s_out) = (scales[l], scales[l + 1]);
-            let w_scale = (s_out + bits)
+            let w_scale = (s_out + 2 * bits)
                 .saturating_sub(s_in)
                 .min(MAX_WEIGHT_SCALE)
                 .max(s_out.saturating_sub(s_in));
@@ -389,10 +399,12 @@ mod tests {
         assert!(q.layers[0].relu && !q.layers[1].relu);
         for l in &q.layers {
             assert!(
-                l.shift() <= q.table_bits,
-                "rescale shift must fit the remainder table"
+                l.shift() <= 2 * q.table_bits,
+                "rescale shift must fit two remainder limbs"
             );
         }
+        // the most precise weights two remainder limbs allow
+        assert!(q.layers.iter().all(|l| l.weight_scale == MAX_WEIGHT_SCALE));
         // every calibration sample runs without leaving the table
         for s in &samples {
             let x: Vec<f64> = s.iter().map(|&v| f64::from(v)).collect();
@@ -447,5 +459,36 @@ mod tests {
             quantize(&mlp(), Some(&huge), &QuantOptions::default()),
             Err(QuantizeError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_shift_beyond_two_limbs_is_an_error_not_a_bad_circuit() {
+        // tiny input (scale 14), huge hidden activations (scale 0): d = 14 > 2·6
+        let m = FloatModel {
+            input_shape: vec![1, 1],
+            input_len: 1,
+            layers: vec![
+                FloatLayer::Dense {
+                    node: "big".into(),
+                    weights: vec![vec![100_000.0]],
+                    bias: vec![0.0],
+                },
+                FloatLayer::Relu { node: "r".into() },
+                FloatLayer::Dense {
+                    node: "out".into(),
+                    weights: vec![vec![1.0]],
+                    bias: vec![0.0],
+                },
+            ],
+        };
+        let opts = QuantOptions {
+            scale: None,
+            lookup_bits: Some(6),
+        };
+        let err = quantize(&m, Some(&[vec![0.01]]), &opts).expect_err("shift too large");
+        assert!(err.to_string().contains("`big`"), "{err}");
+        // with the default tables the same model is fine
+        let q = quantize(&m, Some(&[vec![0.01]]), &QuantOptions::default()).expect("quantize");
+        assert!(q.layers.iter().all(|l| l.shift() <= 2 * q.table_bits));
     }
 }

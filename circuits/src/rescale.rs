@@ -3,10 +3,16 @@
 //! For each element: given an accumulator `z` (scale `s_x + s_w`), produce `y` (scale `s_y`,
 //! `d = s_x + s_w − s_y`) and `a = ReLU(y)`:
 //!
-//! - gate `"z + 2^(d-1) = y·2^d + r"`: `q·(z + half − y·two_d − u·inv_shift) = 0`, the fixed
-//!   columns holding `half = 2^(d−1)` (0 when `d = 0`), `two_d = 2^d`, `inv_shift = 2^(d−R)`,
-//!   so that `r = u·2^(d−R)`;
-//! - lookup `"rescale remainder"`: `u ∈ [0, 2^R)` (the [`RangeTable`]);
+//! - gate `"z + 2^(d-1) = y·2^d + r"`: `q·(z + half − y·two_d − u·inv_shift − v·v_coef) = 0`, the
+//!   fixed columns holding `half = 2^(d−1)` (0 when `d = 0`) and `two_d = 2^d`. The remainder
+//!   `r ∈ [0, 2^d)` is checked in one or two limbs of `R` bits (`remainder_limbs`, so `d ≤ R` or
+//!   `d ≤ 2R`):
+//!   - `d ≤ R`: `r = u·2^(d−R)` (`inv_shift = 2^(d−R)`, `v_coef = 0`): `u = r·2^(R−d)`;
+//!   - `d = R + e`, `0 < e ≤ R`: `r = u·2^(e−R) + v·2^e` (`inv_shift = 2^(e−R)`,
+//!     `v_coef = 2^e`): the short low limb `r mod 2^e` is scaled up into the table as `u`, the
+//!     high limb `v = r >> e` is looked up as is;
+//! - lookups `"rescale remainder"` (and `"rescale remainder high limb"`): `u, v ∈ [0, 2^R)`
+//!   (the [`RangeTable`]);
 //! - gate `"y = hi·2^R + lo"` with lookup `"activation low limb"`: `lo ∈ [0, 2^R)`;
 //! - lookup `"relu sign table"`: `(bound·hi, bound·neg) ∈ {(x, [x < 0]) : x ∈ [−2^(B−1), 2^(B−1))}`
 //!   (the [`ReluTable`]), `bound` being a fixed column, 1 on *bounded* rows;
@@ -22,13 +28,19 @@
 //! verifier checks every public output against the committed `output_bits` before accepting.
 //!
 //! Soundness of the quotient: `y` is bounded (limbs, or the verifier) and `z` is a small integer
-//! (a bounded dot product), so `r = z + 2^(d−1) − y·2^d` is a small integer, and
-//! `u = r·2^(R−d) ∈ [0, 2^R)` forces `0 ≤ r < 2^d`. The integers `y·2^d + r` over that box are
-//! distinct, so `y` is exactly `floor((z + 2^(d−1)) / 2^d)`. Requires `d ≤ R` and
-//! `B + R + d + 2 < 253` (always true for `i64` data).
+//! (a bounded dot product), so `N = z + 2^(d−1) − y·2^d` is a small integer. One limb:
+//! `u = N·2^(R−d) ∈ [0, 2^R)` forces `0 ≤ N < 2^d`. Two limbs: `N·2^(R−e) = u + v·2^R` holds
+//! over the integers (both sides are far below the field size), so `2^(R−e)` divides `u` and
+//! `N = u/2^(R−e) + v·2^e ∈ [0, 2^(e+R)) = [0, 2^d)`. Either way `0 ≤ N < 2^d`, and the integers
+//! `y·2^d + N` over that box are distinct, so `y` is exactly `floor((z + 2^(d−1)) / 2^d)`.
+//! (The short limb must be the scaled one: scaling the high limb instead would let a
+//! non-multiple `u` be cancelled by the `2^R` it is multiplied with.) Requires
+//! `d ≤ remainder_limbs·R` and `B + R + d + 2 < 253` (always true for `i64` data).
 //!
-//! | `z` (eq) | `y` (eq) | `u` | `hi` | `lo` | `neg` | `a` (eq) | `half` | `two_d` | `inv_shift` | `bound` | `q` |
-//! |----------|----------|-----|------|------|-------|----------|--------|---------|-------------|---------|-----|
+//! | `z` (eq) | `y` (eq) | `u` | `v`¹ | `hi` | `lo` | `neg` | `a` (eq) | `half` | `two_d` | `inv_shift` | `v_coef`¹ | `bound` | `q` |
+//! |----------|----------|-----|------|------|------|-------|----------|--------|---------|-------------|-----------|---------|-----|
+//!
+//! ¹ only with two remainder limbs.
 //!
 //! Degree: gates 3, lookups 4 and 5 (the same extended domain as degree 4). The range lookups
 //! carry no selector: unused rows hold zeros, and `0` is in the range table.
@@ -56,8 +68,10 @@ pub struct RescaleConfig {
     pub z: Column<Advice>,
     /// Rescaled value.
     pub y: Column<Advice>,
-    /// Scaled remainder `r·2^(R−d)`.
+    /// Scaled (low) remainder limb.
     pub u: Column<Advice>,
+    /// High remainder limb (two-limb configurations only).
+    pub v: Option<Column<Advice>>,
     /// High limb of `y`.
     pub hi: Column<Advice>,
     /// Low limb of `y`.
@@ -69,6 +83,7 @@ pub struct RescaleConfig {
     half: Column<Fixed>,
     two_d: Column<Fixed>,
     inv_shift: Column<Fixed>,
+    v_coef: Option<Column<Fixed>>,
     bound: Column<Fixed>,
     q: Selector,
     /// The remainder and low-limb table.
@@ -78,18 +93,26 @@ pub struct RescaleConfig {
 }
 
 impl RescaleConfig {
-    /// Configures the chip over existing tables. Side effects: 7 advice columns (equality on
-    /// `z`, `y`, `a`), 4 fixed columns, one selector, three gates, three lookups.
+    /// Configures the chip over existing tables, checking remainders in `remainder_limbs`
+    /// (1 or 2) limbs of `R` bits. Side effects: 7 advice columns (equality on `z`, `y`, `a`),
+    /// 4 fixed columns, one selector, three gates, three lookups; one more advice column, fixed
+    /// column and lookup with two limbs.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
         range: RangeTable,
         relu: ReluTable,
+        remainder_limbs: u32,
     ) -> Self {
         let [z, y, u, hi, lo, neg, a] = [(); 7].map(|_| meta.advice_column());
         for c in [z, y, a] {
             meta.enable_equality(c);
         }
         let [half, two_d, inv_shift, bound] = [(); 4].map(|_| meta.fixed_column());
+        let (v, v_coef) = if remainder_limbs >= 2 {
+            (Some(meta.advice_column()), Some(meta.fixed_column()))
+        } else {
+            (None, None)
+        };
         let q = meta.selector();
         let two_r = pow2::<F>(range.bits);
         meta.create_gate("z + 2^(d-1) = y·2^d + r", |m| {
@@ -97,7 +120,11 @@ impl RescaleConfig {
             let [z, y, u] = [z, y, u].map(|c| m.query_advice(c, Rotation::cur()));
             let [half, two_d, inv_shift] =
                 [half, two_d, inv_shift].map(|c| m.query_fixed(c, Rotation::cur()));
-            vec![q * (z + half - y * two_d - u * inv_shift)]
+            let mut r = u * inv_shift;
+            if let (Some(v), Some(v_coef)) = (v, v_coef) {
+                r = r + m.query_advice(v, Rotation::cur()) * m.query_fixed(v_coef, Rotation::cur());
+            }
+            vec![q * (z + half - y * two_d - r)]
         });
         meta.create_gate("y = hi·2^R + lo", |m| {
             let q = m.query_selector(q);
@@ -109,9 +136,14 @@ impl RescaleConfig {
             let [y, neg, a] = [y, neg, a].map(|c| m.query_advice(c, Rotation::cur()));
             vec![q * (a - (halo2_proofs::plonk::Expression::Constant(F::ONE) - neg) * y)]
         });
-        meta.lookup("rescale remainder r·2^(R-d) in [0, 2^R)", |m| {
+        meta.lookup("rescale remainder (scaled low limb) in [0, 2^R)", |m| {
             vec![(m.query_advice(u, Rotation::cur()), range.values)]
         });
+        if let Some(v) = v {
+            meta.lookup("rescale remainder high limb in [0, 2^R)", |m| {
+                vec![(m.query_advice(v, Rotation::cur()), range.values)]
+            });
+        }
         meta.lookup("activation low limb in [0, 2^R)", |m| {
             vec![(m.query_advice(lo, Rotation::cur()), range.values)]
         });
@@ -129,6 +161,7 @@ impl RescaleConfig {
             z,
             y,
             u,
+            v,
             hi,
             lo,
             neg,
@@ -136,6 +169,7 @@ impl RescaleConfig {
             half,
             two_d,
             inv_shift,
+            v_coef,
             bound,
             q,
             range,
@@ -149,8 +183,11 @@ impl RescaleConfig {
 pub struct RescaleWitness {
     /// Quotient `floor((z + 2^(d−1)) / 2^d)`.
     pub y: i64,
-    /// Scaled remainder `r·2^(R−d)`.
+    /// Scaled low remainder limb: `r·2^(R−d)` when `d ≤ R`, else `(r mod 2^e)·2^(R−e)`
+    /// with `e = d − R`.
     pub u: i64,
+    /// High remainder limb: 0 when `d ≤ R`, else `r >> e`.
+    pub v: i64,
     /// `floor(y / 2^R)`.
     pub hi: i64,
     /// `y mod 2^R`.
@@ -162,13 +199,19 @@ pub struct RescaleWitness {
 }
 
 impl RescaleWitness {
-    /// The honest witness for `z` rescaled by `2^d` against a `range_bits`-bit range table.
+    /// The honest witness for `z` rescaled by `2^d` against a `range_bits`-bit range table
+    /// (`d ≤ 2·range_bits`; larger shifts give a witness the chip refuses).
     pub fn compute(z: i64, d: u32, range_bits: u32) -> Self {
         let (y, r) = rescale(z, d);
         let (hi, lo) = (y.div_euclid(1 << range_bits), y.rem_euclid(1 << range_bits));
+        let (u, v) = match d.checked_sub(range_bits) {
+            None | Some(0) => (r << (range_bits - d), 0),
+            Some(e) => ((r & ((1 << e) - 1)) << range_bits.saturating_sub(e), r >> e),
+        };
         Self {
             y,
-            u: r << (range_bits - d),
+            u,
+            v,
             hi,
             lo,
             neg: i64::from(hi < 0),
@@ -239,10 +282,18 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
         self.next_row += z.len();
         let c = &self.config;
         let big_r = c.range.bits;
-        if d > big_r || witness.is_some_and(|w| w.len() != z.len()) {
+        let limbs = if c.v.is_some() { 2 } else { 1 };
+        if d > limbs * big_r || witness.is_some_and(|w| w.len() != z.len()) {
             return Err(Error::Synthesis);
         }
-        let inv_shift = pow2::<F>(big_r - d).invert().unwrap_or(F::ZERO);
+        // r = u·2^(d−R) (one limb) or u·2^(e−R) + v·2^e with e = d − R (two limbs)
+        let (inv_shift, v_coef) = match d.checked_sub(big_r) {
+            None | Some(0) => (pow2::<F>(big_r - d).invert().unwrap_or(F::ZERO), F::ZERO),
+            Some(e) => (
+                pow2::<F>(big_r - e).invert().unwrap_or(F::ZERO),
+                pow2::<F>(e),
+            ),
+        };
         layouter.assign_region(
             || format!("rescale by 2^{d} + relu"),
             |mut region| {
@@ -255,6 +306,10 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                     region.assign_fixed(c.half, row, to_field::<F>(rounding_term(d)));
                     region.assign_fixed(c.two_d, row, pow2::<F>(d));
                     region.assign_fixed(c.inv_shift, row, inv_shift);
+                    if let (Some(col), Some(v)) = (c.v_coef, c.v) {
+                        region.assign_fixed(col, row, v_coef);
+                        Wire::assign(&mut region, v, row, known_if(w, |w| to_field(w.v)));
+                    }
                     region.assign_fixed(c.bound, row, F::from(u64::from(bounded)));
                     let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
                     for (col, v) in [
@@ -420,5 +475,94 @@ mod tests {
                 .expect_failure("rescale remainder")
                 .run(&c);
         }
+    }
+
+    fn two_limbs() -> LayerShape {
+        LayerShape {
+            remainder_limbs: 2,
+            ..LayerShape::default()
+        }
+    }
+
+    /// Like [`rescaling`], with remainders checked in two limbs.
+    fn rescaling2(input: Vec<i64>, d: u32) -> LayerCircuit {
+        let n = input.len();
+        let w = (0..n)
+            .map(|j| (0..n).map(|i| i64::from(i == j)).collect())
+            .collect();
+        LayerCircuit::honest(two_limbs(), w, vec![0; n], d, input)
+    }
+
+    #[test]
+    fn two_limb_rescale_matches_reference_up_to_2r() {
+        let shape = two_limbs();
+        let big_r = shape.range_bits;
+        let bits = shape.relu_bits + shape.range_bits;
+        let all = [
+            -300_000, -4097, -4096, -2049, -2048, -1, 0, 1, 2047, 2048, 4095, 4096, 99_999,
+        ];
+        for d in 0..=2 * big_r {
+            let zs: Vec<i64> = all
+                .into_iter()
+                .filter(|&z| crate::fixed::fits_signed(rescale(z, d).0, bits))
+                .collect();
+            let c = rescaling2(zs.clone(), d);
+            for (z, w) in zs.iter().zip(&c.rescale) {
+                assert_eq!(w.y, rescale(*z, d).0, "z = {z}, d = {d}");
+                assert!((0..1 << big_r).contains(&w.u) && (0..1 << big_r).contains(&w.v));
+            }
+            MockRun::new().k(9).run(&c);
+        }
+    }
+
+    #[test]
+    fn two_limb_quotient_off_by_one_is_caught_by_the_high_limb() {
+        // d = R + 2: a quotient one too small needs r + 2^d, whose high limb leaves [0, 2^R);
+        // one too large needs r − 2^d < 0.
+        let d = two_limbs().range_bits + 2;
+        let e = d - two_limbs().range_bits;
+        for delta in [-1i64, 1] {
+            let mut c = rescaling2(vec![5000, -7000], d);
+            let (_, r) = rescale(5000, d);
+            let r2 = r - delta * (1 << d);
+            c.rescale[0].y += delta;
+            c.rescale[0].a = c.rescale[0].y.max(0);
+            c.rescale[0].u = (r2 & ((1 << e) - 1)) << (c.shape.range_bits - e);
+            c.rescale[0].v = r2 >> e;
+            MockRun::new()
+                .k(9)
+                .expect_failure("rescale remainder high limb")
+                .run(&c);
+        }
+    }
+
+    #[test]
+    fn two_limb_low_limb_must_be_a_multiple_of_its_scaling() {
+        // With e = d − R the low limb is (r mod 2^e)·2^(R−e); a u that is not a multiple of
+        // 2^(R−e), compensated in v, cannot satisfy the gate (its 2^(e−R) part is fractional).
+        let d = two_limbs().range_bits + 1;
+        let mut c = rescaling2(vec![5001], d);
+        c.rescale[0].u += 1;
+        MockRun::new()
+            .k(9)
+            .expect_failure("z + 2^(d-1) = y·2^d + r")
+            .run(&c);
+        // shifting the quotient while trading the whole difference into the high limb
+        let mut c = rescaling2(vec![5001], d);
+        c.rescale[0].y += 1;
+        c.rescale[0].a = c.rescale[0].y.max(0);
+        c.rescale[0].v -= 1 << (d - 1); // 2^d / 2^e
+        MockRun::new()
+            .k(9)
+            .expect_failure("rescale remainder high limb")
+            .run(&c);
+    }
+
+    #[test]
+    fn one_limb_chip_refuses_shifts_past_r() {
+        let d = LayerShape::default().range_bits + 1;
+        let c = rescaling(vec![5001], d);
+        let run = std::panic::catch_unwind(|| MockRun::new().k(9).run(&c));
+        assert!(run.is_err(), "a one-limb chip must refuse d = R + 1");
     }
 }

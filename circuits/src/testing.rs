@@ -121,6 +121,8 @@ pub struct LayerShape {
     pub range_bits: u32,
     /// ReLU table bits `B`.
     pub relu_bits: u32,
+    /// Remainder limbs (1: shifts up to `R`; 2: up to `2R`).
+    pub remainder_limbs: u32,
 }
 
 impl Default for LayerShape {
@@ -129,6 +131,7 @@ impl Default for LayerShape {
             lanes: 2,
             range_bits: 6,
             relu_bits: 8,
+            remainder_limbs: 1,
         }
     }
 }
@@ -224,7 +227,7 @@ impl Circuit<Fr> for LayerCircuit {
         meta.enable_equality(instance);
         (
             MatMulConfig::configure(meta, p.lanes),
-            RescaleConfig::configure(meta, range, relu),
+            RescaleConfig::configure(meta, range, relu, p.remainder_limbs),
             instance,
         )
     }

@@ -102,6 +102,7 @@ pub fn verify(
         && settings.activation_bits == 2 * settings.table_bits
         && table.contains(&settings.shape.relu_bits)
         && table.contains(&settings.shape.range_bits)
+        && (1..=2).contains(&settings.shape.remainder_limbs)
         && (1..=63).contains(&settings.output_bits)
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
         && (1..=crate::plan::MAX_K).contains(&settings.k)
