@@ -33,12 +33,18 @@ pub struct CircuitShape {
     pub relu_bits: u32,
     /// Limbs of `R` bits the rescale remainders are checked in: 1 (shifts `d ≤ R`) or 2
     /// (`d ≤ 2R`, one more advice column and lookup).
-    #[serde(default = "one")]
+    /// Omitted from JSON when 1, so commitments made before two-limb remainders existed keep
+    /// their digests.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
     pub remainder_limbs: u32,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 impl Default for CircuitShape {
@@ -216,5 +222,32 @@ impl Circuit<Fr> for ModelCircuit {
             layouter.constrain_instance(wire.cell, config.instance, n_in + j);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_limb_shapes_serialize_as_before_two_limb_remainders() {
+        // Commitments digest the settings' JSON: a one-limb shape must not gain a field.
+        let one = CircuitShape::default();
+        let json = serde_json::to_string(&one).expect("json");
+        assert_eq!(json, r#"{"lanes":1,"range_bits":8,"relu_bits":8}"#);
+        assert_eq!(
+            serde_json::from_str::<CircuitShape>(&json).expect("parse"),
+            one
+        );
+        let two = CircuitShape {
+            remainder_limbs: 2,
+            ..one
+        };
+        let json = serde_json::to_string(&two).expect("json");
+        assert!(json.contains(r#""remainder_limbs":2"#));
+        assert_eq!(
+            serde_json::from_str::<CircuitShape>(&json).expect("parse"),
+            two
+        );
     }
 }

@@ -34,6 +34,9 @@ pub const TABLE_BITS_RANGE: std::ops::RangeInclusive<u32> = 6..=20;
 pub const HEADROOM: f64 = 1.5;
 /// Signed bits of a public output that skips the table (the verifier checks them).
 pub const OUTPUT_BITS: u32 = 32;
+/// Signed bits every accumulator `b + Σ w·x` must fit in the worst case over in-range inputs,
+/// so witness generation and rescale never overflow `i64`.
+pub const ACCUMULATOR_BITS: u32 = 62;
 /// Scale of a public output that skips the table.
 pub const OUTPUT_SCALE: u32 = 14;
 
@@ -58,6 +61,14 @@ pub enum QuantizeError {
         max: f64,
         /// Table bits.
         bits: u32,
+    },
+    /// Weights so large that a dot product could overflow the accumulator.
+    #[error("weights or biases of node `{node}` (up to {max:.3e}) are too large: over the compiled input range a dot product could exceed {ACCUMULATOR_BITS} bits at any usable weight scale")]
+    WeightsTooLarge {
+        /// The node.
+        node: String,
+        /// Largest weight or bias magnitude.
+        max: f64,
     },
     /// An option outside its range.
     #[error("{0}")]
@@ -337,32 +348,77 @@ pub fn quantize(
         .enumerate()
         .map(|(l, f)| {
             let (s_in, s_out) = (scales[l], scales[l + 1]);
-            let w_scale = (s_out + 2 * bits)
+            let floor = s_out.saturating_sub(s_in);
+            let best = (s_out + 2 * bits)
                 .saturating_sub(s_in)
                 .min(MAX_WEIGHT_SCALE)
-                .max(s_out.saturating_sub(s_in));
-            let q = |v: f32, s: u32| (f64::from(v) * 2f64.powi(s as i32)).round() as i64;
-            QuantLayer {
-                node: f.node.to_string(),
-                weights: f
-                    .weights
-                    .iter()
-                    .map(|r| r.iter().map(|&w| q(w, w_scale)).collect())
-                    .collect(),
-                bias: f.bias.iter().map(|&b| q(b, s_in + w_scale)).collect(),
-                in_scale: s_in,
-                weight_scale: w_scale,
-                out_scale: s_out,
-                relu: f.relu,
-            }
+                .max(floor);
+            // the most precise weight scale whose worst-case accumulator fits (see `quantize_layer`)
+            (floor..=best)
+                .rev()
+                .find_map(|w_scale| quantize_layer(f, s_in, w_scale, s_out, 2 * bits))
+                .ok_or_else(|| QuantizeError::WeightsTooLarge {
+                    node: f.node.to_string(),
+                    max: f
+                        .weights
+                        .iter()
+                        .flatten()
+                        .chain(f.bias)
+                        .fold(0f64, |m, &v| m.max(f64::from(v).abs())),
+                })
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(QuantModel {
         input_shape: model.input_shape.clone(),
         input_scale: scales[0],
         table_bits: bits,
         output_bits,
         layers: quant_layers,
+    })
+}
+
+/// Quantizes one layer at weight scale `w_scale`, or `None` when a weight or bias does not fit
+/// or some neuron's worst-case accumulator `Σ|w|·2^(x_bits−1) + |b|` (inputs anywhere in their
+/// `x_bits`-bit range) leaves [`ACCUMULATOR_BITS`].
+fn quantize_layer(
+    f: &FusedLayer<'_>,
+    s_in: u32,
+    w_scale: u32,
+    s_out: u32,
+    x_bits: u32,
+) -> Option<QuantLayer> {
+    let limit = 1i128 << (ACCUMULATOR_BITS - 1);
+    let q = |v: f32, s: u32| {
+        let x = (f64::from(v) * 2f64.powi(s as i32)).round();
+        (x.abs() < limit as f64).then_some(x as i64)
+    };
+    let weights: Vec<Vec<i64>> = f
+        .weights
+        .iter()
+        .map(|r| r.iter().map(|&w| q(w, w_scale)).collect())
+        .collect::<Option<_>>()?;
+    let bias: Vec<i64> = f
+        .bias
+        .iter()
+        .map(|&b| q(b, s_in + w_scale))
+        .collect::<Option<_>>()?;
+    let x_max = 1i128 << (x_bits - 1);
+    let fits = weights.iter().zip(&bias).all(|(row, &b)| {
+        let worst = row
+            .iter()
+            .map(|&w| i128::from(w).abs() * x_max)
+            .sum::<i128>()
+            + i128::from(b).abs();
+        worst < limit
+    });
+    fits.then(|| QuantLayer {
+        node: f.node.to_string(),
+        weights,
+        bias,
+        in_scale: s_in,
+        weight_scale: w_scale,
+        out_scale: s_out,
+        relu: f.relu,
     })
 }
 
@@ -490,5 +546,45 @@ mod tests {
         // with the default tables the same model is fine
         let q = quantize(&m, Some(&[vec![0.01]]), &QuantOptions::default()).expect("quantize");
         assert!(q.layers.iter().all(|l| l.shift() <= 2 * q.table_bits));
+    }
+
+    #[test]
+    fn weight_scale_backs_off_before_the_accumulator_could_overflow() {
+        // |w| = 2^20 against 22-bit activations: at weight scale 16 the worst case is
+        // 2^36·2^21 ≈ 2^57 per input, so four inputs need a lower scale to stay below 2^61.
+        let m = FloatModel {
+            input_shape: vec![1, 64],
+            input_len: 64,
+            layers: vec![FloatLayer::Dense {
+                node: "huge".into(),
+                weights: vec![vec![1_048_576.0; 64]],
+                bias: vec![0.0],
+            }],
+        };
+        let q = quantize(&m, None, &QuantOptions::default()).expect("quantize");
+        let l = &q.layers[0];
+        assert!(l.weight_scale < MAX_WEIGHT_SCALE, "{}", l.weight_scale);
+        let worst: i128 = l.weights[0]
+            .iter()
+            .map(|&w| i128::from(w).abs() << (q.activation_bits() - 1))
+            .sum();
+        assert!(worst < 1i128 << (ACCUMULATOR_BITS - 1));
+        // the largest in-range input does not overflow (its output is merely out of range)
+        let x = vec![(1i64 << (q.activation_bits() - 1)) - 1; 64];
+        let run = crate::witness::run(&q, x);
+        assert!(
+            !matches!(run, Err(crate::witness::WitnessError::Overflow { .. })),
+            "{run:?}"
+        );
+        // and weights no scale can hold are an error naming the node
+        let mut m2 = m.clone();
+        if let FloatLayer::Dense { weights, .. } = &mut m2.layers[0] {
+            weights[0][0] = 1e30;
+        }
+        let err = quantize(&m2, None, &QuantOptions::default()).expect_err("too large");
+        assert!(
+            matches!(err, QuantizeError::WeightsTooLarge { ref node, .. } if node == "huge"),
+            "{err}"
+        );
     }
 }

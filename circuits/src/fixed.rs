@@ -44,13 +44,15 @@ pub fn pow2<F: PrimeField>(e: u32) -> F {
 
 /// Rescale by `2^d` with round-half-up: `y = floor((x + 2^(d-1)) / 2^d)` and the remainder `r`
 /// with `x + 2^(d-1) = y·2^d + r`, `0 ≤ r < 2^d`. For `d = 0` the rounding term is 0, `y = x`.
+/// Total for `d < 63`, even at `x = i64::MAX`.
 pub fn rescale(x: i64, d: u32) -> (i64, i64) {
     if d == 0 {
         return (x, 0);
     }
-    let shifted = x + rounding_term(d);
-    let y = shifted.div_euclid(1i64 << d);
-    (y, shifted.rem_euclid(1i64 << d))
+    // in i128: x + 2^(d−1) may pass i64::MAX; the quotient (d ≥ 1) and remainder fit i64
+    let shifted = i128::from(x) + i128::from(rounding_term(d));
+    let y = shifted.div_euclid(1i128 << d) as i64;
+    (y, shifted.rem_euclid(1i128 << d) as i64)
 }
 
 /// The rounding term `2^(d-1)` that rescale adds (0 for `d = 0`).
@@ -126,6 +128,9 @@ mod tests {
                 assert!((0..1 << d).contains(&r));
             }
         }
+        // near i64::MAX the rounding term must not overflow
+        assert_eq!(rescale(i64::MAX, 1), (1 << 62, 0));
+        assert_eq!(rescale(i64::MIN, 40), (-(1 << 23), 1 << 39));
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                     ""
                 }
             );
+            if args.trusted_srs.is_empty() && !v.insecure_dev_srs {
+                eprintln!("note: the SRS was not checked against one you trust: a proof is only as sound as its SRS; pass --trusted-srs ID (see params/README.md)");
+            }
             if v.insecure_dev_srs {
                 eprintln!("warning: this commitment uses zkinfer's INSECURE development SRS: the proof is only meaningful for testing");
             }
