@@ -46,6 +46,16 @@ fn verify(commitment: &Path, vk: &Path, proof: &Path) -> std::process::Output {
     ])
 }
 
+/// Asserts `out` is a rejection (exit 1) whose reason mentions `why`.
+fn assert_rejected(out: &std::process::Output, why: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(why),
+        "expected a rejection mentioning {why:?}: {}",
+        describe(out)
+    );
+}
+
 fn edit_proof(p: &Proved, name: &str, f: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&p.proof).expect("read")).expect("json");
@@ -109,12 +119,7 @@ fn changed_output_is_rejected() {
         v["output"]["floats"][m - 1] = ((x + 1) as f64 / 2f64.powi(scale)).into();
     });
     let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("does not verify"),
-        "{}",
-        describe(&out)
-    );
+    assert_rejected(&out, "does not verify");
 }
 
 #[test]
@@ -136,12 +141,7 @@ fn public_values_outside_the_compiled_range_are_rejected() {
             v["instances"][i] = hex::encode(bytes).into();
         });
         let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
-        assert_eq!(out.status.code(), Some(1), "{slot}: {}", describe(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("outside the compiled range"),
-            "{}",
-            describe(&out)
-        );
+        assert_rejected(&out, "outside the compiled range");
     }
 }
 
@@ -362,12 +362,7 @@ fn trailing_bytes_after_the_proof_are_rejected() {
         v["proof"] = hex.into();
     });
     let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("trailing bytes"),
-        "{}",
-        describe(&out)
-    );
+    assert_rejected(&out, "trailing bytes");
 }
 
 #[test]
@@ -386,12 +381,7 @@ fn commitment_hiding_its_dev_srs_is_rejected() {
         v["commitment"] = digest.into()
     });
     let out = verify(&forged, &p.dir.join("vk.bin"), &proof);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("insecure development SRS"),
-        "{}",
-        describe(&out)
-    );
+    assert_rejected(&out, "insecure development SRS");
 }
 
 #[test]
@@ -427,12 +417,7 @@ fn trusted_srs_option_accepts_only_the_named_srs() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
     let out = run(&"0".repeat(64));
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("not a trusted one"),
-        "{}",
-        describe(&out)
-    );
+    assert_rejected(&out, "not a trusted one");
     // an unreadable SRS file for `params id`
     let junk = tmp.path().join("junk.srs");
     std::fs::write(&junk, b"junk").expect("write");

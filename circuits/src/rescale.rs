@@ -335,12 +335,16 @@ mod tests {
     use crate::testing::{LayerCircuit, LayerShape, MockRun};
 
     /// Identity weights so each accumulator is the input itself: z = input.
-    fn rescaling(input: Vec<i64>, d: u32) -> LayerCircuit {
+    fn rescaling_with(shape: LayerShape, input: Vec<i64>, d: u32) -> LayerCircuit {
         let n = input.len();
         let w = (0..n)
             .map(|j| (0..n).map(|i| i64::from(i == j)).collect())
             .collect();
-        LayerCircuit::honest(LayerShape::default(), w, vec![0; n], d, input)
+        LayerCircuit::honest(shape, w, vec![0; n], d, input)
+    }
+
+    fn rescaling(input: Vec<i64>, d: u32) -> LayerCircuit {
+        rescaling_with(LayerShape::default(), input, d)
     }
 
     #[test]
@@ -486,11 +490,7 @@ mod tests {
 
     /// Like [`rescaling`], with remainders checked in two limbs.
     fn rescaling2(input: Vec<i64>, d: u32) -> LayerCircuit {
-        let n = input.len();
-        let w = (0..n)
-            .map(|j| (0..n).map(|i| i64::from(i == j)).collect())
-            .collect();
-        LayerCircuit::honest(two_limbs(), w, vec![0; n], d, input)
+        rescaling_with(two_limbs(), input, d)
     }
 
     #[test]
