@@ -424,3 +424,31 @@ fn trusted_srs_option_accepts_only_the_named_srs() {
     let o = zkinfer(&["params", "id", s(&junk)]);
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_without_a_panic() {
+    // `zkinfer verify … | head -1`: the reader goes away before the output is written.
+    let p = proved();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args([
+            "verify",
+            "--commitment",
+            s(&p.dir.join("commitment.json")),
+            "--vk",
+            s(&p.dir.join("vk.bin")),
+            "--proof",
+            s(&p.proof),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && out.status.code() != Some(101),
+        "{}",
+        describe(&out)
+    );
+}
