@@ -9,7 +9,18 @@ use std::path::{Path, PathBuf};
 struct Proved {
     dir: &'static Path,
     proof: PathBuf,
+    commitment: PathBuf,
+    vk: PathBuf,
     _tmp: tempfile::TempDir,
+}
+
+impl Proved {
+    fn commitment(&self) -> &Path {
+        &self.commitment
+    }
+    fn vk(&self) -> &Path {
+        &self.vk
+    }
 }
 
 fn proved() -> Proved {
@@ -30,8 +41,23 @@ fn proved() -> Proved {
     Proved {
         dir,
         proof,
+        commitment: dir.join("commitment.json"),
+        vk: dir.join("vk.bin"),
         _tmp: tmp,
     }
+}
+
+/// `zkinfer verify` arguments for a proof against its own model's commitment and vk.
+fn verify_args(p: &Proved) -> Vec<&str> {
+    vec![
+        "verify",
+        "--commitment",
+        s(p.commitment()),
+        "--vk",
+        s(p.vk()),
+        "--proof",
+        s(&p.proof),
+    ]
 }
 
 fn verify(commitment: &Path, vk: &Path, proof: &Path) -> std::process::Output {
@@ -400,17 +426,9 @@ fn trusted_srs_option_accepts_only_the_named_srs() {
         .unwrap_or_else(|| panic!("no id in {stdout}"))
         .to_string();
     let run = |trusted: &str| {
-        zkinfer(&[
-            "verify",
-            "--commitment",
-            s(&p.dir.join("commitment.json")),
-            "--vk",
-            s(&p.dir.join("vk.bin")),
-            "--proof",
-            s(&p.proof),
-            "--trusted-srs",
-            trusted,
-        ])
+        let mut args = verify_args(&p);
+        args.extend(["--trusted-srs", trusted]);
+        zkinfer(&args)
     };
     // the id does not depend on k: a k = 4 file names the same SRS the keys were made with
     let out = run(&id);
@@ -430,15 +448,7 @@ fn a_closed_stdout_ends_the_command_without_a_panic() {
     // `zkinfer verify … | head -1`: the reader goes away before the output is written.
     let p = proved();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args([
-            "verify",
-            "--commitment",
-            s(&p.dir.join("commitment.json")),
-            "--vk",
-            s(&p.dir.join("vk.bin")),
-            "--proof",
-            s(&p.proof),
-        ])
+        .args(verify_args(&p))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
