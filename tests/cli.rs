@@ -9,18 +9,7 @@ use std::path::{Path, PathBuf};
 struct Proved {
     dir: &'static Path,
     proof: PathBuf,
-    commitment: PathBuf,
-    vk: PathBuf,
     _tmp: tempfile::TempDir,
-}
-
-impl Proved {
-    fn commitment(&self) -> &Path {
-        &self.commitment
-    }
-    fn vk(&self) -> &Path {
-        &self.vk
-    }
 }
 
 fn proved() -> Proved {
@@ -41,23 +30,24 @@ fn proved() -> Proved {
     Proved {
         dir,
         proof,
-        commitment: dir.join("commitment.json"),
-        vk: dir.join("vk.bin"),
         _tmp: tmp,
     }
 }
 
 /// `zkinfer verify` arguments for a proof against its own model's commitment and vk.
-fn verify_args(p: &Proved) -> Vec<&str> {
-    vec![
+fn verify_args(p: &Proved) -> Vec<String> {
+    let (c, vk) = (p.dir.join("commitment.json"), p.dir.join("vk.bin"));
+    [
         "verify",
         "--commitment",
-        s(p.commitment()),
+        s(&c),
         "--vk",
-        s(p.vk()),
+        s(&vk),
         "--proof",
         s(&p.proof),
     ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn verify(commitment: &Path, vk: &Path, proof: &Path) -> std::process::Output {
@@ -427,8 +417,8 @@ fn trusted_srs_option_accepts_only_the_named_srs() {
         .to_string();
     let run = |trusted: &str| {
         let mut args = verify_args(&p);
-        args.extend(["--trusted-srs", trusted]);
-        zkinfer(&args)
+        args.extend(["--trusted-srs".to_string(), trusted.to_string()]);
+        zkinfer(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     // the id does not depend on k: a k = 4 file names the same SRS the keys were made with
     let out = run(&id);

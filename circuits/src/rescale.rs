@@ -347,27 +347,37 @@ mod tests {
         rescaling_with(LayerShape::default(), input, d)
     }
 
-    #[test]
-    fn rescale_matches_reference_for_every_shift() {
-        let all = [-200, -65, -64, -33, -1, 0, 1, 31, 32, 33, 127, 250];
-        let shape = LayerShape::default();
+    /// For every shift up to the chip's limbs: the honest witness matches the reference, its
+    /// limbs are in range, and MockProver accepts it with `y` and with `ReLU(y)` as output.
+    fn check_every_shift(shape: LayerShape, all: &[i64]) {
+        let big_r = shape.range_bits;
         let bits = shape.relu_bits + shape.range_bits;
-        for d in 0..=6 {
+        for d in 0..=shape.remainder_limbs * big_r {
             // only quotients inside the ReLU table are provable (see the out-of-domain test)
             let zs: Vec<i64> = all
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|&z| crate::fixed::fits_signed(rescale(z, d).0, bits))
                 .collect();
-            let c = rescaling(zs.clone(), d);
+            let c = rescaling_with(shape, zs.clone(), d);
             for (z, w) in zs.iter().zip(&c.rescale) {
-                assert_eq!(w.y, rescale(*z, d).0);
+                assert_eq!(w.y, rescale(*z, d).0, "z = {z}, d = {d}");
                 assert_eq!(w.a, w.y.max(0));
+                assert!((0..1 << big_r).contains(&w.u) && (0..1 << big_r).contains(&w.v));
             }
             MockRun::new().k(9).run(&c);
             let mut relu = c.clone();
             relu.relu_out = true;
             MockRun::new().k(9).run(&relu);
         }
+    }
+
+    #[test]
+    fn rescale_matches_reference_for_every_shift() {
+        check_every_shift(
+            LayerShape::default(),
+            &[-200, -65, -64, -33, -1, 0, 1, 31, 32, 33, 127, 250],
+        );
     }
 
     #[test]
@@ -495,24 +505,12 @@ mod tests {
 
     #[test]
     fn two_limb_rescale_matches_reference_up_to_2r() {
-        let shape = two_limbs();
-        let big_r = shape.range_bits;
-        let bits = shape.relu_bits + shape.range_bits;
-        let all = [
-            -300_000, -4097, -4096, -2049, -2048, -1, 0, 1, 2047, 2048, 4095, 4096, 99_999,
-        ];
-        for d in 0..=2 * big_r {
-            let zs: Vec<i64> = all
-                .into_iter()
-                .filter(|&z| crate::fixed::fits_signed(rescale(z, d).0, bits))
-                .collect();
-            let c = rescaling2(zs.clone(), d);
-            for (z, w) in zs.iter().zip(&c.rescale) {
-                assert_eq!(w.y, rescale(*z, d).0, "z = {z}, d = {d}");
-                assert!((0..1 << big_r).contains(&w.u) && (0..1 << big_r).contains(&w.v));
-            }
-            MockRun::new().k(9).run(&c);
-        }
+        check_every_shift(
+            two_limbs(),
+            &[
+                -300_000, -4097, -4096, -2049, -2048, -1, 0, 1, 2047, 2048, 4095, 4096, 99_999,
+            ],
+        );
     }
 
     #[test]
