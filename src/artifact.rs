@@ -10,13 +10,13 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Format tag of settings.json.
-pub const SETTINGS_FORMAT: &str = "zkinfer/settings/v1";
+pub const SETTINGS_FORMAT: &str = "zkinfer/settings/v2";
 /// Format tag of model.json.
-pub const MODEL_FORMAT: &str = "zkinfer/model/v1";
+pub const MODEL_FORMAT: &str = "zkinfer/model/v2";
 /// Format tag of commitment.json.
-pub const COMMITMENT_FORMAT: &str = "zkinfer/commitment/v1";
+pub const COMMITMENT_FORMAT: &str = "zkinfer/commitment/v2";
 /// Format tag of proof.json.
-pub const PROOF_FORMAT: &str = "zkinfer/proof/v1";
+pub const PROOF_FORMAT: &str = "zkinfer/proof/v2";
 /// Magic bytes opening vk.bin.
 pub const VK_MAGIC: &[u8; 8] = b"ZKINFVK1";
 
@@ -67,10 +67,16 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, format: &str) -> Result<T, Ar
     match value.get("format").and_then(|f| f.as_str()) {
         Some(f) if f == format => {}
         Some(f) => {
+            let kind = |s: &str| s.rsplit_once('/').map(|(k, _)| k.to_string());
+            let hint = if kind(f) == kind(format) {
+                " (written by another zkinfer version: run `zkinfer compile` and `zkinfer setup` again)"
+            } else {
+                ""
+            };
             return Err(ArtifactError::malformed(
                 path,
-                format!("format is `{f}`, expected `{format}`"),
-            ))
+                format!("format is `{f}`, expected `{format}`{hint}"),
+            ));
         }
         None => {
             return Err(ArtifactError::malformed(
@@ -132,25 +138,30 @@ pub struct Visibility {
     pub output: String,
 }
 
-/// Per-layer settings (a summary of the fixed-point model; no weights).
+/// A graph input or output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerSettings {
-    /// ONNX node.
-    pub node: String,
-    /// Inputs.
-    pub n_in: usize,
-    /// Outputs.
-    pub n_out: usize,
-    /// Input scale.
-    pub in_scale: u32,
-    /// Weight scale.
-    pub weight_scale: u32,
+pub struct TensorSettings {
+    /// Name (ONNX input name, or the producing node's name).
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Fixed-point scale.
+    pub scale: u32,
+}
+
+/// One node of the fixed-point graph (a summary; no weights).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeSettings {
+    /// ONNX node it came from.
+    pub name: String,
+    /// What it computes and how it is laid out.
+    pub op: String,
+    /// Input tensor ids.
+    pub inputs: Vec<usize>,
+    /// Output shape.
+    pub shape: Vec<usize>,
     /// Output scale.
-    pub out_scale: u32,
-    /// Rescale shift.
-    pub shift: u32,
-    /// ReLU fused.
-    pub relu: bool,
+    pub scale: u32,
 }
 
 /// settings.json: everything about the circuit a verifier may know. No floats, so the canonical
@@ -163,21 +174,19 @@ pub struct Settings {
     pub model_name: String,
     /// SHA-256 of the source model file.
     pub model_sha256: String,
-    /// Declared input shape.
-    pub input_shape: Vec<usize>,
-    /// Input values.
+    /// Graph inputs, in order (the public instance starts with their values, flattened).
+    pub inputs: Vec<TensorSettings>,
+    /// Graph outputs, in order (then their values).
+    pub outputs: Vec<TensorSettings>,
+    /// Input values (all inputs).
     pub input_len: usize,
-    /// Output values.
+    /// Output values (all outputs).
     pub output_len: usize,
-    /// Input scale.
-    pub input_scale: u32,
-    /// Output scale.
-    pub output_scale: u32,
     /// Lookup-table bits `B` (range table `[0, 2^B)`, sign table over `B`-bit signed values).
     pub table_bits: u32,
-    /// Signed bits of the input and every hidden activation (`2·B`: two limbs).
+    /// Signed bits of the inputs and every bounded activation (`2·B`: two limbs).
     pub activation_bits: u32,
-    /// Signed bits of the public output (checked by the verifier).
+    /// Signed bits of the public outputs (checked by the verifier).
     pub output_bits: u32,
     /// Visibility.
     pub visibility: Visibility,
@@ -187,8 +196,8 @@ pub struct Settings {
     pub shape: CircuitShape,
     /// The layout plan.
     pub plan: Plan,
-    /// Layers.
-    pub layers: Vec<LayerSettings>,
+    /// The fixed-point graph's nodes.
+    pub nodes: Vec<NodeSettings>,
 }
 
 /// model.json: the fixed-point model.
@@ -249,17 +258,48 @@ pub struct Commitment {
     pub body: CommitmentBody,
 }
 
-/// The output a proof attests.
+/// One output a proof attests.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputField {
+    /// Output name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
     /// Fixed-point integers.
     pub values: Vec<i64>,
     /// Their scale.
     pub scale: u32,
     /// Dequantized floats.
     pub floats: Vec<f64>,
-    /// Argmax.
+    /// Argmax over the values (the predicted class of a classifier).
     pub predicted_class: usize,
+}
+
+impl OutputField {
+    /// Splits the flat output integers into one field per output of `settings`.
+    pub fn split(settings: &Settings, values: &[i64]) -> Vec<OutputField> {
+        let mut at = 0;
+        settings
+            .outputs
+            .iter()
+            .map(|o| {
+                let n: usize = o.shape.iter().product();
+                let v = values.get(at..at + n).unwrap_or_default().to_vec();
+                at += n;
+                OutputField {
+                    name: o.name.clone(),
+                    shape: o.shape.clone(),
+                    floats: v
+                        .iter()
+                        .map(|&q| crate::witness::dequantize(q, o.scale))
+                        .collect(),
+                    predicted_class: argmax(&v),
+                    values: v,
+                    scale: o.scale,
+                }
+            })
+            .collect()
+    }
 }
 
 /// proof.json.
@@ -271,18 +311,18 @@ pub struct ProofFile {
     pub commitment: String,
     /// Model name.
     pub model_name: String,
-    /// The quantized public input.
+    /// The quantized public input (all inputs, flattened).
     pub input: Vec<i64>,
-    /// The output.
-    pub output: OutputField,
+    /// The outputs.
+    pub outputs: Vec<OutputField>,
     /// Public instances as 32-byte little-endian field elements in hex.
     pub instances: Vec<String>,
     /// Proof bytes in hex.
     pub proof: String,
 }
 
-/// Argmax (first maximum).
-pub fn argmax(values: &[i64]) -> usize {
+/// Argmax (first maximum; 0 for an empty list).
+pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {
     values
         .iter()
         .enumerate()

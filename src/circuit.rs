@@ -1,8 +1,12 @@
 //! Circuit stage: plan + trace → `impl Circuit<Fr>`. Chips come from `zkinfer-circuits`.
 //!
-//! Public instance column: `[input values…, output values…]` (fixed-point integers).
+//! Walks the graph and lets each node's op lay itself out with the shared chips
+//! ([`crate::ops::Synthesize`]). Public instance column: `[input values…, output values…]`
+//! (fixed-point integers, all inputs then all outputs, each flattened row-major).
 //! Weights and biases are fixed columns, so the verifying key commits to them.
 
+use crate::graph::Inputs;
+use crate::ops::{split_inputs, Chips, NodeWitness, WitnessCursor};
 use crate::quantize::QuantModel;
 use crate::witness::Trace;
 use halo2_proofs::{
@@ -13,12 +17,8 @@ use halo2_proofs::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use zkinfer_circuits::{
-    fixed::to_field,
-    load_instance,
-    matmul::{DenseWitness, MatMulChip, MatMulConfig, MatMulInstructions},
-    range::RangeTable,
-    relu::ReluTable,
-    rescale::{RescaleChip, RescaleConfig, RescaleInstructions, RescaleWitness},
+    fixed::to_field, load_instance, matmul::MatMulChip, matmul::MatMulConfig, range::RangeTable,
+    relu::ReluTable, rescale::RescaleChip, rescale::RescaleConfig, Wire,
 };
 
 /// What configures the constraint system (the `Circuit::Params`): everything the verifier
@@ -79,11 +79,12 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     }
 }
 
-/// The per-chip witnesses for one proof, computed before synthesis.
+/// The per-chip witnesses for one proof, computed before synthesis (one [`NodeWitness`] per
+/// node, in the order synthesis consumes them).
 #[derive(Clone, Debug)]
 pub struct CircuitWitness {
-    /// Per layer: dense running sums and rescale values.
-    pub layers: Vec<(DenseWitness, Vec<RescaleWitness>)>,
+    /// Per node.
+    pub nodes: Vec<NodeWitness>,
     /// Public instance values.
     pub instance: Vec<i64>,
 }
@@ -92,8 +93,8 @@ pub struct CircuitWitness {
 #[derive(Debug, thiserror::Error)]
 pub enum CircuitError {
     /// The trace does not fit the model.
-    #[error("internal: the trace does not match the model at layer {0}")]
-    TraceMismatch(usize),
+    #[error("internal: the trace does not match the model at node `{0}`")]
+    TraceMismatch(String),
 }
 
 impl CircuitWitness {
@@ -103,30 +104,40 @@ impl CircuitWitness {
         shape: CircuitShape,
         trace: &Trace,
     ) -> Result<Self, CircuitError> {
-        let mut x = &trace.input;
-        let mut layers = Vec::with_capacity(model.layers.len());
-        for (li, (layer, t)) in model.layers.iter().zip(&trace.layers).enumerate() {
-            let dense = DenseWitness::compute(shape.lanes, &layer.weights, &layer.bias, x)
-                .filter(|d| d.outputs(layer.n_out()) == t.acc)
-                .ok_or(CircuitError::TraceMismatch(li))?;
-            let rescale = t
-                .acc
-                .iter()
-                .map(|&z| RescaleWitness::compute(z, layer.shift(), shape.range_bits))
-                .collect();
-            layers.push((dense, rescale));
-            x = &t.output;
+        let g = &model.graph;
+        if trace.values.len() != g.n_tensors() {
+            return Err(CircuitError::TraceMismatch("(graph)".into()));
         }
+        let nodes = g
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                let ctx = model.node_ctx(i, shape.lanes, shape.range_bits);
+                let x = Inputs(
+                    node.inputs
+                        .iter()
+                        .map(|&t| trace.values[t].as_slice())
+                        .collect(),
+                );
+                node.op
+                    .imp()
+                    .witness(&ctx, &x)
+                    .map_err(|_| CircuitError::TraceMismatch(node.name.clone()))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            layers,
+            nodes,
             instance: public_instance(trace),
         })
     }
 }
 
-/// The public instance `[input…, output…]` of a trace.
+/// The public instance `[inputs…, outputs…]` of a trace.
 pub fn public_instance(trace: &Trace) -> Vec<i64> {
-    trace.input.iter().chain(trace.output()).copied().collect()
+    let mut v = trace.input();
+    v.extend(trace.output());
+    v
 }
 
 /// Encodes instance integers as field elements.
@@ -159,6 +170,50 @@ impl ModelCircuit {
             witness: Some(Arc::new(witness)),
         }
     }
+
+    fn lay_out<L: Layouter<Fr>>(&self, config: ModelConfig, layouter: &mut L) -> Result<(), Error> {
+        config.rescale.range.load(layouter)?;
+        config.rescale.relu.load(layouter)?;
+        let model = &self.model;
+        let g = &model.graph;
+        let n_in = model.input_len();
+        let inputs = load_instance(layouter, config.instance, config.rescale.z, n_in)?;
+        let mut wires: Vec<Vec<Wire<Fr>>> = split_inputs(g, &inputs);
+        let mut chips = Chips {
+            dense: MatMulChip::construct(config.dense.clone(), 0),
+            rescale: RescaleChip::construct(config.rescale.clone(), n_in),
+            range_bits: self.shape.range_bits,
+        };
+        for (i, node) in g.nodes.iter().enumerate() {
+            let ctx = model.node_ctx(i, self.shape.lanes, self.shape.range_bits);
+            let w = match &self.witness {
+                Some(w) => Some(w.nodes.get(i).ok_or(Error::Synthesis)?),
+                None => None,
+            };
+            let x = Inputs(
+                node.inputs
+                    .iter()
+                    .map(|&t| wires.get(t).map(Vec::as_slice).ok_or(Error::Synthesis))
+                    .collect::<Result<_, _>>()?,
+            );
+            let out = node.op.synth::<L>().synthesize(
+                &ctx,
+                &mut chips,
+                layouter,
+                &x,
+                &mut WitnessCursor::new(w),
+            )?;
+            if out.len() != node.len() {
+                return Err(Error::Synthesis);
+            }
+            wires.push(out);
+        }
+        let outputs = g.outputs.iter().flat_map(|&t| wires[t].iter());
+        for (j, wire) in outputs.enumerate() {
+            layouter.constrain_instance(wire.cell, config.instance, n_in + j);
+        }
+        Ok(())
+    }
 }
 
 impl Circuit<Fr> for ModelCircuit {
@@ -187,41 +242,7 @@ impl Circuit<Fr> for ModelCircuit {
         config: ModelConfig,
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), Error> {
-        config.rescale.range.load(&mut layouter)?;
-        config.rescale.relu.load(&mut layouter)?;
-        let n_in = self.model.input_len();
-        let mut x = load_instance(&mut layouter, config.instance, config.rescale.z, n_in)?;
-        let mut dense = MatMulChip::construct(config.dense.clone(), 0);
-        let mut rescale = RescaleChip::construct(config.rescale.clone(), n_in);
-        for (li, layer) in self.model.layers.iter().enumerate() {
-            let w = match &self.witness {
-                Some(w) => Some(w.layers.get(li).ok_or(Error::Synthesis)?),
-                None => None,
-            };
-            let acc = dense.dense(
-                &mut layouter,
-                &x,
-                &layer.weights,
-                &layer.bias,
-                w.map(|w| &w.0),
-            )?;
-            let bounded = self.model.table_bounded(li);
-            let out = rescale.rescale(
-                &mut layouter,
-                &acc,
-                layer.shift(),
-                bounded,
-                w.map(|w| w.1.as_slice()),
-            )?;
-            x = out
-                .into_iter()
-                .map(|r| if layer.relu { r.relu } else { r.y })
-                .collect();
-        }
-        for (j, wire) in x.iter().enumerate() {
-            layouter.constrain_instance(wire.cell, config.instance, n_in + j);
-        }
-        Ok(())
+        self.lay_out(config, &mut layouter)
     }
 }
 

@@ -1,14 +1,16 @@
 //! # zkinfer
 //!
 //! Prove machine-learning inference in zero knowledge on halo2. Pipeline (one module per stage):
-//! [`onnx`] (load) → [`quantize`] → [`witness`] → [`plan`] → [`circuit`] → [`keys`] /
+//! [`onnx`] (load) → [`graph`] of [`ops`] → [`quantize`] → [`witness`] → [`plan`] → [`circuit`] → [`keys`] /
 //! [`prover`] / [`verifier`], with [`artifact`] for the file formats and [`pipeline`] for the
 //! user-facing operations the CLI calls.
 
 pub mod artifact;
 pub mod circuit;
+pub mod graph;
 pub mod keys;
 pub mod onnx;
+pub mod ops;
 pub mod pipeline;
 pub mod plan;
 pub mod prover;

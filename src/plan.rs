@@ -1,17 +1,17 @@
 //! Plan stage: model → layout. Chooses the dense lane count and derives `k` from the rows the
 //! layout needs and the table sizes — never guessed.
 //!
-//! Rows: the dense chip takes `ceil(n_out / L)·(n_in + 1)` rows per layer in its own columns; the
-//! rescale chip takes one row per neuron plus the public input rows in its columns (the two run
-//! side by side); the tables take `2^B` and `2^R` rows. `k` is the smallest with
+//! Rows: every node reports its [`Cost`] (dense-chip rows, rescale-chip rows) for a lane count;
+//! the two chips run side by side in their own columns, the rescale columns also holding the
+//! public input rows; the tables take `2^B` and `2^R` rows. `k` is the smallest with
 //! `max(rows) + minimum_rows ≤ 2^k`. Among lane counts the plan picks the cheapest by
 //! `(advice + permutation + lookup columns) · 2^k`.
 
 use crate::circuit::{configure, CircuitShape};
+use crate::ops::Cost;
 use crate::quantize::QuantModel;
 use halo2_proofs::{halo2curves::bn256::Fr, plonk::ConstraintSystem};
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::matmul::MatMulConfig;
 
 /// Largest `k` zkinfer plans for.
 pub const MAX_K: u32 = 24;
@@ -68,7 +68,7 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
         lanes,
         range_bits: model.table_bits,
         relu_bits: model.table_bits,
-        remainder_limbs: if model.layers.iter().any(|l| l.shift() > model.table_bits) {
+        remainder_limbs: if model.max_shift() > model.table_bits {
             2
         } else {
             1
@@ -76,12 +76,13 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
-    let dense_rows: usize = model
-        .layers
-        .iter()
-        .map(|l| MatMulConfig::rows(l.n_in(), l.n_out(), lanes))
-        .sum();
-    let rescale_rows = model.input_len() + model.layers.iter().map(|l| l.n_out()).sum::<usize>();
+    let mut cost = Cost::default();
+    for i in 0..model.graph.nodes.len() {
+        let ctx = model.node_ctx(i, lanes, shape.range_bits);
+        cost += model.graph.nodes[i].op.imp().cost(&ctx);
+    }
+    let dense_rows = cost.dense_rows;
+    let rescale_rows = model.input_len() + cost.rescale_rows;
     let table_rows = 1usize << model.table_bits.max(shape.range_bits);
     let reserved = cs.minimum_rows();
     let need = dense_rows.max(rescale_rows).max(table_rows) + reserved;
@@ -112,10 +113,15 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
 /// Plans the layout of `model`.
 pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
     let max = 2 * model.table_bits;
-    if let Some(l) = model.layers.iter().find(|l| l.shift() > max) {
+    if let Some(n) = model
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.op.imp().max_shift() > max)
+    {
         return Err(PlanError::ShiftTooLarge {
-            node: l.node.clone(),
-            shift: l.shift(),
+            node: n.name.clone(),
+            shift: n.op.imp().max_shift(),
             max,
             bits: model.table_bits,
         });
@@ -128,72 +134,4 @@ pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::quantize::QuantLayer;
-
-    fn model(n_in: usize, n_out: usize, bits: u32) -> QuantModel {
-        QuantModel {
-            input_shape: vec![1, n_in],
-            input_scale: 4,
-            table_bits: bits,
-            output_bits: 32,
-            layers: vec![QuantLayer {
-                node: "d".into(),
-                weights: vec![vec![1; n_in]; n_out],
-                bias: vec![0; n_out],
-                in_scale: 4,
-                weight_scale: 4,
-                out_scale: 4,
-                relu: false,
-            }],
-        }
-    }
-
-    #[test]
-    fn k_covers_rows_and_tables_and_is_minimal() {
-        for (n_in, n_out, bits) in [(4, 2, 6), (64, 10, 8), (512, 512, 10), (64, 16, 12)] {
-            let p = plan(&model(n_in, n_out, bits)).expect("plan");
-            let need = p.dense_rows.max(p.rescale_rows).max(p.table_rows) + p.reserved_rows;
-            assert!(
-                need <= 1 << p.k,
-                "{n_in}x{n_out}: {need} rows do not fit k = {}",
-                p.k
-            );
-            assert!(
-                need > 1 << (p.k - 1) || p.k == 4,
-                "{n_in}x{n_out}: k = {} is larger than needed",
-                p.k
-            );
-            assert_eq!(p.dense_rows, MatMulConfig::rows(n_in, n_out, p.shape.lanes));
-        }
-    }
-
-    #[test]
-    fn a_table_forces_k_at_least_bits_plus_one() {
-        let p = plan(&model(4, 2, 12)).expect("plan");
-        assert_eq!(p.k, 13);
-        assert_eq!(p.shape.lanes, 1, "a tiny layer needs no extra lanes");
-    }
-
-    #[test]
-    fn remainder_limbs_follow_the_largest_shift() {
-        let mut m = model(4, 2, 6);
-        assert_eq!(plan(&m).expect("plan").shape.remainder_limbs, 1);
-        m.layers[0].weight_scale = 4 + 6; // d = 10 > R = 6
-        let p = plan(&m).expect("plan");
-        assert_eq!(p.shape.remainder_limbs, 2);
-        m.layers[0].weight_scale = 4 + 12 + 1; // d = 17 > 2R
-        assert!(matches!(
-            plan(&m),
-            Err(PlanError::ShiftTooLarge { shift: 17, .. })
-        ));
-    }
-
-    #[test]
-    fn wide_layers_get_more_lanes_rather_than_much_larger_k() {
-        let p = plan(&model(512, 512, 10)).expect("plan");
-        assert!(p.shape.lanes > 1);
-        assert!(p.k <= 16, "k = {}", p.k);
-    }
-}
+mod tests;

@@ -1,23 +1,26 @@
 //! Quantize stage: float graph (+ calibration data) → fixed-point model.
 //!
-//! Every activation tensor (the input and each layer's pre-activation output) gets a power-of-two
-//! scale `s` (value `q / 2^s`). All activations must fit `2·B` signed bits
-//! ([`QuantModel::activation_bits`]): the circuit checks them as a `B`-bit high limb (ReLU sign
-//! table) and a `B`-bit low limb (range table); that bound is what lets rescale be sound.
-//! Weights of a layer use the largest scale `s_w ≤` [`MAX_WEIGHT_SCALE`] whose rescale shift
-//! `d = s_in + s_w − s_out` fits two remainder limbs (`d ≤ 2·B`); the circuit checks remainders
-//! in one limb when every `d ≤ B` and in two otherwise (see `zkinfer_circuits::rescale`).
-//! Biases live at the accumulator scale `s_in + s_w`.
+//! Every tensor gets a power-of-two scale `s` (value `q / 2^s`). Activations must fit `2·B`
+//! signed bits ([`QuantModel::activation_bits`]): the circuit checks them as a `B`-bit high
+//! limb (sign table) and a `B`-bit low limb (range table); that bound is what makes rescale,
+//! ReLU and max sound. Ops that copy or compare (Relu, Max, Gather) keep their inputs' scale,
+//! so all tensors they connect form one *scale class* sharing a scale; each Linear picks its
+//! output scale freely (see [`crate::ops::linear`] for its weight scales).
 //!
-//! Scale policy:
-//! - `--scale N`: every activation tensor at scale `N`; `B` from calibration (with headroom) or
+//! Scale policy, per class:
+//! - `--scale N`: every class at scale `N`; `B` from calibration (with headroom) or
 //!   `--lookup-bits`, default [`DEFAULT_TABLE_BITS`].
-//! - calibration only: `B = --lookup-bits` (default [`DEFAULT_TABLE_BITS`]); each tensor takes the
-//!   largest scale (≤ [`MAX_ACTIVATION_SCALE`]) at which `headroom × max|v|` still fits `2·B` bits.
-//! - neither: scale [`DEFAULT_SCALE`], `B` = [`DEFAULT_TABLE_BITS`] (activations within
-//!   ±2^(2B−1−scale) = ±16384 by default; `prove` says so clearly when an input leaves that).
+//! - calibration only: `B = --lookup-bits` (default [`DEFAULT_TABLE_BITS`]); a class takes the
+//!   largest scale (≤ [`MAX_ACTIVATION_SCALE`]) at which `headroom × max|v|` of every member
+//!   (twice that for inputs of max/min, whose differences must fit too) fits `2·B` bits.
+//! - neither: scale [`DEFAULT_SCALE`], `B` = [`DEFAULT_TABLE_BITS`].
+//!
+//! A class whose values only reach the public output (a final Gemm, possibly reshaped) is not
+//! bounded in the circuit: the verifier bounds public outputs to [`OUTPUT_BITS`], so those
+//! values take a finer scale (up to [`OUTPUT_SCALE`]) and skip the sign table.
 
-use crate::onnx::{FloatLayer, FloatModel};
+use crate::graph::{Graph, TensorId};
+use crate::ops::{eval_float, FloatGraph, FloatOp, NodeCtx, QuantCtx, QuantOp};
 use serde::{Deserialize, Serialize};
 
 /// Default activation scale without calibration data.
@@ -43,15 +46,9 @@ pub const OUTPUT_SCALE: u32 = 14;
 /// Errors of the quantize stage.
 #[derive(Debug, thiserror::Error)]
 pub enum QuantizeError {
-    /// A ReLU that does not follow a dense layer.
-    #[error("unsupported pattern at node `{node}`: Relu must follow a Gemm/MatMul (nothing to fuse it with)")]
-    DanglingRelu {
-        /// The node.
-        node: String,
-    },
-    /// The model has no dense layer.
-    #[error("the model has no Gemm/MatMul layer: nothing to prove")]
-    Empty,
+    /// A malformed graph.
+    #[error("malformed model graph: {0}")]
+    Graph(String),
     /// Activations too large for the table at any usable scale.
     #[error("activations after node `{node}` reach {max:.3} (×{HEADROOM} headroom): too large for a {bits}-bit table; pass a larger --lookup-bits")]
     TooLarge {
@@ -94,117 +91,70 @@ pub struct QuantOptions {
     pub lookup_bits: Option<u32>,
 }
 
-/// One fused layer: `y = rescale(W·x + b)`, then optionally ReLU.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuantLayer {
-    /// ONNX node the layer came from.
-    pub node: String,
-    /// Weights `[n_out][n_in]` at `weight_scale`.
-    pub weights: Vec<Vec<i64>>,
-    /// Bias at `in_scale + weight_scale`.
-    pub bias: Vec<i64>,
-    /// Scale of the layer input.
-    pub in_scale: u32,
-    /// Scale of the weights.
-    pub weight_scale: u32,
-    /// Scale of the output.
-    pub out_scale: u32,
-    /// Whether ReLU follows.
-    pub relu: bool,
-}
-
-impl QuantLayer {
-    /// Rescale shift `d`.
-    pub fn shift(&self) -> u32 {
-        self.in_scale + self.weight_scale - self.out_scale
-    }
-    /// Input width.
-    pub fn n_in(&self) -> usize {
-        self.weights.first().map_or(0, Vec::len)
-    }
-    /// Output width.
-    pub fn n_out(&self) -> usize {
-        self.bias.len()
-    }
-}
-
-/// A fixed-point model.
+/// A fixed-point model: the graph of fixed-point core ops and a scale per tensor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuantModel {
-    /// Declared input shape.
-    pub input_shape: Vec<usize>,
-    /// Scale of the input.
-    pub input_scale: u32,
+    /// The graph.
+    pub graph: Graph<QuantOp>,
+    /// Scale of every tensor (inputs first, then node outputs).
+    pub scales: Vec<u32>,
     /// Bits of the lookup tables `B` (range table `[0, 2^B)`, sign table over `B`-bit signed).
     pub table_bits: u32,
-    /// Signed bits the public output must fit (checked by the verifier); equals `table_bits`
-    /// when the final layer goes through the table.
+    /// Signed bits every public output must fit (checked by the verifier).
     pub output_bits: u32,
-    /// The layers.
-    pub layers: Vec<QuantLayer>,
 }
 
 impl QuantModel {
-    /// Number of input values.
+    /// Number of input values (all inputs).
     pub fn input_len(&self) -> usize {
-        self.layers.first().map_or(0, QuantLayer::n_in)
+        self.graph.input_len()
     }
-    /// Number of output values.
+    /// Number of output values (all outputs).
     pub fn output_len(&self) -> usize {
-        self.layers.last().map_or(0, QuantLayer::n_out)
+        self.graph.output_len()
     }
-    /// Scale of the output.
-    pub fn output_scale(&self) -> u32 {
-        self.layers.last().map_or(self.input_scale, |l| l.out_scale)
-    }
-
     /// Signed bits every activation (and the input) must fit: two table-sized limbs.
     pub fn activation_bits(&self) -> u32 {
         2 * self.table_bits
     }
-
-    /// Whether layer `i`'s rescaled values go through the ReLU table (and so are bounded by it).
-    /// Only a final layer without ReLU skips it: its values are the public output, bounded by
-    /// the verifier to [`QuantModel::output_bits`].
-    pub fn table_bounded(&self, i: usize) -> bool {
-        self.layers.get(i).is_some_and(|l| l.relu) || i + 1 < self.layers.len()
+    /// Scale of tensor `t`.
+    pub fn scale(&self, t: TensorId) -> u32 {
+        self.scales.get(t).copied().unwrap_or(0)
     }
-}
-
-/// A dense layer with its ReLU fused, still in floats.
-#[derive(Clone, Debug)]
-pub struct FusedLayer<'a> {
-    node: &'a str,
-    weights: &'a [Vec<f32>],
-    bias: &'a [f32],
-    relu: bool,
-}
-
-/// Fuses `Dense, Relu` pairs.
-pub fn fuse(model: &FloatModel) -> Result<Vec<FusedLayer<'_>>, QuantizeError> {
-    let mut out: Vec<FusedLayer> = Vec::new();
-    for layer in &model.layers {
-        match layer {
-            FloatLayer::Dense {
-                node,
-                weights,
-                bias,
-            } => out.push(FusedLayer {
-                node,
-                weights,
-                bias,
-                relu: false,
-            }),
-            FloatLayer::Relu { node } => match out.last_mut() {
-                Some(prev) => prev.relu = true, // relu∘relu = relu
-                None => return Err(QuantizeError::DanglingRelu { node: node.clone() }),
-            },
+    /// Largest rescale shift of any node.
+    pub fn max_shift(&self) -> u32 {
+        self.graph
+            .nodes
+            .iter()
+            .map(|n| n.op.imp().max_shift())
+            .max()
+            .unwrap_or(0)
+    }
+    /// What the fixed-point stages know about node `i`.
+    pub fn node_ctx(&self, i: usize, lanes: usize, range_bits: u32) -> NodeCtx<'_> {
+        let node = &self.graph.nodes[i];
+        NodeCtx {
+            node,
+            scale: self.scale(self.graph.inputs.len() + i),
+            in_scales: node.inputs.iter().map(|&t| self.scale(t)).collect(),
+            activation_bits: self.activation_bits(),
+            output_bits: self.output_bits,
+            range_bits,
+            lanes,
         }
     }
-    if out.is_empty() {
-        return Err(QuantizeError::Empty);
+    /// Checks the structure (after reading model.json): tensor order, references, scales.
+    pub fn check(&self) -> Result<(), String> {
+        self.graph.check(|op| op.imp().refs())?;
+        if self.scales.len() != self.graph.n_tensors() {
+            return Err("one scale per tensor expected".into());
+        }
+        if !TABLE_BITS_RANGE.contains(&self.table_bits) || !(1..=63).contains(&self.output_bits)
+        {
+            return Err("bit widths out of range".into());
+        }
+        Ok(())
     }
-    Ok(out)
 }
 
 fn signed_bits(max_int: f64) -> u32 {
@@ -220,13 +170,34 @@ fn fit_scale(max: f64, bits: u32, cap: u32) -> Option<u32> {
     (room >= 1.0).then(|| (room.log2().floor() as u32).min(cap))
 }
 
-/// Quantizes `model`; `calibration` holds input samples (each `input_len` long).
+fn find(parent: &mut [usize], mut t: usize) -> usize {
+    while parent[t] != t {
+        parent[t] = parent[parent[t]];
+        t = parent[t];
+    }
+    t
+}
+
+/// Per-tensor calibration maxima `max |v|` over the samples.
+pub fn calibrate(model: &FloatGraph, samples: &[Vec<Vec<f64>>]) -> Vec<f64> {
+    let mut m = vec![0f64; model.n_tensors()];
+    for s in samples {
+        for (t, vals) in eval_float(model, s).iter().enumerate() {
+            m[t] = vals.iter().fold(m[t], |acc, v| acc.max(v.abs()));
+        }
+    }
+    m
+}
+
+/// Quantizes `model`; `calibration` holds input samples (one vector per graph input each).
 pub fn quantize(
-    model: &FloatModel,
-    calibration: Option<&[Vec<f32>]>,
+    model: &FloatGraph,
+    calibration: Option<&[Vec<Vec<f64>>]>,
     opts: &QuantOptions,
 ) -> Result<QuantModel, QuantizeError> {
-    let layers = fuse(model)?;
+    model
+        .check(|op| op.imp().refs())
+        .map_err(QuantizeError::Graph)?;
     if let Some(b) = opts.lookup_bits.filter(|b| !TABLE_BITS_RANGE.contains(b)) {
         return Err(QuantizeError::BadOption(format!(
             "--lookup-bits {b} is outside {}..={}",
@@ -237,105 +208,75 @@ pub fn quantize(
     if let Some(s) = opts.scale.filter(|&s| s > 16) {
         return Err(QuantizeError::BadOption(format!("--scale {s} is above 16")));
     }
-    // maxima[0] = input, maxima[1 + l] = pre-activation of layer l
-    let maxima: Option<Vec<f64>> = calibration.map(|samples| {
-        let mut m = vec![0f64; layers.len() + 1];
-        for s in samples {
-            m[0] = s.iter().fold(m[0], |acc, &v| acc.max(f64::from(v).abs()));
-            model.forward_with(s, |i, z| {
-                m[1 + i] = z.iter().fold(m[1 + i], |acc, v| acc.max(v.abs()))
-            });
-        }
-        m
-    });
     if let Some(samples) = calibration {
         for (si, s) in samples.iter().enumerate() {
-            if let Some((index, &value)) = s.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let flat = s.iter().flatten();
+            if let Some((index, &value)) = flat.enumerate().find(|(_, v)| !v.is_finite()) {
                 return Err(QuantizeError::NonFinite {
                     sample: si,
                     index,
-                    value,
+                    value: value as f32,
                 });
             }
         }
     }
-    // A final layer without ReLU is the public output: it skips the table (see `table_bounded`).
-    let free_output = layers.last().is_some_and(|l| !l.relu);
-    let names: Vec<&str> = std::iter::once("input")
-        .chain(layers.iter().map(|l| l.node))
-        .collect();
-    let (scales, bits): (Vec<u32>, u32) = match (opts.scale, &maxima) {
-        (Some(s), Some(m)) => {
-            let table_tensors = if free_output {
-                &m[..m.len() - 1]
-            } else {
-                &m[..]
-            };
-            let need = table_tensors
-                .iter()
-                .map(|&v| signed_bits(v * HEADROOM * 2f64.powi(s as i32)))
+    let maxima = calibration.map(|s| calibrate(model, s));
+    let n_in = model.inputs.len();
+    let n = model.n_tensors();
+
+    // headroom factor each tensor's consumers ask for
+    let mut factor = vec![1f64; n];
+    for node in &model.nodes {
+        let f = node.op.imp().input_range_factor();
+        for &t in &node.inputs {
+            factor[t] = factor[t].max(f);
+        }
+    }
+    // scale classes
+    let mut parent: Vec<usize> = (0..n).collect();
+    for (i, node) in model.nodes.iter().enumerate() {
+        if node.op.imp().keeps_scale() {
+            for &t in &node.inputs {
+                let (a, b) = (find(&mut parent, t), find(&mut parent, n_in + i));
+                parent[a] = b;
+            }
+        }
+    }
+    let class: Vec<usize> = (0..n).map(|t| find(&mut parent, t)).collect();
+    // tensors the circuit must bound: inputs, and everything read by a non-copy op (or by a
+    // copy whose output must be bounded)
+    let mut need = vec![false; n];
+    need[..n_in].iter_mut().for_each(|v| *v = true);
+    for (i, node) in model.nodes.iter().enumerate().rev() {
+        let copy = matches!(node.op, FloatOp::Gather(_));
+        if !copy || need[n_in + i] {
+            for &t in &node.inputs {
+                need[t] = true;
+            }
+        }
+    }
+    let mut bounded_class = vec![false; n];
+    for t in 0..n {
+        if need[t] {
+            bounded_class[class[t]] = true;
+        }
+    }
+    let bounded: Vec<bool> = (0..n).map(|t| bounded_class[class[t]]).collect();
+    let any_free = bounded.iter().any(|b| !b);
+
+    let max_of = |t: usize| maxima.as_ref().map_or(0.0, |m| m[t]);
+    let bits = match (opts.lookup_bits, opts.scale, &maxima) {
+        (Some(b), _, _) => b,
+        (None, Some(s), Some(_)) => {
+            let need_bits = (0..n)
+                .filter(|&t| bounded[t])
+                .map(|t| signed_bits(max_of(t) * factor[t] * HEADROOM * 2f64.powi(s as i32)))
                 .max()
                 .unwrap_or(8);
-            (
-                vec![s; names.len()],
-                // activations get 2·B bits (two limbs of B)
-                opts.lookup_bits
-                    .unwrap_or(need.div_ceil(2).max(*TABLE_BITS_RANGE.start())),
-            )
+            need_bits.div_ceil(2).max(*TABLE_BITS_RANGE.start())
         }
-        (Some(s), None) => (
-            vec![s; names.len()],
-            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS),
-        ),
-        (None, Some(m)) => {
-            let bits = opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS);
-            let scales = m
-                .iter()
-                .zip(&names)
-                .map(|(&max, node)| {
-                    fit_scale(max, 2 * bits, MAX_ACTIVATION_SCALE).ok_or_else(|| {
-                        QuantizeError::TooLarge {
-                            node: node.to_string(),
-                            max,
-                            bits: 2 * bits,
-                        }
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            (scales, bits)
-        }
-        (None, None) => (
-            vec![DEFAULT_SCALE; names.len()],
-            opts.lookup_bits.unwrap_or(DEFAULT_TABLE_BITS),
-        ),
+        _ => DEFAULT_TABLE_BITS,
     };
-    let mut scales = scales;
-    if free_output && opts.scale.is_none() {
-        let max = maxima
-            .as_ref()
-            .and_then(|m| m.last().copied())
-            .unwrap_or(0.0);
-        let node = names.last().copied().unwrap_or("output");
-        let s =
-            fit_scale(max, OUTPUT_BITS, OUTPUT_SCALE).ok_or_else(|| QuantizeError::TooLarge {
-                node: node.to_string(),
-                max,
-                bits: OUTPUT_BITS,
-            })?;
-        if let Some(last) = scales.last_mut() {
-            *last = s;
-        }
-    }
-    let output_bits = if free_output { OUTPUT_BITS } else { 2 * bits };
-    if let Some(l) = (0..layers.len()).find(|&l| scales[l] > scales[l + 1] + 2 * bits) {
-        return Err(QuantizeError::BadOption(format!(
-            "layer `{}` would rescale from scale {} to {}: more than the {} bits two {bits}-bit remainder limbs check; raise --lookup-bits or --scale",
-            names[l + 1],
-            scales[l],
-            scales[l + 1],
-            2 * bits
-        )));
-    }
     if !TABLE_BITS_RANGE.contains(&bits) {
         return Err(QuantizeError::BadOption(format!(
             "activations at this scale need a {bits}-bit table (allowed {}..={}); lower --scale",
@@ -343,248 +284,52 @@ pub fn quantize(
             TABLE_BITS_RANGE.end()
         )));
     }
-    let quant_layers = layers
-        .iter()
-        .enumerate()
-        .map(|(l, f)| {
-            let (s_in, s_out) = (scales[l], scales[l + 1]);
-            let floor = s_out.saturating_sub(s_in);
-            let best = (s_out + 2 * bits)
-                .saturating_sub(s_in)
-                .min(MAX_WEIGHT_SCALE)
-                .max(floor);
-            // the most precise weight scale whose worst-case accumulator fits (see `quantize_layer`)
-            (floor..=best)
-                .rev()
-                .find_map(|w_scale| quantize_layer(f, s_in, w_scale, s_out, 2 * bits))
-                .ok_or_else(|| QuantizeError::WeightsTooLarge {
-                    node: f.node.to_string(),
-                    max: f
-                        .weights
-                        .iter()
-                        .flatten()
-                        .chain(f.bias)
-                        .fold(0f64, |m, &v| m.max(f64::from(v).abs())),
-                })
-        })
-        .collect::<Result<_, _>>()?;
+    let mut class_scale: Vec<Option<u32>> = vec![None; n];
+    for t in 0..n {
+        let s = match (opts.scale, &maxima, bounded[t]) {
+            (Some(s), _, _) => s,
+            (None, Some(_), true) => fit_scale(max_of(t) * factor[t], 2 * bits, MAX_ACTIVATION_SCALE)
+                .ok_or_else(|| QuantizeError::TooLarge {
+                    node: model.name(t).to_string(),
+                    max: max_of(t) * factor[t],
+                    bits: 2 * bits,
+                })?,
+            (None, None, true) => DEFAULT_SCALE,
+            (None, _, false) => {
+                fit_scale(max_of(t), OUTPUT_BITS, OUTPUT_SCALE).ok_or_else(|| {
+                    QuantizeError::TooLarge {
+                        node: model.name(t).to_string(),
+                        max: max_of(t),
+                        bits: OUTPUT_BITS,
+                    }
+                })?
+            }
+        };
+        let c = &mut class_scale[class[t]];
+        *c = Some(c.map_or(s, |old| old.min(s)));
+    }
+    let scales: Vec<u32> = (0..n)
+        .map(|t| class_scale[class[t]].unwrap_or(DEFAULT_SCALE))
+        .collect();
+    let output_bits = if any_free { OUTPUT_BITS } else { 2 * bits };
+    let graph = model.map(|i, node| {
+        let ctx = QuantCtx {
+            name: &node.name,
+            in_scales: node.inputs.iter().map(|&t| scales[t]).collect(),
+            out_scale: scales[n_in + i],
+            table_bits: bits,
+            bounded: bounded[n_in + i],
+            output_bits,
+        };
+        node.op.imp().quantize(&ctx)
+    })?;
     Ok(QuantModel {
-        input_shape: model.input_shape.clone(),
-        input_scale: scales[0],
+        graph,
+        scales,
         table_bits: bits,
         output_bits,
-        layers: quant_layers,
-    })
-}
-
-/// Quantizes one layer at weight scale `w_scale`, or `None` when a weight or bias does not fit
-/// or some neuron's worst-case accumulator `Σ|w|·2^(x_bits−1) + |b|` (inputs anywhere in their
-/// `x_bits`-bit range) leaves [`ACCUMULATOR_BITS`].
-fn quantize_layer(
-    f: &FusedLayer<'_>,
-    s_in: u32,
-    w_scale: u32,
-    s_out: u32,
-    x_bits: u32,
-) -> Option<QuantLayer> {
-    let limit = 1i128 << (ACCUMULATOR_BITS - 1);
-    let q = |v: f32, s: u32| {
-        let x = (f64::from(v) * 2f64.powi(s as i32)).round();
-        (x.abs() < limit as f64).then_some(x as i64)
-    };
-    let weights: Vec<Vec<i64>> = f
-        .weights
-        .iter()
-        .map(|r| r.iter().map(|&w| q(w, w_scale)).collect())
-        .collect::<Option<_>>()?;
-    let bias: Vec<i64> = f
-        .bias
-        .iter()
-        .map(|&b| q(b, s_in + w_scale))
-        .collect::<Option<_>>()?;
-    let x_max = 1i128 << (x_bits - 1);
-    let fits = weights.iter().zip(&bias).all(|(row, &b)| {
-        let worst = row
-            .iter()
-            .map(|&w| i128::from(w).abs() * x_max)
-            .sum::<i128>()
-            + i128::from(b).abs();
-        worst < limit
-    });
-    fits.then(|| QuantLayer {
-        node: f.node.to_string(),
-        weights,
-        bias,
-        in_scale: s_in,
-        weight_scale: w_scale,
-        out_scale: s_out,
-        relu: f.relu,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mlp() -> FloatModel {
-        FloatModel {
-            input_shape: vec![1, 3],
-            input_len: 3,
-            layers: vec![
-                FloatLayer::Dense {
-                    node: "d0".into(),
-                    weights: vec![vec![0.5, -1.25, 2.0], vec![1.0, 1.0, 1.0]],
-                    bias: vec![0.1, -0.2],
-                },
-                FloatLayer::Relu { node: "r0".into() },
-                FloatLayer::Dense {
-                    node: "d1".into(),
-                    weights: vec![vec![3.0, -0.5]],
-                    bias: vec![0.25],
-                },
-            ],
-        }
-    }
-
-    #[test]
-    fn fuses_relu_and_fits_calibrated_ranges_in_the_table() {
-        let samples = vec![vec![1.0, 0.5, -1.0], vec![0.0, 2.0, 1.0]];
-        let q = quantize(&mlp(), Some(&samples), &QuantOptions::default()).expect("quantize");
-        assert_eq!(q.table_bits, DEFAULT_TABLE_BITS);
-        assert_eq!(q.layers.len(), 2);
-        assert!(q.layers[0].relu && !q.layers[1].relu);
-        for l in &q.layers {
-            assert!(
-                l.shift() <= 2 * q.table_bits,
-                "rescale shift must fit two remainder limbs"
-            );
-        }
-        // the most precise weights two remainder limbs allow
-        assert!(q.layers.iter().all(|l| l.weight_scale == MAX_WEIGHT_SCALE));
-        // every calibration sample runs without leaving the table
-        for s in &samples {
-            let x: Vec<f64> = s.iter().map(|&v| f64::from(v)).collect();
-            let input = crate::witness::quantize_input(&q, &x).expect("input in range");
-            crate::witness::run(&q, input).expect("activations in range");
-        }
-    }
-
-    #[test]
-    fn explicit_scale_sizes_the_table_from_data() {
-        let samples = vec![vec![1.0, 0.5, -1.0]];
-        let q = quantize(
-            &mlp(),
-            Some(&samples),
-            &QuantOptions {
-                scale: Some(4),
-                lookup_bits: None,
-            },
-        )
-        .expect("quantize");
-        assert!(q.layers.iter().all(|l| l.in_scale == 4 && l.out_scale == 4));
-        assert!(q.table_bits < DEFAULT_TABLE_BITS);
-    }
-
-    #[test]
-    fn bad_models_and_options_are_errors() {
-        let mut m = mlp();
-        m.layers.insert(
-            0,
-            FloatLayer::Relu {
-                node: "r_first".into(),
-            },
-        );
-        assert!(
-            matches!(quantize(&m, None, &QuantOptions::default()), Err(QuantizeError::DanglingRelu { node }) if node == "r_first")
-        );
-        let opts = QuantOptions {
-            scale: None,
-            lookup_bits: Some(40),
-        };
-        assert!(matches!(
-            quantize(&mlp(), None, &opts),
-            Err(QuantizeError::BadOption(_))
-        ));
-        let nan = vec![vec![f32::NAN, 0.0, 0.0]];
-        assert!(matches!(
-            quantize(&mlp(), Some(&nan), &QuantOptions::default()),
-            Err(QuantizeError::NonFinite { .. })
-        ));
-        let huge = vec![vec![1e9, 0.0, 0.0]];
-        assert!(matches!(
-            quantize(&mlp(), Some(&huge), &QuantOptions::default()),
-            Err(QuantizeError::TooLarge { .. })
-        ));
-    }
-
-    #[test]
-    fn a_shift_beyond_two_limbs_is_an_error_not_a_bad_circuit() {
-        // tiny input (scale 14), huge hidden activations (scale 0): d = 14 > 2·6
-        let m = FloatModel {
-            input_shape: vec![1, 1],
-            input_len: 1,
-            layers: vec![
-                FloatLayer::Dense {
-                    node: "big".into(),
-                    weights: vec![vec![100_000.0]],
-                    bias: vec![0.0],
-                },
-                FloatLayer::Relu { node: "r".into() },
-                FloatLayer::Dense {
-                    node: "out".into(),
-                    weights: vec![vec![1.0]],
-                    bias: vec![0.0],
-                },
-            ],
-        };
-        let opts = QuantOptions {
-            scale: None,
-            lookup_bits: Some(6),
-        };
-        let err = quantize(&m, Some(&[vec![0.01]]), &opts).expect_err("shift too large");
-        assert!(err.to_string().contains("`big`"), "{err}");
-        // with the default tables the same model is fine
-        let q = quantize(&m, Some(&[vec![0.01]]), &QuantOptions::default()).expect("quantize");
-        assert!(q.layers.iter().all(|l| l.shift() <= 2 * q.table_bits));
-    }
-
-    #[test]
-    fn weight_scale_backs_off_before_the_accumulator_could_overflow() {
-        // |w| = 2^20 against 22-bit activations: at weight scale 16 the worst case is
-        // 2^36·2^21 ≈ 2^57 per input, so four inputs need a lower scale to stay below 2^61.
-        let m = FloatModel {
-            input_shape: vec![1, 64],
-            input_len: 64,
-            layers: vec![FloatLayer::Dense {
-                node: "huge".into(),
-                weights: vec![vec![1_048_576.0; 64]],
-                bias: vec![0.0],
-            }],
-        };
-        let q = quantize(&m, None, &QuantOptions::default()).expect("quantize");
-        let l = &q.layers[0];
-        assert!(l.weight_scale < MAX_WEIGHT_SCALE, "{}", l.weight_scale);
-        let worst: i128 = l.weights[0]
-            .iter()
-            .map(|&w| i128::from(w).abs() << (q.activation_bits() - 1))
-            .sum();
-        assert!(worst < 1i128 << (ACCUMULATOR_BITS - 1));
-        // the largest in-range input does not overflow (its output is merely out of range)
-        let x = vec![(1i64 << (q.activation_bits() - 1)) - 1; 64];
-        let run = crate::witness::run(&q, x);
-        assert!(
-            !matches!(run, Err(crate::witness::WitnessError::Overflow { .. })),
-            "{run:?}"
-        );
-        // and weights no scale can hold are an error naming the node
-        let mut m2 = m.clone();
-        if let FloatLayer::Dense { weights, .. } = &mut m2.layers[0] {
-            weights[0][0] = 1e30;
-        }
-        let err = quantize(&m2, None, &QuantOptions::default()).expect_err("too large");
-        assert!(
-            matches!(err, QuantizeError::WeightsTooLarge { ref node, .. } if node == "huge"),
-            "{err}"
-        );
-    }
-}
+mod tests;

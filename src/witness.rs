@@ -2,7 +2,8 @@
 //! plain Rust, bit-exact with the circuit (both use `zkinfer_circuits::fixed`).
 
 use crate::quantize::QuantModel;
-use zkinfer_circuits::fixed::{dot, fits_signed, relu, rescale};
+use crate::graph::Inputs;
+use zkinfer_circuits::fixed::fits_signed;
 
 /// Errors of the witness stage.
 #[derive(Debug, thiserror::Error)]
@@ -45,38 +46,36 @@ pub enum WitnessError {
         /// Dequantized bound.
         bound: f64,
     },
-    /// Integer overflow (cannot happen for models that passed compile).
-    #[error("integer overflow in the dot products of node `{node}`")]
+    /// Integer overflow or a malformed node (cannot happen for models that passed compile).
+    #[error("integer overflow or malformed data at node `{node}`")]
     Overflow {
         /// Layer node.
         node: String,
     },
 }
 
-/// One layer's tensors.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LayerTrace {
-    /// Accumulators `W·x + b` (scale `in + w`).
-    pub acc: Vec<i64>,
-    /// Rescaled values (scale `out`).
-    pub rescaled: Vec<i64>,
-    /// Layer output: `ReLU(rescaled)` or `rescaled`.
-    pub output: Vec<i64>,
-}
-
-/// The full trace.
+/// The full trace: every tensor's values (inputs first, then node outputs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trace {
-    /// Quantized input.
-    pub input: Vec<i64>,
-    /// Per layer.
-    pub layers: Vec<LayerTrace>,
+    /// Values per tensor.
+    pub values: Vec<Vec<i64>>,
+    /// Which tensors are the outputs.
+    pub outputs: Vec<usize>,
+    /// Number of graph inputs.
+    pub n_inputs: usize,
 }
 
 impl Trace {
-    /// The model output (integers at the output scale).
-    pub fn output(&self) -> &[i64] {
-        self.layers.last().map_or(&self.input, |l| &l.output)
+    /// All input values, flattened in input order.
+    pub fn input(&self) -> Vec<i64> {
+        self.values[..self.n_inputs].concat()
+    }
+    /// All output values (integers at their scales), flattened in output order.
+    pub fn output(&self) -> Vec<i64> {
+        self.outputs
+            .iter()
+            .flat_map(|&t| self.values[t].iter().copied())
+            .collect()
     }
 }
 
@@ -89,7 +88,7 @@ pub fn dequantize(q: i64, s: u32) -> f64 {
     q as f64 / scale_f(s)
 }
 
-/// Quantizes a float input, checking length, finiteness and range.
+/// Quantizes a float input (all graph inputs, flattened), checking length, finiteness and range.
 pub fn quantize_input(model: &QuantModel, values: &[f64]) -> Result<Vec<i64>, WitnessError> {
     let want = model.input_len();
     if values.len() != want {
@@ -98,20 +97,24 @@ pub fn quantize_input(model: &QuantModel, values: &[f64]) -> Result<Vec<i64>, Wi
             want,
         });
     }
-    let bound = dequantize(1i64 << (model.activation_bits() - 1), model.input_scale);
+    let mut scale_of = Vec::with_capacity(want);
+    for t in 0..model.graph.inputs.len() {
+        scale_of.extend(std::iter::repeat_n(model.scale(t), model.graph.len(t)));
+    }
     values
         .iter()
+        .zip(scale_of)
         .enumerate()
-        .map(|(index, &value)| {
+        .map(|(index, (&value, scale))| {
             if !value.is_finite() {
                 return Err(WitnessError::NonFinite { index, value });
             }
-            let q = (value * scale_f(model.input_scale)).round();
+            let q = (value * scale_f(scale)).round();
             if q.abs() >= 9e15 || !fits_signed(q as i64, model.activation_bits()) {
                 return Err(WitnessError::InputRange {
                     index,
                     value,
-                    bound,
+                    bound: dequantize(1i64 << (model.activation_bits() - 1), scale),
                 });
             }
             Ok(q as i64)
@@ -119,7 +122,7 @@ pub fn quantize_input(model: &QuantModel, values: &[f64]) -> Result<Vec<i64>, Wi
         .collect()
 }
 
-/// Runs the fixed-point inference.
+/// Runs the fixed-point inference on the quantized input (all graph inputs, flattened).
 pub fn run(model: &QuantModel, input: Vec<i64>) -> Result<Trace, WitnessError> {
     if input.len() != model.input_len() {
         return Err(WitnessError::InputLength {
@@ -127,106 +130,23 @@ pub fn run(model: &QuantModel, input: Vec<i64>) -> Result<Trace, WitnessError> {
             want: model.input_len(),
         });
     }
-    let mut layers: Vec<LayerTrace> = Vec::with_capacity(model.layers.len());
-    for (li, layer) in model.layers.iter().enumerate() {
-        let x = layers.last().map_or(&input, |l| &l.output);
-        let acc = layer
-            .weights
-            .iter()
-            .zip(&layer.bias)
-            .map(|(w, &b)| dot(w, x, b))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| WitnessError::Overflow {
-                node: layer.node.clone(),
-            })?;
-        let rescaled: Vec<i64> = acc.iter().map(|&z| rescale(z, layer.shift()).0).collect();
-        let bits = if model.table_bounded(li) {
-            model.activation_bits()
-        } else {
-            model.output_bits
-        };
-        if let Some((index, &v)) = rescaled
-            .iter()
-            .enumerate()
-            .find(|(_, &v)| !fits_signed(v, bits))
-        {
-            return Err(WitnessError::ActivationRange {
-                node: layer.node.clone(),
-                index,
-                value: dequantize(v, layer.out_scale),
-                bound: dequantize(1i64 << (bits - 1), layer.out_scale),
+    let g = &model.graph;
+    let mut values = crate::ops::split_inputs(g, &input);
+    for (i, node) in g.nodes.iter().enumerate() {
+        let ctx = model.node_ctx(i, 1, model.table_bits);
+        let x = Inputs(node.inputs.iter().map(|&t| values[t].as_slice()).collect());
+        let out = node.op.imp().eval(&ctx, &x)?;
+        if out.len() != node.len() {
+            return Err(WitnessError::Overflow {
+                node: node.name.clone(),
             });
         }
-        let output = if layer.relu {
-            rescaled.iter().map(|&v| relu(v)).collect()
-        } else {
-            rescaled.clone()
-        };
-        layers.push(LayerTrace {
-            acc,
-            rescaled,
-            output,
-        });
+        values.push(out);
     }
-    Ok(Trace { input, layers })
+    Ok(Trace {
+        values,
+        outputs: g.outputs.clone(),
+        n_inputs: g.inputs.len(),
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::quantize::QuantLayer;
-
-    fn model() -> QuantModel {
-        QuantModel {
-            input_shape: vec![1, 2],
-            input_scale: 2,
-            table_bits: 4, // activations: 8 signed bits
-            output_bits: 32,
-            layers: vec![QuantLayer {
-                node: "d0".into(),
-                weights: vec![vec![4, -4], vec![8, 8]],
-                bias: vec![2, -40],
-                in_scale: 2,
-                weight_scale: 2,
-                out_scale: 2,
-                relu: true,
-            }],
-        }
-    }
-
-    #[test]
-    fn runs_rescale_and_relu_bit_exactly() {
-        let t = run(
-            &model(),
-            quantize_input(&model(), &[1.0, 0.25]).expect("input"),
-        )
-        .expect("run");
-        assert_eq!(t.input, vec![4, 1]);
-        assert_eq!(t.layers[0].acc, vec![4 * 4 - 4 + 2, 32 + 8 - 40]);
-        assert_eq!(t.layers[0].rescaled, vec![4, 0]); // (14 + 2) >> 2 = 4; (0 + 2) >> 2 = 0
-        assert_eq!(t.output(), &[4, 0]);
-    }
-
-    #[test]
-    fn bad_inputs_are_typed_errors() {
-        let m = model();
-        assert!(matches!(
-            quantize_input(&m, &[1.0]),
-            Err(WitnessError::InputLength { got: 1, want: 2 })
-        ));
-        assert!(matches!(
-            quantize_input(&m, &[f64::NAN, 0.0]),
-            Err(WitnessError::NonFinite { index: 0, .. })
-        ));
-        assert!(matches!(
-            quantize_input(&m, &[0.0, 1e6]),
-            Err(WitnessError::InputRange { index: 1, .. })
-        ));
-        // 31.75 fits the input range (±32) but the second neuron's activation does not
-        let x = quantize_input(&m, &[31.75, 31.75]).expect("in range");
-        assert!(matches!(
-            run(&m, x),
-            Err(WitnessError::ActivationRange { index: 1, .. })
-        ));
-    }
-}

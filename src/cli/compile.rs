@@ -42,19 +42,21 @@ pub fn exec(args: Args) -> Result<ExitCode> {
 /// Prints what compile did.
 pub fn print_report(report: &CompileReport, dir: &std::path::Path) {
     let s = &report.settings;
-    let dims: Vec<String> = std::iter::once(s.input_len.to_string())
-        .chain(s.layers.iter().map(|l| l.n_out.to_string()))
-        .collect();
+    let shapes = |ts: &[zkinfer::artifact::TensorSettings]| {
+        ts.iter()
+            .map(|t| format!("{:?}@{}", t.shape, t.scale))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "compiled {}: {} ({} layers), k = {}, {} lanes, {}-bit tables, scales in/out {}/{} -> {}",
+        "compiled {}: {} -> {} ({} nodes), k = {}, {} lanes, {}-bit tables -> {}",
         s.model_name,
-        dims.join("->"),
-        s.layers.len(),
+        shapes(&s.inputs),
+        shapes(&s.outputs),
+        s.nodes.len(),
         s.k,
         s.shape.lanes,
         s.table_bits,
-        s.input_scale,
-        s.output_scale,
         dir.display()
     );
     match &report.calibration {

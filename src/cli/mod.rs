@@ -116,3 +116,18 @@ pub fn floats(values: &[f64]) -> String {
     let parts: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
     format!("[{}]", parts.join(", "))
 }
+
+/// Prints the attested outputs: the first output's argmax as the predicted class, then every
+/// output's values.
+pub fn print_outputs(outputs: &[zkinfer::artifact::OutputField]) {
+    if let Some(first) = outputs.first() {
+        println!("predicted class: {}", first.predicted_class);
+    }
+    for o in outputs {
+        if outputs.len() == 1 {
+            println!("output: {}", floats(&o.floats));
+        } else {
+            println!("output `{}` {:?}: {}", o.name, o.shape, floats(&o.floats));
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! `zkinfer prove DIR --input FILE -o proof.json`
 
-use super::{floats, secs, Spinner};
+use super::{secs, Spinner};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,9 +29,7 @@ pub fn exec(args: Args) -> Result<ExitCode> {
 
 /// Prints what prove did.
 pub fn print_report(report: &zkinfer::pipeline::ProveReport, out: &std::path::Path) {
-    let o = &report.proof.output;
-    println!("predicted class: {}", o.predicted_class);
-    println!("output: {}", floats(&o.floats));
+    super::print_outputs(&report.proof.outputs);
     println!(
         "proved {} in {} (k = {}), proof {} bytes -> {}",
         report.proof.model_name,

@@ -1,6 +1,5 @@
 //! `zkinfer verify --commitment FILE --vk FILE --proof FILE`
 
-use super::floats;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,8 +46,7 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                 v.digest,
                 v.verify_time.as_secs_f64() * 1e3
             );
-            println!("predicted class: {}", v.output.predicted_class);
-            println!("output: {}", floats(&v.output.floats));
+            super::print_outputs(&v.outputs);
             println!(
                 "srs: {}{}",
                 v.srs_id,

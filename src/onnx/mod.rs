@@ -1,92 +1,23 @@
-//! Load stage: ONNX (via tract, decluttered, never "optimized") → a float model.
+//! Load stage: ONNX (via tract, decluttered, never "optimized") → the float graph of core ops
+//! ([`crate::ops`]).
 //!
 //! tract's decluttered typed graph is not ONNX's op list: Gemm/MatMul become `EinSum` (bias as a
-//! following `Add` of a constant), Relu becomes `Max` with a constant 0, Flatten/Reshape become
-//! axis ops. [`ops`] holds one small builder per op form; an op without a builder is a typed
-//! error naming the node and op type.
+//! following `Add` of a constant), Relu becomes `Max` with a constant 0, BatchNormalization is
+//! folded into the preceding Conv or becomes `Mul`/`Add` by constants, GlobalAveragePool becomes
+//! a sum and a multiply, Flatten/Reshape/Squeeze become axis ops. [`ops`] holds one builder per
+//! op family (one file each); they lower tract nodes into core ops, reading the semantics off
+//! tract itself where they can ([`probe`]). Nodes without a builder are collected and reported
+//! all at once.
 
 mod ops;
+pub(crate) mod probe;
 
+use crate::graph::{Graph, Input, Node, TensorId};
+use crate::ops::{FloatGraph, FloatOp};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
-
-/// A float model as a chain of layers over a flat 1-D activation vector (batch 1).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FloatModel {
-    /// The model's input shape as declared (batch fixed to 1), e.g. `[1, 64]`.
-    pub input_shape: Vec<usize>,
-    /// Number of input values.
-    pub input_len: usize,
-    /// The layers.
-    pub layers: Vec<FloatLayer>,
-}
-
-/// One layer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FloatLayer {
-    /// `y = W x + b`, weights row-major `[out][in]`.
-    Dense {
-        /// tract node name.
-        node: String,
-        /// Weights.
-        weights: Vec<Vec<f32>>,
-        /// Bias.
-        bias: Vec<f32>,
-    },
-    /// `y = max(x, 0)`.
-    Relu {
-        /// tract node name.
-        node: String,
-    },
-}
-
-impl FloatModel {
-    /// Output length.
-    pub fn output_len(&self) -> usize {
-        self.layers.iter().fold(self.input_len, |n, l| match l {
-            FloatLayer::Dense { bias, .. } => bias.len(),
-            FloatLayer::Relu { .. } => n,
-        })
-    }
-
-    /// Plain float inference (f64 accumulation).
-    pub fn forward(&self, input: &[f32]) -> Vec<f32> {
-        self.forward_with(input, |_, _| {})
-            .into_iter()
-            .map(|v| v as f32)
-            .collect()
-    }
-
-    /// Float inference that shows `on_dense(i, z)` each dense layer's output `z` (before any
-    /// ReLU; `i` counts dense layers). Returns the model output.
-    pub fn forward_with(&self, input: &[f32], mut on_dense: impl FnMut(usize, &[f64])) -> Vec<f64> {
-        let mut x: Vec<f64> = input.iter().map(|&v| f64::from(v)).collect();
-        let mut dense_index = 0;
-        for layer in &self.layers {
-            x = match layer {
-                FloatLayer::Dense { weights, bias, .. } => {
-                    let z: Vec<f64> = weights
-                        .iter()
-                        .zip(bias)
-                        .map(|(row, &b)| {
-                            row.iter()
-                                .zip(&x)
-                                .map(|(&w, &v)| f64::from(w) * v)
-                                .sum::<f64>()
-                                + f64::from(b)
-                        })
-                        .collect();
-                    on_dense(dense_index, &z);
-                    dense_index += 1;
-                    z
-                }
-                FloatLayer::Relu { .. } => x.into_iter().map(|v| v.max(0.0)).collect(),
-            };
-        }
-        x
-    }
-}
 
 /// Errors of the load stage.
 #[derive(Debug, thiserror::Error)]
@@ -107,24 +38,171 @@ pub enum OnnxError {
         /// tract's message.
         msg: String,
     },
-    /// An op zkinfer does not support.
-    #[error("unsupported op `{op}` at node `{node}`: zkinfer supports Gemm, MatMul (+Add bias), Relu, Flatten/Reshape, Identity")]
-    UnsupportedOp {
-        /// Node name.
-        node: String,
-        /// Op type.
-        op: String,
-    },
-    /// A supported op used in a form zkinfer cannot prove.
-    #[error("node `{node}` ({op}): {msg}")]
-    Unsupported {
-        /// Node name.
-        node: String,
-        /// Op type.
-        op: String,
-        /// What is wrong.
-        msg: String,
-    },
+    /// Ops zkinfer does not support (every such node of the model).
+    #[error("unsupported {}: {}", if .0.len() == 1 { "op" } else { "ops" }, list(.0))]
+    UnsupportedOps(Vec<Unsupported>),
+}
+
+/// One node zkinfer cannot prove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// Node name.
+    pub node: String,
+    /// Op type (tract's name for it).
+    pub op: String,
+    /// Why, when the op is known but this use of it is not.
+    pub msg: Option<String>,
+}
+
+fn list(items: &[Unsupported]) -> String {
+    items
+        .iter()
+        .map(|u| match &u.msg {
+            Some(m) => format!("`{}` at node `{}` ({m})", u.op, u.node),
+            None => format!("`{}` at node `{}`", u.op, u.node),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl OnnxError {
+    /// The unsupported nodes, if that is the error.
+    pub fn unsupported(&self) -> &[Unsupported] {
+        match self {
+            OnnxError::UnsupportedOps(v) => v,
+            _ => &[],
+        }
+    }
+}
+
+/// What an outlet of the tract graph is to zkinfer.
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    /// An activation tensor of the float graph.
+    Tensor(TensorId),
+    /// A constant.
+    Const(Arc<Tensor>),
+    /// Produced by an unsupported node (already reported).
+    Poisoned,
+}
+
+/// The state builders see: the tract model, the graph built so far, and what each outlet is.
+pub(crate) struct Loader<'a> {
+    model: &'a TypedModel,
+    graph: FloatGraph,
+    values: HashMap<OutletId, Value>,
+}
+
+/// A builder's answer.
+pub(crate) enum Built {
+    /// Not this builder's op.
+    NotMine,
+    /// Handled: what the node's outputs are.
+    Done(Vec<Value>),
+}
+
+impl Loader<'_> {
+    /// The concrete shape of an outlet.
+    pub(crate) fn shape(&self, o: OutletId) -> Result<Vec<usize>, String> {
+        self.model
+            .outlet_fact(o)
+            .ok()
+            .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
+            .ok_or_else(|| "a shape is not concrete".to_string())
+    }
+
+    /// What input `i` of `node` is.
+    pub(crate) fn value(&self, node: &TypedNode, i: usize) -> Value {
+        let o = node.inputs[i];
+        if let Some(k) = self.model.outlet_fact(o).ok().and_then(|f| f.konst.clone()) {
+            return Value::Const(k);
+        }
+        self.values.get(&o).cloned().unwrap_or(Value::Poisoned)
+    }
+
+    /// Adds a node producing a tensor of `shape`; returns its tensor id.
+    pub(crate) fn add(
+        &mut self,
+        name: &str,
+        inputs: Vec<TensorId>,
+        shape: Vec<usize>,
+        op: FloatOp,
+    ) -> TensorId {
+        self.graph.nodes.push(Node {
+            name: name.to_string(),
+            inputs,
+            shape,
+            op,
+        });
+        self.graph.n_tensors() - 1
+    }
+
+    /// The probe arguments and activation tensor ids of `node`'s inputs.
+    pub(crate) fn args(&self, node: &TypedNode) -> Result<(Vec<probe::Arg>, Vec<TensorId>), String> {
+        let mut args = Vec::new();
+        let mut acts = Vec::new();
+        for i in 0..node.inputs.len() {
+            match self.value(node, i) {
+                Value::Const(c) => args.push(probe::Arg::Const(c)),
+                Value::Tensor(t) => {
+                    // tract's shape for this outlet: a reshape passes its input tensor through
+                    args.push(probe::Arg::Act(self.shape(node.inputs[i])?));
+                    acts.push(t);
+                }
+                Value::Poisoned => return Err("follows an unsupported node".into()),
+            }
+        }
+        Ok((args, acts))
+    }
+
+    /// Lowers an op that is affine in its activations into one Linear node.
+    pub(crate) fn affine(&mut self, node: &TypedNode) -> Result<Built, String> {
+        let (args, acts) = self.args(node)?;
+        let shape = self.shape(OutletId::new(node.id, 0))?;
+        let n: usize = shape.iter().product();
+        let lin = probe::affine(node.op.as_ref(), &args, n).map_err(|e| format!("{e:#}"))?;
+        let t = self.add(
+            &node.name,
+            acts,
+            shape,
+            FloatOp::Linear(lin.normalized()),
+        );
+        Ok(Built::Done(vec![Value::Tensor(t)]))
+    }
+
+    /// Lowers an op that only moves elements into one Gather node; `data` are the inputs moved.
+    pub(crate) fn copy(
+        &mut self,
+        node: &TypedNode,
+        op: &dyn TypedOp,
+        data: &[usize],
+        pad: f64,
+    ) -> Result<Built, String> {
+        let (args, _) = self.args(node)?;
+        let mut acts = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if let probe::Arg::Act(_) = a {
+                if !data.contains(&i) {
+                    return Err("a non-data input (indices, shape) is not a constant".into());
+                }
+                if let Value::Tensor(t) = self.value(node, i) {
+                    acts.push(t);
+                }
+            }
+        }
+        let src = probe::indices(op, &args, data, pad).map_err(|e| format!("{e:#}"))?;
+        let shape = self.shape(OutletId::new(node.id, 0))?;
+        if acts.is_empty() {
+            return Err("copies only constants".into());
+        }
+        let t = self.add(
+            &node.name,
+            acts,
+            shape,
+            FloatOp::Gather(crate::ops::gather::Gather { src }),
+        );
+        Ok(Built::Done(vec![Value::Tensor(t)]))
+    }
 }
 
 fn read_err(path: &Path) -> impl Fn(TractError) -> OnnxError + '_ {
@@ -141,42 +219,134 @@ fn analyse_err(path: &Path) -> impl Fn(TractError) -> OnnxError + '_ {
     }
 }
 
-/// Loads an ONNX file as a chain of dense and ReLU layers.
-pub fn load_onnx(path: &Path) -> Result<FloatModel, OnnxError> {
+/// Loads an ONNX file as a float graph of core ops.
+pub fn load_onnx(path: &Path) -> Result<FloatGraph, OnnxError> {
     let mut model = tract_onnx::onnx()
         .model_for_path(path)
         .map_err(read_err(path))?;
-    if model.input_outlets().map_err(read_err(path))?.len() != 1 {
-        return Err(OnnxError::Read {
-            path: path.to_path_buf(),
-            msg: "zkinfer models take exactly one input".into(),
+    let n_inputs = model.input_outlets().map_err(read_err(path))?.len();
+    let mut inputs = Vec::with_capacity(n_inputs);
+    for i in 0..n_inputs {
+        // Symbolic (batch) dimensions become 1; the rest come from the model.
+        let declared = model.input_fact(i).map_err(read_err(path))?.clone();
+        let shape: Vec<usize> = declared
+            .shape
+            .dims()
+            .map(|d| {
+                d.concretize()
+                    .and_then(|t| t.to_i64().ok())
+                    .and_then(|v| usize::try_from(v).ok())
+                    .unwrap_or(1)
+            })
+            .collect();
+        let dt = declared
+            .datum_type
+            .concretize()
+            .unwrap_or(f32::datum_type());
+        if !dt.is_float() {
+            return Err(OnnxError::Read {
+                path: path.to_path_buf(),
+                msg: format!("input {i} has type {dt:?}: zkinfer proves models with float inputs"),
+            });
+        }
+        model
+            .set_input_fact(i, f32::fact(&shape).into())
+            .map_err(analyse_err(path))?;
+        let outlet = model.input_outlets().map_err(read_err(path))?[i];
+        inputs.push(Input {
+            name: model.node(outlet.node).name.clone(),
+            shape,
         });
     }
-    // Symbolic (batch) dimensions become 1; the rest come from the model.
-    let declared = model.input_fact(0).map_err(read_err(path))?.clone();
-    let input_shape: Vec<usize> = declared
-        .shape
-        .dims()
-        .map(|d| {
-            d.concretize()
-                .and_then(|t| t.to_i64().ok())
-                .and_then(|v| usize::try_from(v).ok())
-                .unwrap_or(1)
-        })
-        .collect();
-    model
-        .set_input_fact(0, f32::fact(&input_shape).into())
-        .map_err(analyse_err(path))?;
     let typed = model
         .into_typed()
         .and_then(|m| m.into_decluttered())
         .map_err(analyse_err(path))?;
-    let layers = ops::walk(&typed)?;
-    Ok(FloatModel {
-        input_len: input_shape.iter().product(),
-        input_shape,
-        layers,
-    })
+    let mut graph = walk(&typed, inputs).map_err(|e| match e {
+        WalkError::Unsupported(v) => OnnxError::UnsupportedOps(v),
+        WalkError::Tract(e) => analyse_err(path)(e),
+    })?;
+    crate::ops::linear::fuse_linear(&mut graph);
+    crate::ops::linear::fuse_relu(&mut graph);
+    Ok(graph)
+}
+
+enum WalkError {
+    Unsupported(Vec<Unsupported>),
+    Tract(TractError),
+}
+
+/// Walks the decluttered graph in evaluation order, lowering every node.
+fn walk(model: &TypedModel, inputs: Vec<Input>) -> Result<FloatGraph, WalkError> {
+    let order = model.eval_order().map_err(WalkError::Tract)?;
+    let sources = model.input_outlets().map_err(WalkError::Tract)?.to_vec();
+    let mut l = Loader {
+        model,
+        graph: Graph {
+            inputs,
+            nodes: vec![],
+            outputs: vec![],
+        },
+        values: HashMap::new(),
+    };
+    for (i, o) in sources.iter().enumerate() {
+        l.values.insert(*o, Value::Tensor(i));
+    }
+    let mut unsupported = Vec::new();
+    for id in order {
+        let node = model.node(id);
+        if sources.iter().any(|o| o.node == id) {
+            continue;
+        }
+        let result = ops::build(&mut l, node);
+        let outs = match result {
+            Ok(Built::Done(v)) => v,
+            Ok(Built::NotMine) => {
+                unsupported.push(Unsupported {
+                    node: node.name.clone(),
+                    op: node.op.name().to_string(),
+                    msg: None,
+                });
+                vec![Value::Poisoned; node.outputs.len()]
+            }
+            Err(msg) => {
+                // a node after an unsupported one is not reported again
+                let downstream = (0..node.inputs.len())
+                    .any(|i| matches!(l.value(node, i), Value::Poisoned));
+                if !downstream {
+                    unsupported.push(Unsupported {
+                        node: node.name.clone(),
+                        op: node.op.name().to_string(),
+                        msg: Some(msg),
+                    });
+                }
+                vec![Value::Poisoned; node.outputs.len()]
+            }
+        };
+        for (slot, v) in outs.into_iter().enumerate() {
+            l.values.insert(OutletId::new(id, slot), v);
+        }
+    }
+    let outputs = model.output_outlets().map_err(WalkError::Tract)?.to_vec();
+    for o in outputs {
+        let t = match l.values.get(&o).cloned() {
+            Some(Value::Tensor(t)) => t,
+            _ if !unsupported.is_empty() => continue,
+            _ => {
+                unsupported.push(Unsupported {
+                    node: model.node(o.node).name.clone(),
+                    op: "output".into(),
+                    msg: Some("the output is a constant: nothing to prove".into()),
+                });
+                continue;
+            }
+        };
+        l.graph.outputs.push(t);
+    }
+    if !unsupported.is_empty() {
+        return Err(WalkError::Unsupported(unsupported));
+    }
+    Ok(l.graph)
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 
 use super::{files, read_samples, PipelineError};
 use crate::artifact::{
-    self, LayerSettings, ModelFile, Settings, Visibility, MODEL_FORMAT, SETTINGS_FORMAT,
+    self, ModelFile, NodeSettings, Settings, TensorSettings, Visibility, MODEL_FORMAT,
+    SETTINGS_FORMAT,
 };
+use crate::ops::{forward, FloatGraph};
 use crate::quantize::{quantize, QuantModel, QuantOptions};
 use crate::witness::{self, dequantize};
 use crate::{onnx, plan};
@@ -51,10 +53,20 @@ fn model_name(path: &Path) -> String {
     }
 }
 
+/// Scale of every output value, in output order.
+fn output_scales(model: &QuantModel) -> Vec<u32> {
+    model
+        .graph
+        .outputs
+        .iter()
+        .flat_map(|&t| std::iter::repeat_n(model.scale(t), model.graph.len(t)))
+        .collect()
+}
+
 fn calibration_report(
-    float: &onnx::FloatModel,
+    float: &FloatGraph,
     model: &QuantModel,
-    samples: &[Vec<f32>],
+    samples: &[Vec<Vec<f64>>],
 ) -> CalibrationReport {
     let mut report = CalibrationReport {
         samples: samples.len(),
@@ -62,9 +74,11 @@ fn calibration_report(
         max_abs_error: 0.0,
         argmax_agree: 0,
     };
+    let scales = output_scales(model);
+    let first = model.graph.outputs.first().map_or(0, |&t| model.graph.len(t));
     for s in samples {
-        let input: Vec<f64> = s.iter().map(|&v| f64::from(v)).collect();
-        let trace = witness::quantize_input(model, &input).and_then(|q| witness::run(model, q));
+        let flat: Vec<f64> = s.concat();
+        let trace = witness::quantize_input(model, &flat).and_then(|q| witness::run(model, q));
         let Ok(trace) = trace else {
             report.out_of_range += 1;
             continue;
@@ -72,47 +86,41 @@ fn calibration_report(
         let fixed: Vec<f64> = trace
             .output()
             .iter()
-            .map(|&q| dequantize(q, model.output_scale()))
+            .zip(&scales)
+            .map(|(&q, &s)| dequantize(q, s))
             .collect();
-        let reference = float.forward(s);
+        let reference = forward(float, s);
         for (a, b) in fixed.iter().zip(&reference) {
-            report.max_abs_error = report.max_abs_error.max((a - f64::from(*b)).abs());
+            report.max_abs_error = report.max_abs_error.max((a - b).abs());
         }
-        let float_arg = reference
-            .iter()
-            .enumerate()
-            .fold(0, |m, (i, v)| if *v > reference[m] { i } else { m });
-        if artifact::argmax(trace.output()) == float_arg {
+        if artifact::argmax(&fixed[..first]) == artifact::argmax(&reference[..first]) {
             report.argmax_agree += 1;
         }
     }
     report
 }
 
-/// Compiles `onnx_path` into the build folder `out_dir`.
-pub fn compile(
-    onnx_path: &Path,
-    out_dir: &Path,
-    opts: &CompileOptions,
-) -> Result<CompileReport, PipelineError> {
-    let source = artifact::read_bytes(onnx_path)?;
-    let float = onnx::load_onnx(onnx_path)?;
-    let samples = opts
-        .calibration
-        .as_deref()
-        .map(|p| read_samples(p, float.input_len))
-        .transpose()?;
-    let model = quantize(&float, samples.as_deref(), &opts.quant)?;
-    let plan = plan::plan(&model)?;
-    let settings = Settings {
+/// The settings summary of a compiled model.
+pub fn settings_of(
+    name: String,
+    sha256: String,
+    model: &QuantModel,
+    plan: crate::plan::Plan,
+) -> Settings {
+    let g = &model.graph;
+    let tensor = |t: usize| TensorSettings {
+        name: g.name(t).to_string(),
+        shape: g.shape(t).to_vec(),
+        scale: model.scale(t),
+    };
+    Settings {
         format: SETTINGS_FORMAT.to_string(),
-        model_name: model_name(onnx_path),
-        model_sha256: artifact::sha256_hex(&source),
-        input_shape: model.input_shape.clone(),
+        model_name: name,
+        model_sha256: sha256,
+        inputs: (0..g.inputs.len()).map(tensor).collect(),
+        outputs: g.outputs.iter().map(|&t| tensor(t)).collect(),
         input_len: model.input_len(),
         output_len: model.output_len(),
-        input_scale: model.input_scale,
-        output_scale: model.output_scale(),
         table_bits: model.table_bits,
         activation_bits: model.activation_bits(),
         output_bits: model.output_bits,
@@ -124,21 +132,43 @@ pub fn compile(
         k: plan.k,
         shape: plan.shape,
         plan,
-        layers: model
-            .layers
+        nodes: g
+            .nodes
             .iter()
-            .map(|l| LayerSettings {
-                node: l.node.clone(),
-                n_in: l.n_in(),
-                n_out: l.n_out(),
-                in_scale: l.in_scale,
-                weight_scale: l.weight_scale,
-                out_scale: l.out_scale,
-                shift: l.shift(),
-                relu: l.relu,
+            .enumerate()
+            .map(|(i, n)| NodeSettings {
+                name: n.name.clone(),
+                op: n.op.imp().describe(),
+                inputs: n.inputs.clone(),
+                shape: n.shape.clone(),
+                scale: model.scale(g.inputs.len() + i),
             })
             .collect(),
-    };
+    }
+}
+
+/// Compiles `onnx_path` into the build folder `out_dir`.
+pub fn compile(
+    onnx_path: &Path,
+    out_dir: &Path,
+    opts: &CompileOptions,
+) -> Result<CompileReport, PipelineError> {
+    let source = artifact::read_bytes(onnx_path)?;
+    let float = onnx::load_onnx(onnx_path)?;
+    let lens: Vec<usize> = (0..float.inputs.len()).map(|t| float.len(t)).collect();
+    let samples = opts
+        .calibration
+        .as_deref()
+        .map(|p| read_samples(p, &lens))
+        .transpose()?;
+    let model = quantize(&float, samples.as_deref(), &opts.quant)?;
+    let plan = plan::plan(&model)?;
+    let settings = settings_of(
+        model_name(onnx_path),
+        artifact::sha256_hex(&source),
+        &model,
+        plan,
+    );
     let calibration = samples
         .as_deref()
         .map(|s| calibration_report(&float, &model, s));

@@ -87,6 +87,9 @@ pub(crate) fn read_build(dir: &Path) -> Result<(Settings, QuantModel), PipelineE
     }
     let settings: Settings = artifact::read_json(&dir.join(files::SETTINGS), SETTINGS_FORMAT)?;
     let model: ModelFile = artifact::read_json(&dir.join(files::MODEL), MODEL_FORMAT)?;
+    model.model.check().map_err(|e| {
+        PipelineError::Inconsistent(format!("{}: {e}", dir.join(files::MODEL).display()))
+    })?;
     let plan = crate::plan::plan(&model.model)?;
     if plan != settings.plan || model.model.input_len() != settings.input_len {
         return Err(PipelineError::Inconsistent(format!(
@@ -97,8 +100,8 @@ pub(crate) fn read_build(dir: &Path) -> Result<(Settings, QuantModel), PipelineE
     Ok((settings, model.model))
 }
 
-/// Reads the flat values of an EZKL-format input file `{"input_data": [[…], …]}`.
-fn read_input_data(path: &Path) -> Result<Vec<f64>, ArtifactError> {
+/// Reads the lists of an EZKL-format input file `{"input_data": [[…], …]}`.
+fn read_input_data(path: &Path) -> Result<Vec<Vec<f64>>, ArtifactError> {
     #[derive(serde::Deserialize)]
     struct InputFile {
         input_data: Vec<Vec<f64>>,
@@ -110,36 +113,71 @@ fn read_input_data(path: &Path) -> Result<Vec<f64>, ArtifactError> {
             format!("expected EZKL input JSON {{\"input_data\": [[numbers…]]}}: {e}"),
         )
     })?;
-    Ok(file.input_data.into_iter().flatten().collect())
+    Ok(file.input_data)
 }
 
-/// Reads calibration samples: all values of the file, cut into samples of `len`.
-pub fn read_samples(path: &Path, len: usize) -> Result<Vec<Vec<f32>>, ArtifactError> {
-    let flat = read_input_data(path)?;
-    if len == 0 || flat.is_empty() || flat.len() % len != 0 {
-        return Err(ArtifactError::malformed(
-            path,
-            format!(
-                "has {} values, not a positive multiple of the model's input size {len}",
-                flat.len()
-            ),
-        ));
+/// Reads samples for a model whose inputs have `lens` values each: one vector per input per
+/// sample. With one input, all the file's values are cut into samples; with several, list `i`
+/// holds input `i`'s samples, concatenated.
+pub fn read_samples(path: &Path, lens: &[usize]) -> Result<Vec<Vec<Vec<f64>>>, ArtifactError> {
+    let lists = read_input_data(path)?;
+    let bad = |msg: String| ArtifactError::malformed(path, msg);
+    if lens.is_empty() || lens.contains(&0) {
+        return Err(bad("the model has an empty input".into()));
     }
-    Ok(flat
-        .chunks(len)
-        .map(|c| c.iter().map(|&v| v as f32).collect())
+    let per_input: Vec<Vec<f64>> = if lens.len() == 1 {
+        vec![lists.into_iter().flatten().collect()]
+    } else if lists.len() == lens.len() {
+        lists
+    } else {
+        return Err(bad(format!(
+            "has {} lists, the model has {} inputs (one list per input, in order)",
+            lists.len(),
+            lens.len()
+        )));
+    };
+    let mut count = None;
+    for (i, (vals, &len)) in per_input.iter().zip(lens).enumerate() {
+        if vals.is_empty() || vals.len() % len != 0 {
+            return Err(bad(format!(
+                "input {i} has {} values, not a positive multiple of its size {len}",
+                vals.len()
+            )));
+        }
+        let c = vals.len() / len;
+        if count.is_some_and(|n| n != c) {
+            return Err(bad("the inputs hold different numbers of samples".into()));
+        }
+        count = Some(c);
+    }
+    let count = count.unwrap_or(0);
+    Ok((0..count)
+        .map(|s| {
+            per_input
+                .iter()
+                .zip(lens)
+                .map(|(vals, &len)| vals[s * len..(s + 1) * len].to_vec())
+                .collect()
+        })
         .collect())
 }
 
-/// Reads one input of exactly `len` values.
-pub fn read_input(path: &Path, len: usize) -> Result<Vec<f64>, ArtifactError> {
-    let flat = read_input_data(path)?;
-    if flat.len() != len {
+/// Reads one input (all graph inputs, flattened in order) of exactly the model's sizes.
+pub fn read_input(path: &Path, lens: &[usize]) -> Result<Vec<f64>, ArtifactError> {
+    let lists = read_input_data(path)?;
+    let want: usize = lens.iter().sum();
+    let flat: Vec<f64> = lists.into_iter().flatten().collect();
+    if flat.len() != want {
         return Err(ArtifactError::malformed(
             path,
             format!(
-                "the input has {} values, the model expects {len}",
-                flat.len()
+                "the input has {} values, the model expects {want}{}",
+                flat.len(),
+                if lens.len() > 1 {
+                    format!(" ({} inputs of {lens:?} values)", lens.len())
+                } else {
+                    String::new()
+                }
             ),
         ));
     }

@@ -4,7 +4,7 @@ use super::{files, read_build, read_input, PipelineError, Progress};
 use crate::artifact::{self, Commitment, OutputField, ProofFile, COMMITMENT_FORMAT, PROOF_FORMAT};
 use crate::circuit::{instance_field, CircuitWitness, ModelCircuit};
 use crate::keys::{self, VerifierSrs};
-use crate::witness::{self, dequantize};
+use crate::witness;
 use halo2_proofs::halo2curves::ff::PrimeField;
 use std::path::Path;
 use std::sync::Arc;
@@ -37,7 +37,12 @@ pub fn prove(
             dir.display()
         )));
     }
-    let values = read_input(input, settings.input_len)?;
+    let lens: Vec<usize> = settings
+        .inputs
+        .iter()
+        .map(|i| i.shape.iter().product())
+        .collect();
+    let values = read_input(input, &lens)?;
     let quantized = witness::quantize_input(&model, &values)?;
     let trace = witness::run(&model, quantized)?;
     let cw = CircuitWitness::new(&model, settings.shape, &trace)?;
@@ -66,21 +71,12 @@ pub fn prove(
             ))
         },
     )?;
-    let output = trace.output().to_vec();
     let proof = ProofFile {
         format: PROOF_FORMAT.to_string(),
         commitment: commitment.digest,
+        outputs: OutputField::split(&settings, &trace.output()),
         model_name: settings.model_name,
-        input: trace.input.clone(),
-        output: OutputField {
-            floats: output
-                .iter()
-                .map(|&q| dequantize(q, settings.output_scale))
-                .collect(),
-            predicted_class: artifact::argmax(&output),
-            values: output,
-            scale: settings.output_scale,
-        },
+        input: trace.input(),
         instances: instance.iter().map(|f| hex::encode(f.to_repr())).collect(),
         proof: hex::encode(proof),
     };

@@ -10,7 +10,6 @@ use crate::artifact::{
     VK_MAGIC,
 };
 use crate::keys::{self, VerifierSrs};
-use crate::witness::dequantize;
 use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,8 +31,8 @@ pub enum VerifyError {
 pub struct Verified {
     /// Model name from the commitment.
     pub model_name: String,
-    /// The attested output.
-    pub output: OutputField,
+    /// The attested outputs.
+    pub outputs: Vec<OutputField>,
     /// The commitment digest.
     pub digest: String,
     /// Whether the keys were made with the insecure development SRS (computed from the SRS
@@ -104,6 +103,18 @@ pub fn verify(
         && table.contains(&settings.shape.range_bits)
         && (1..=2).contains(&settings.shape.remainder_limbs)
         && (1..=63).contains(&settings.output_bits)
+        && settings.input_len
+            == settings
+                .inputs
+                .iter()
+                .map(|i| i.shape.iter().product::<usize>())
+                .sum::<usize>()
+        && settings.output_len
+            == settings
+                .outputs
+                .iter()
+                .map(|o| o.shape.iter().product::<usize>())
+                .sum::<usize>()
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
         && (1..=crate::plan::MAX_K).contains(&settings.k)
         && settings.k == body.srs.k;
@@ -188,22 +199,24 @@ pub fn verify(
             settings.output_bits - 1
         ));
     }
-    let floats: Vec<f64> = output
-        .iter()
-        .map(|&q| dequantize(q, settings.output_scale))
-        .collect();
-    let claimed = &proof.output;
-    let floats_match = claimed.floats.len() == floats.len()
-        && claimed
-            .floats
-            .iter()
-            .zip(&floats)
-            .all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0));
+    let attested = OutputField::split(settings, output);
+    let claimed = &proof.outputs;
+    let same = |a: &OutputField, b: &OutputField| {
+        a.name == b.name
+            && a.shape == b.shape
+            && a.values == b.values
+            && a.scale == b.scale
+            && a.predicted_class == b.predicted_class
+            && a.floats.len() == b.floats.len()
+            && a
+                .floats
+                .iter()
+                .zip(&b.floats)
+                .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))
+    };
     if input != proof.input.as_slice()
-        || output != claimed.values.as_slice()
-        || claimed.scale != settings.output_scale
-        || !floats_match
-        || claimed.predicted_class != artifact::argmax(output)
+        || claimed.len() != attested.len()
+        || claimed.iter().zip(&attested).any(|(c, a)| !same(c, a))
     {
         return reject(
             "the input/output fields of the proof file differ from its public instances (edited?)",
@@ -213,7 +226,7 @@ pub fn verify(
     crate::verifier::verify(&vsrs, &vk, &instance, &proof_bytes).or_else(reject)?;
     Ok(Verified {
         model_name: body.model_name.clone(),
-        output: claimed.clone(),
+        outputs: attested,
         digest: commitment.digest.clone(),
         insecure_dev_srs: dev,
         srs_id: vsrs.id(),

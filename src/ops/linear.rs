@@ -1,0 +1,483 @@
+//! Core op `Linear`: `y_j = b_j + Σ_k w_jk · x[ref_jk]`, then (fixed point) a rescale and an
+//! optional fused ReLU. The weights are constants: in the circuit they sit in fixed columns, so
+//! the verifying key commits to them.
+//!
+//! Gemm/MatMul, Conv (any kernel, stride, padding, dilation, groups), AveragePool,
+//! GlobalAveragePool, ReduceSum/Mean, BatchNormalization, Add/Sub of tensors, Mul/Div by
+//! constants, Neg and constants all lower to this op; the loaders differ only in which
+//! elements each output reads.
+//!
+//! Fixed point: inputs at scales `s_i`, accumulator at `A = max_i s_i + s_w`, so the weights
+//! reading slot `i` are integers at scale `A − s_i` (operands at different scales are aligned
+//! exactly by those power-of-two weight scales) and the bias is at scale `A`; the output is
+//! `rescale(acc, d)` with `d = A − s_out ≤ 2B` (checked remainders). `s_w` is the largest
+//! weight scale `≤` [`MAX_WEIGHT_SCALE`] whose shift fits two remainder limbs and whose
+//! worst-case accumulator over in-range inputs fits [`ACCUMULATOR_BITS`].
+//!
+//! Circuit: outputs reading the same input elements form a *group* laid out by the dense chip
+//! (a Conv's output channels at one position; all neurons of a Gemm), `ceil(rows / L)·(|x| + 1)`
+//! dense rows per group; then one rescale-chip row per output.
+
+use super::{
+    Chips, Cost, FloatOpImpl, NodeCtx, NodeWitness, QuantCtx, QuantOp, QuantOpImpl, Synthesize,
+    WitnessCursor,
+};
+use crate::graph::{Inputs, Ref, TensorId};
+use crate::ops::{FloatGraph, FloatOp};
+use crate::quantize::{QuantizeError, ACCUMULATOR_BITS, MAX_WEIGHT_SCALE};
+use crate::witness::{dequantize, WitnessError};
+use halo2_proofs::{circuit::Layouter, halo2curves::bn256::Fr, plonk::Error};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use zkinfer_circuits::{
+    fixed::{dot, fits_signed, relu, rescale},
+    matmul::{DenseWitness, MatMulConfig, MatMulInstructions},
+    rescale::{RescaleInstructions, RescaleWitness},
+    Wire,
+};
+
+/// One output: `bias + Σ w·x[ref]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row<W> {
+    /// The constant term.
+    pub bias: W,
+    /// `(element, weight)` pairs.
+    pub terms: Vec<(Ref, W)>,
+}
+
+/// The float op: one row per output element, in output order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear<W> {
+    /// Rows.
+    pub rows: Vec<Row<W>>,
+    /// ReLU fused after it.
+    pub relu: bool,
+}
+
+impl Linear<f64> {
+    /// Merges repeated references in each row (summing their weights) and sorts the terms.
+    pub fn normalized(mut self) -> Self {
+        for r in &mut self.rows {
+            r.terms.sort_by_key(|t| t.0);
+            let mut merged: Vec<(Ref, f64)> = Vec::with_capacity(r.terms.len());
+            for &(x, w) in &r.terms {
+                match merged.last_mut() {
+                    Some(last) if last.0 == x => last.1 += w,
+                    _ => merged.push((x, w)),
+                }
+            }
+            r.terms = merged;
+        }
+        self
+    }
+}
+
+impl FloatOpImpl for Linear<f64> {
+    fn refs(&self) -> Vec<Ref> {
+        self.rows
+            .iter()
+            .flat_map(|r| r.terms.iter().map(|t| t.0))
+            .collect()
+    }
+
+    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64> {
+        let mut out: Vec<f64> = self
+            .rows
+            .iter()
+            .map(|r| {
+                r.bias
+                    + r.terms
+                        .iter()
+                        .map(|&(e, w)| w * x.at(e).unwrap_or(0.0))
+                        .sum::<f64>()
+            })
+            .collect();
+        if self.relu {
+            out.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        out.resize(len, 0.0);
+        out
+    }
+
+    fn keeps_scale(&self) -> bool {
+        false
+    }
+
+    fn quantize(&self, ctx: &QuantCtx) -> Result<QuantOp, QuantizeError> {
+        let max_in = ctx.in_scales.iter().copied().max().unwrap_or(0);
+        let two_b = ctx.activation_bits();
+        let s_out = ctx.out_scale;
+        if max_in > s_out + two_b {
+            return Err(QuantizeError::BadOption(format!(
+                "node `{}` would rescale from scale {max_in} to {s_out}: more than the {two_b} bits two {}-bit remainder limbs check; raise --lookup-bits or --scale",
+                ctx.name, ctx.table_bits
+            )));
+        }
+        let floor = s_out.saturating_sub(max_in);
+        let best = (s_out + two_b - max_in).min(MAX_WEIGHT_SCALE).max(floor);
+        (floor..=best)
+            .rev()
+            .find_map(|s_w| self.quantize_at(ctx, max_in + s_w))
+            .map(QuantOp::Linear)
+            .ok_or_else(|| QuantizeError::WeightsTooLarge {
+                node: ctx.name.to_string(),
+                max: self
+                    .rows
+                    .iter()
+                    .flat_map(|r| r.terms.iter().map(|t| t.1).chain([r.bias]))
+                    .fold(0f64, |m, v| m.max(v.abs())),
+            })
+    }
+}
+
+impl Linear<f64> {
+    /// Quantizes at accumulator scale `acc`, or `None` when a weight or some worst-case
+    /// accumulator (inputs anywhere in their range) leaves [`ACCUMULATOR_BITS`].
+    fn quantize_at(&self, ctx: &QuantCtx, acc: u32) -> Option<QuantLinear> {
+        let limit = 1i128 << (ACCUMULATOR_BITS - 1);
+        let q = |v: f64, s: u32| {
+            let x = (v * 2f64.powi(s as i32)).round();
+            (x.abs() < limit as f64).then_some(x as i64)
+        };
+        let x_max = 1i128 << (ctx.activation_bits() - 1);
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<Vec<Ref>, usize> = HashMap::new();
+        for (j, r) in self.rows.iter().enumerate() {
+            let bias = q(r.bias, acc)?;
+            let w: Vec<i64> = r
+                .terms
+                .iter()
+                .map(|&(e, w)| q(w, acc - ctx.in_scales.get(e.slot()).copied().unwrap_or(0)))
+                .collect::<Option<_>>()?;
+            let worst = w.iter().map(|&w| i128::from(w).abs() * x_max).sum::<i128>()
+                + i128::from(bias).abs();
+            if worst >= limit {
+                return None;
+            }
+            let key: Vec<Ref> = r.terms.iter().map(|t| t.0).collect();
+            let g = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push(Group {
+                    x: key,
+                    out: vec![],
+                    bias: vec![],
+                    w: vec![],
+                });
+                groups.len() - 1
+            });
+            groups[g].out.push(j as u32);
+            groups[g].bias.push(bias);
+            groups[g].w.push(w);
+        }
+        Some(QuantLinear {
+            groups,
+            acc_scale: acc,
+            shift: acc - ctx.out_scale,
+            relu: self.relu,
+            bounded: ctx.bounded,
+        })
+    }
+}
+
+/// Outputs that read the same input elements.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The input elements, in the order the dense chip consumes them.
+    pub x: Vec<Ref>,
+    /// The output index of each row.
+    pub out: Vec<u32>,
+    /// Bias of each row (accumulator scale).
+    pub bias: Vec<i64>,
+    /// Weights `[row][k]`, aligned with `x`.
+    pub w: Vec<Vec<i64>>,
+}
+
+/// The fixed-point op.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantLinear {
+    /// Groups of outputs sharing their inputs.
+    pub groups: Vec<Group>,
+    /// Accumulator scale `A`.
+    pub acc_scale: u32,
+    /// Rescale shift `d = A − s_out`.
+    pub shift: u32,
+    /// ReLU fused.
+    pub relu: bool,
+    /// Whether the outputs are bounded in the circuit (limbs + sign table); false only for
+    /// values that are public outputs, bounded by the verifier.
+    pub bounded: bool,
+}
+
+impl QuantLinear {
+    fn accumulators(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
+        let n = ctx.node.len();
+        let mut acc = vec![0i64; n];
+        let overflow = || WitnessError::Overflow {
+            node: ctx.node.name.clone(),
+        };
+        for g in &self.groups {
+            let xs: Vec<i64> = g
+                .x
+                .iter()
+                .map(|&r| x.at(r))
+                .collect::<Option<_>>()
+                .ok_or_else(overflow)?;
+            for ((&j, &b), w) in g.out.iter().zip(&g.bias).zip(&g.w) {
+                let slot = acc.get_mut(j as usize).ok_or_else(overflow)?;
+                *slot = dot(w, &xs, b).ok_or_else(overflow)?;
+            }
+        }
+        Ok(acc)
+    }
+
+    fn bits(&self, ctx: &NodeCtx) -> u32 {
+        if self.bounded {
+            ctx.activation_bits
+        } else {
+            ctx.output_bits
+        }
+    }
+}
+
+/// Rescales `acc` by `2^d`, checks every value against `bits` and applies ReLU if asked: the
+/// fixed-point semantics of one rescale-chip call.
+pub fn rescale_checked(
+    ctx: &NodeCtx,
+    acc: &[i64],
+    d: u32,
+    bits: u32,
+    with_relu: bool,
+) -> Result<Vec<i64>, WitnessError> {
+    acc.iter()
+        .enumerate()
+        .map(|(index, &z)| {
+            let y = rescale(z, d).0;
+            if !fits_signed(y, bits) {
+                return Err(WitnessError::ActivationRange {
+                    node: ctx.node.name.clone(),
+                    index,
+                    value: dequantize(y, ctx.scale),
+                    bound: dequantize(1i64 << (bits - 1), ctx.scale),
+                });
+            }
+            Ok(if with_relu { relu(y) } else { y })
+        })
+        .collect()
+}
+
+impl QuantOpImpl for QuantLinear {
+    fn refs(&self) -> Vec<Ref> {
+        self.groups.iter().flat_map(|g| g.x.clone()).collect()
+    }
+
+    fn eval(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
+        let acc = self.accumulators(ctx, x)?;
+        rescale_checked(ctx, &acc, self.shift, self.bits(ctx), self.relu)
+    }
+
+    fn witness(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<NodeWitness, WitnessError> {
+        let bad = || WitnessError::Overflow {
+            node: ctx.node.name.clone(),
+        };
+        let dense = self
+            .groups
+            .iter()
+            .map(|g| {
+                let xs: Vec<i64> = g.x.iter().map(|&r| x.at(r)).collect::<Option<_>>()?;
+                DenseWitness::compute(ctx.lanes, &g.w, &g.bias, &xs)
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?;
+        let acc = self.accumulators(ctx, x)?;
+        let rescale = acc
+            .iter()
+            .map(|&z| RescaleWitness::compute(z, self.shift, ctx.range_bits))
+            .collect();
+        Ok(NodeWitness {
+            dense,
+            rescale: vec![rescale],
+        })
+    }
+
+    fn cost(&self, ctx: &NodeCtx) -> Cost {
+        Cost {
+            dense_rows: self
+                .groups
+                .iter()
+                .map(|g| MatMulConfig::rows(g.x.len(), g.out.len(), ctx.lanes))
+                .sum(),
+            rescale_rows: ctx.node.len(),
+        }
+    }
+
+    fn max_shift(&self) -> u32 {
+        self.shift
+    }
+
+    fn describe(&self) -> String {
+        let macs: usize = self.groups.iter().map(|g| g.x.len() * g.out.len()).sum();
+        format!(
+            "linear: {} groups, {macs} MACs, shift {}{}{}",
+            self.groups.len(),
+            self.shift,
+            if self.relu { ", relu" } else { "" },
+            if self.bounded { "" } else { ", public output" }
+        )
+    }
+}
+
+impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
+    fn synthesize(
+        &self,
+        ctx: &NodeCtx,
+        chips: &mut Chips,
+        layouter: &mut L,
+        x: &Inputs<Wire<Fr>>,
+        w: &mut WitnessCursor,
+    ) -> Result<Vec<Wire<Fr>>, Error> {
+        let mut acc: Vec<Option<Wire<Fr>>> = vec![None; ctx.node.len()];
+        for g in &self.groups {
+            let xs: Vec<Wire<Fr>> = g
+                .x
+                .iter()
+                .map(|&r| x.at(r))
+                .collect::<Option<_>>()
+                .ok_or(Error::Synthesis)?;
+            let out = chips
+                .dense
+                .dense(layouter, &xs, &g.w, &g.bias, w.dense()?)?;
+            for (&j, wire) in g.out.iter().zip(out) {
+                *acc.get_mut(j as usize).ok_or(Error::Synthesis)? = Some(wire);
+            }
+        }
+        let acc: Vec<Wire<Fr>> = acc
+            .into_iter()
+            .collect::<Option<_>>()
+            .ok_or(Error::Synthesis)?;
+        let out = chips
+            .rescale
+            .rescale(layouter, &acc, self.shift, self.bounded, w.rescale()?)?;
+        Ok(out
+            .into_iter()
+            .map(|r| if self.relu { r.relu } else { r.y })
+            .collect())
+    }
+}
+
+/// Fuses a ReLU into the Linear before it when nothing else reads the Linear's output.
+pub fn fuse_relu(g: &mut FloatGraph) {
+    let consumers = g.consumers();
+    let n_in = g.inputs.len();
+    for i in 0..g.nodes.len() {
+        if !matches!(g.nodes[i].op, FloatOp::Relu(_)) {
+            continue;
+        }
+        let src = g.nodes[i].inputs[0];
+        let fusable = src >= n_in
+            && consumers[src].len() == 1
+            && !g.outputs.contains(&src)
+            && matches!(&g.nodes[src - n_in].op, FloatOp::Linear(l) if !l.relu);
+        if fusable {
+            if let FloatOp::Linear(l) = &mut g.nodes[src - n_in].op {
+                l.relu = true;
+            }
+            g.replace_uses(n_in + i, src);
+        }
+    }
+    g.retain_used();
+}
+
+/// Folds a Linear `A` into a Linear `B` that is its only reader when every row of `B` reads at
+/// most one element of `A` and nothing else (a bias add, a per-channel scale, BatchNorm): one
+/// rescale instead of two, no rounding in between, and `A`'s groups unchanged. (A residual Add
+/// is not folded: its rows would each read a different skip element, splitting the groups.)
+pub fn fuse_linear(g: &mut FloatGraph) {
+    loop {
+        let consumers = g.consumers();
+        let n_in = g.inputs.len();
+        let candidate = (0..g.nodes.len()).find_map(|b| {
+            let FloatOp::Linear(lb) = &g.nodes[b].op else {
+                return None;
+            };
+            g.nodes[b]
+                .inputs
+                .iter()
+                .enumerate()
+                .find(|&(slot, &t)| {
+                    t >= n_in
+                        && consumers[t].len() == 1
+                        && !g.outputs.contains(&t)
+                        && g.nodes[b].inputs.iter().filter(|&&u| u == t).count() == 1
+                        && matches!(&g.nodes[t - n_in].op, FloatOp::Linear(la) if !la.relu)
+                        && lb.rows.iter().all(|r| {
+                            r.terms.len() <= 1 && r.terms.iter().all(|e| e.0.slot() == slot)
+                        })
+                })
+                .map(|(slot, &t)| (b, slot, t - n_in))
+        });
+        let Some((b, slot, a)) = candidate else { break };
+        let (FloatOp::Linear(la), FloatOp::Linear(lb)) = (&g.nodes[a].op, &g.nodes[b].op) else {
+            break;
+        };
+        // New inputs: B's other inputs, then A's inputs.
+        let b_inputs = &g.nodes[b].inputs;
+        let mut inputs: Vec<TensorId> = Vec::new();
+        let slot_of = |t: TensorId, inputs: &mut Vec<TensorId>| -> u32 {
+            match inputs.iter().position(|&u| u == t) {
+                Some(p) => p as u32,
+                None => {
+                    inputs.push(t);
+                    (inputs.len() - 1) as u32
+                }
+            }
+        };
+        let b_map: Vec<u32> = b_inputs
+            .iter()
+            .enumerate()
+            .map(|(s, &t)| {
+                if s == slot {
+                    u32::MAX
+                } else {
+                    slot_of(t, &mut inputs)
+                }
+            })
+            .collect();
+        let a_map: Vec<u32> = g.nodes[a]
+            .inputs
+            .iter()
+            .map(|&t| slot_of(t, &mut inputs))
+            .collect();
+        let rows = lb
+            .rows
+            .iter()
+            .map(|r| {
+                let mut out = Row {
+                    bias: r.bias,
+                    terms: Vec::new(),
+                };
+                for &(e, w) in &r.terms {
+                    if e.slot() == slot {
+                        let ra = &la.rows[e.idx()];
+                        out.bias += w * ra.bias;
+                        out.terms.extend(
+                            ra.terms
+                                .iter()
+                                .map(|&(ea, wa)| (Ref(a_map[ea.slot()], ea.1), w * wa)),
+                        );
+                    } else {
+                        out.terms.push((Ref(b_map[e.slot()], e.1), w));
+                    }
+                }
+                out
+            })
+            .collect();
+        let fused = Linear {
+            rows,
+            relu: lb.relu,
+        }
+        .normalized();
+        g.nodes[b].op = FloatOp::Linear(fused);
+        g.nodes[b].inputs = inputs;
+        // A is now unread.
+        g.retain_used();
+    }
+}

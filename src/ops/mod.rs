@@ -1,0 +1,288 @@
+//! The core ops: what the float graph and the fixed-point model are made of (DESIGN §9).
+//!
+//! ONNX ops are many; provable circuits need few. The load stage (`crate::onnx::ops`, one file
+//! per ONNX op family) lowers every ONNX node into these core ops, and each core op is one file
+//! here implementing every later stage:
+//!
+//! | core op | float semantics | circuit |
+//! |---|---|---|
+//! | [`linear::Linear`] | `y_j = b_j + Σ w·x` over any elements of any inputs (Gemm, Conv, pooling sums, Add/Sub, BatchNorm, constants) | dense chip per group of outputs sharing their inputs, then rescale (+ fused ReLU) |
+//! | [`relu::Relu`] | `max(x, 0)` | rescale chip at shift 0 (range limbs + sign table) |
+//! | [`max::Max`] | max (or min) over a window of elements | per step `d = ±(a − m)`, `r = ReLU(d)`, `m' = m ± r` |
+//! | [`gather::Gather`] | every output element is an input element or a constant (Reshape, Transpose, Slice, Concat, Pad, …) | copy constraints only (constants as fixed bias cells) |
+//!
+//! Each file holds the float op (load → float eval → quantize) and the fixed-point op (witness,
+//! plan cost, synthesis). The stages iterate the graph and call [`FloatOp`] / [`QuantOp`]
+//! methods; the only matches on the op kind are the dispatch below.
+
+pub mod gather;
+pub mod linear;
+pub mod max;
+pub mod relu;
+
+use crate::graph::{Graph, Inputs, Node, Ref};
+use crate::quantize::QuantizeError;
+use crate::witness::WitnessError;
+use halo2_proofs::{circuit::Layouter, halo2curves::bn256::Fr, plonk::Error};
+use serde::{Deserialize, Serialize};
+use zkinfer_circuits::{
+    matmul::{DenseWitness, MatMulChip},
+    rescale::{RescaleChip, RescaleWitness},
+    Wire,
+};
+
+/// The float graph the load stage produces.
+pub type FloatGraph = Graph<FloatOp>;
+
+/// A float core op.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FloatOp {
+    /// See [`linear::Linear`].
+    Linear(linear::Linear<f64>),
+    /// See [`relu::Relu`].
+    Relu(relu::Relu),
+    /// See [`max::Max`].
+    Max(max::Max),
+    /// See [`gather::Gather`].
+    Gather(gather::Gather<f64>),
+}
+
+/// A fixed-point core op (serialized in model.json with an `"op"` tag).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op")]
+pub enum QuantOp {
+    /// See [`linear::QuantLinear`].
+    Linear(linear::QuantLinear),
+    /// See [`relu::Relu`].
+    Relu(relu::Relu),
+    /// See [`max::Max`].
+    Max(max::Max),
+    /// See [`gather::Gather`].
+    Gather(gather::Gather<i64>),
+}
+
+/// What quantizing one node knows.
+#[derive(Clone, Debug)]
+pub struct QuantCtx<'a> {
+    /// The node name.
+    pub name: &'a str,
+    /// Scale of each input slot.
+    pub in_scales: Vec<u32>,
+    /// Scale chosen for the output.
+    pub out_scale: u32,
+    /// Table bits `B` (activations have `2B` signed bits).
+    pub table_bits: u32,
+    /// Whether the output must be bounded in the circuit (false only for values that go
+    /// straight to the public output, which the verifier bounds to `output_bits`).
+    pub bounded: bool,
+    /// Signed bits of the unbounded public outputs.
+    pub output_bits: u32,
+}
+
+impl QuantCtx<'_> {
+    /// Signed bits every (bounded) activation fits.
+    pub fn activation_bits(&self) -> u32 {
+        2 * self.table_bits
+    }
+}
+
+/// Float-side behaviour of a core op.
+pub trait FloatOpImpl {
+    /// Every element reference the op makes (checked against input shapes).
+    fn refs(&self) -> Vec<Ref>;
+    /// Float evaluation (f64) producing `len` outputs.
+    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64>;
+    /// Whether the output must share its inputs' scale (no rescale of its own).
+    fn keeps_scale(&self) -> bool;
+    /// How much larger than its inputs' magnitude the op's intermediate values get (max needs
+    /// room for differences: 2). Quantize leaves that headroom in the inputs' scale.
+    fn input_range_factor(&self) -> f64 {
+        1.0
+    }
+    /// The fixed-point op.
+    fn quantize(&self, ctx: &QuantCtx) -> Result<QuantOp, QuantizeError>;
+}
+
+/// Rows a node takes in each column group (plan stage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Rows of the dense chip's columns.
+    pub dense_rows: usize,
+    /// Rows of the rescale chip's columns.
+    pub rescale_rows: usize,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, o: Self) {
+        self.dense_rows += o.dense_rows;
+        self.rescale_rows += o.rescale_rows;
+    }
+}
+
+/// The chip witnesses of one node, in the order synthesis consumes them: the `i`-th dense
+/// call takes `dense[i]`, the `j`-th rescale call `rescale[j]`. Tests tamper these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeWitness {
+    /// Dense-chip running sums, one per dense call.
+    pub dense: Vec<DenseWitness>,
+    /// Rescale-chip rows, one list per rescale call.
+    pub rescale: Vec<Vec<RescaleWitness>>,
+}
+
+/// Hands the node's precomputed chip witnesses to synthesis in order.
+pub struct WitnessCursor<'a> {
+    w: Option<&'a NodeWitness>,
+    dense: usize,
+    rescale: usize,
+}
+
+impl<'a> WitnessCursor<'a> {
+    /// A cursor over `w` (`None` at key generation).
+    pub fn new(w: Option<&'a NodeWitness>) -> Self {
+        Self {
+            w,
+            dense: 0,
+            rescale: 0,
+        }
+    }
+    /// The next dense witness (`Ok(None)` at key generation).
+    pub fn dense(&mut self) -> Result<Option<&'a DenseWitness>, Error> {
+        let Some(w) = self.w else { return Ok(None) };
+        self.dense += 1;
+        w.dense.get(self.dense - 1).map(Some).ok_or(Error::Synthesis)
+    }
+    /// The next rescale witness list.
+    pub fn rescale(&mut self) -> Result<Option<&'a [RescaleWitness]>, Error> {
+        let Some(w) = self.w else { return Ok(None) };
+        self.rescale += 1;
+        w.rescale
+            .get(self.rescale - 1)
+            .map(|v| Some(v.as_slice()))
+            .ok_or(Error::Synthesis)
+    }
+}
+
+/// The chips a node lays out with.
+pub struct Chips {
+    /// The dense chip (row cursor inside).
+    pub dense: MatMulChip<Fr>,
+    /// The rescale chip (row cursor inside).
+    pub rescale: RescaleChip<Fr>,
+    /// Remainder table bits `R`.
+    pub range_bits: u32,
+}
+
+/// What the fixed-point stages know about a node.
+pub struct NodeCtx<'a> {
+    /// The node.
+    pub node: &'a Node<QuantOp>,
+    /// Its output scale.
+    pub scale: u32,
+    /// Scales of its inputs.
+    pub in_scales: Vec<u32>,
+    /// Signed bits of bounded activations.
+    pub activation_bits: u32,
+    /// Signed bits of unbounded (public output) values.
+    pub output_bits: u32,
+    /// Remainder table bits `R`.
+    pub range_bits: u32,
+    /// Dense lanes.
+    pub lanes: usize,
+}
+
+/// Fixed-point behaviour of a core op.
+pub trait QuantOpImpl {
+    /// Every element reference the op makes.
+    fn refs(&self) -> Vec<Ref>;
+    /// The fixed-point reference (bit-exact with the circuit).
+    fn eval(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError>;
+    /// The chip witnesses, from the node's input values.
+    fn witness(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<NodeWitness, WitnessError>;
+    /// Rows the node takes.
+    fn cost(&self, ctx: &NodeCtx) -> Cost;
+    /// Largest rescale shift the node uses (sizes the remainder limbs).
+    fn max_shift(&self) -> u32 {
+        0
+    }
+    /// A one-line description for settings.json and the compile report.
+    fn describe(&self) -> String;
+}
+
+/// Synthesis of a core op (generic over the layouter, so a separate trait).
+pub trait Synthesize<L: Layouter<Fr>> {
+    /// Assigns the node's cells and returns its output wires.
+    fn synthesize(
+        &self,
+        ctx: &NodeCtx,
+        chips: &mut Chips,
+        layouter: &mut L,
+        x: &Inputs<Wire<Fr>>,
+        w: &mut WitnessCursor,
+    ) -> Result<Vec<Wire<Fr>>, Error>;
+}
+
+impl FloatOp {
+    /// The op's implementation.
+    pub fn imp(&self) -> &dyn FloatOpImpl {
+        match self {
+            FloatOp::Linear(o) => o,
+            FloatOp::Relu(o) => o,
+            FloatOp::Max(o) => o,
+            FloatOp::Gather(o) => o,
+        }
+    }
+}
+
+impl QuantOp {
+    /// The op's implementation.
+    pub fn imp(&self) -> &dyn QuantOpImpl {
+        match self {
+            QuantOp::Linear(o) => o,
+            QuantOp::Relu(o) => o,
+            QuantOp::Max(o) => o,
+            QuantOp::Gather(o) => o,
+        }
+    }
+    /// The op's synthesis.
+    pub fn synth<L: Layouter<Fr>>(&self) -> &dyn Synthesize<L> {
+        match self {
+            QuantOp::Linear(o) => o,
+            QuantOp::Relu(o) => o,
+            QuantOp::Max(o) => o,
+            QuantOp::Gather(o) => o,
+        }
+    }
+}
+
+/// Evaluates the float graph on `inputs` (one flat vector per graph input); returns every
+/// tensor's values.
+pub fn eval_float(g: &FloatGraph, inputs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let mut values: Vec<Vec<f64>> = inputs.to_vec();
+    for n in &g.nodes {
+        let x = Inputs(n.inputs.iter().map(|&t| values[t].as_slice()).collect());
+        let out = n.op.imp().eval(&x, n.len());
+        values.push(out);
+    }
+    values
+}
+
+/// The float graph's outputs on `inputs`, flattened in output order.
+pub fn forward(g: &FloatGraph, inputs: &[Vec<f64>]) -> Vec<f64> {
+    let values = eval_float(g, inputs);
+    g.outputs
+        .iter()
+        .flat_map(|&t| values[t].iter().copied())
+        .collect()
+}
+
+/// Splits a flat vector of all inputs into one vector per graph input.
+pub fn split_inputs<N, T: Clone>(g: &Graph<N>, flat: &[T]) -> Vec<Vec<T>> {
+    let mut out = Vec::with_capacity(g.inputs.len());
+    let mut at = 0;
+    for t in 0..g.inputs.len() {
+        let n = g.len(t);
+        out.push(flat.get(at..at + n).map(<[T]>::to_vec).unwrap_or_default());
+        at += n;
+    }
+    out
+}
