@@ -149,8 +149,7 @@ impl QuantModel {
         if self.scales.len() != self.graph.n_tensors() {
             return Err("one scale per tensor expected".into());
         }
-        if !TABLE_BITS_RANGE.contains(&self.table_bits) || !(1..=63).contains(&self.output_bits)
-        {
+        if !TABLE_BITS_RANGE.contains(&self.table_bits) || !(1..=63).contains(&self.output_bits) {
             return Err("bit widths out of range".into());
         }
         Ok(())
@@ -288,12 +287,15 @@ pub fn quantize(
     for t in 0..n {
         let s = match (opts.scale, &maxima, bounded[t]) {
             (Some(s), _, _) => s,
-            (None, Some(_), true) => fit_scale(max_of(t) * factor[t], 2 * bits, MAX_ACTIVATION_SCALE)
-                .ok_or_else(|| QuantizeError::TooLarge {
-                    node: model.name(t).to_string(),
-                    max: max_of(t) * factor[t],
-                    bits: 2 * bits,
-                })?,
+            (None, Some(_), true) => {
+                fit_scale(max_of(t) * factor[t], 2 * bits, MAX_ACTIVATION_SCALE).ok_or_else(
+                    || QuantizeError::TooLarge {
+                        node: model.name(t).to_string(),
+                        max: max_of(t) * factor[t],
+                        bits: 2 * bits,
+                    },
+                )?
+            }
             (None, None, true) => DEFAULT_SCALE,
             (None, _, false) => {
                 fit_scale(max_of(t), OUTPUT_BITS, OUTPUT_SCALE).ok_or_else(|| {

@@ -1,8 +1,8 @@
 //! Witness stage: fixed-point model + input → the full trace of every intermediate tensor, in
 //! plain Rust, bit-exact with the circuit (both use `zkinfer_circuits::fixed`).
 
-use crate::quantize::QuantModel;
 use crate::graph::Inputs;
+use crate::quantize::QuantModel;
 use zkinfer_circuits::fixed::fits_signed;
 
 /// Errors of the witness stage.
@@ -149,4 +149,3 @@ pub fn run(model: &QuantModel, input: Vec<i64>) -> Result<Trace, WitnessError> {
         n_inputs: g.inputs.len(),
     })
 }
-

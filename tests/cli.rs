@@ -117,8 +117,8 @@ fn changed_output_is_rejected() {
     let p = proved();
     // the output field alone
     let path = edit_proof(&p, "out.json", |v| {
-        let x = v["output"]["values"][3].as_i64().expect("int");
-        v["output"]["values"][3] = (x + 1).into();
+        let x = v["outputs"][0]["values"][3].as_i64().expect("int");
+        v["outputs"][0]["values"][3] = (x + 1).into();
     });
     let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -128,11 +128,11 @@ fn changed_output_is_rejected() {
         let mut bytes = hex::decode(v["instances"][n - 1].as_str().expect("hex")).expect("hex");
         bytes[0] = bytes[0].wrapping_add(1);
         v["instances"][n - 1] = hex::encode(bytes).into();
-        let m = v["output"]["values"].as_array().expect("array").len();
-        let x = v["output"]["values"][m - 1].as_i64().expect("int");
-        v["output"]["values"][m - 1] = (x + 1).into();
-        let scale = v["output"]["scale"].as_u64().expect("scale") as i32;
-        v["output"]["floats"][m - 1] = ((x + 1) as f64 / 2f64.powi(scale)).into();
+        let m = v["outputs"][0]["values"].as_array().expect("array").len();
+        let x = v["outputs"][0]["values"][m - 1].as_i64().expect("int");
+        v["outputs"][0]["values"][m - 1] = (x + 1).into();
+        let scale = v["outputs"][0]["scale"].as_u64().expect("scale") as i32;
+        v["outputs"][0]["floats"][m - 1] = ((x + 1) as f64 / 2f64.powi(scale)).into();
     });
     let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
     assert_rejected(&out, "does not verify");
@@ -270,13 +270,16 @@ fn bad_files_exit_2_and_write_nothing() {
         out_path.display()
     );
 
-    let build = tmp.path().join("cnn");
-    let cnn = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cnn_small.onnx");
-    let o = zkinfer(&["compile", s(&cnn), "-o", s(&build)]);
+    // every unsupported node is named at once
+    let build = tmp.path().join("unsupported");
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops/unsupported_many.onnx");
+    let o = zkinfer(&["compile", s(&model), "-o", s(&build)]);
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("Conv") && err.contains("conv0"),
+        err.contains("`Sigmoid` at node `sigmoid1`")
+            && err.contains("`Softmax` at node `softmax2`"),
         "{}",
         describe(&o)
     );

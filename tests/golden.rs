@@ -53,7 +53,7 @@ fn mlp_tiny_commitment_vk_and_proof_are_stable() {
     )
     .expect("the committed golden proof must keep verifying");
     assert_eq!(
-        verified.output.predicted_class,
+        verified.outputs[0].predicted_class,
         common::expected_argmax("mlp_tiny")
     );
 }

@@ -138,7 +138,10 @@ impl Loader<'_> {
     }
 
     /// The probe arguments and activation tensor ids of `node`'s inputs.
-    pub(crate) fn args(&self, node: &TypedNode) -> Result<(Vec<probe::Arg>, Vec<TensorId>), String> {
+    pub(crate) fn args(
+        &self,
+        node: &TypedNode,
+    ) -> Result<(Vec<probe::Arg>, Vec<TensorId>), String> {
         let mut args = Vec::new();
         let mut acts = Vec::new();
         for i in 0..node.inputs.len() {
@@ -161,12 +164,7 @@ impl Loader<'_> {
         let shape = self.shape(OutletId::new(node.id, 0))?;
         let n: usize = shape.iter().product();
         let lin = probe::affine(node.op.as_ref(), &args, n).map_err(|e| format!("{e:#}"))?;
-        let t = self.add(
-            &node.name,
-            acts,
-            shape,
-            FloatOp::Linear(lin.normalized()),
-        );
+        let t = self.add(&node.name, acts, shape, FloatOp::Linear(lin.normalized()));
         Ok(Built::Done(vec![Value::Tensor(t)]))
     }
 
@@ -311,8 +309,8 @@ fn walk(model: &TypedModel, inputs: Vec<Input>) -> Result<FloatGraph, WalkError>
             }
             Err(msg) => {
                 // a node after an unsupported one is not reported again
-                let downstream = (0..node.inputs.len())
-                    .any(|i| matches!(l.value(node, i), Value::Poisoned));
+                let downstream =
+                    (0..node.inputs.len()).any(|i| matches!(l.value(node, i), Value::Poisoned));
                 if !downstream {
                     unsupported.push(Unsupported {
                         node: node.name.clone(),

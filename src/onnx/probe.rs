@@ -12,9 +12,9 @@
 use crate::graph::Ref;
 use crate::ops::gather::Src;
 use crate::ops::linear::{Linear, Row};
+use anyhow::{bail, ensure, format_err};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::value::IntoTValue;
-use anyhow::{bail, ensure, format_err};
 
 /// Probes per evaluation when batching.
 const BATCH: usize = 256;
@@ -50,7 +50,9 @@ fn to_f64(t: &Tensor) -> TractResult<Vec<f64>> {
 
 fn filled(shape: &[usize], dt: DatumType, v: f64) -> TractResult<Tensor> {
     let n: usize = shape.iter().product();
-    Tensor::from_shape(shape, &vec![v; n])?.cast_to_dt(dt).map(|t| t.into_owned())
+    Tensor::from_shape(shape, &vec![v; n])?
+        .cast_to_dt(dt)
+        .map(|t| t.into_owned())
 }
 
 /// Evaluates with activation `slot` holding `probes` (a batch of unit vectors, or one vector
@@ -148,7 +150,18 @@ fn columns(
 /// Reads an affine op: one row per output, terms over the activation slots (numbered in the
 /// order of `args`' activations).
 pub(super) fn affine(op: &dyn TypedOp, args: &[Arg], out_len: usize) -> TractResult<Linear<f64>> {
-    let dt = if run(op, args, f64::datum_type(), false, usize::MAX, &[], false, out_len).is_ok() {
+    let dt = if run(
+        op,
+        args,
+        f64::datum_type(),
+        false,
+        usize::MAX,
+        &[],
+        false,
+        out_len,
+    )
+    .is_ok()
+    {
         f64::datum_type()
     } else {
         f32::datum_type()
@@ -249,7 +262,10 @@ pub(super) fn indices(
                         .get((-c - 1) as usize)
                         .ok_or_else(|| format_err!("bad constant code"))?,
                 ),
-                c => Src::Elem(Ref(((c - 1) >> 40) as u32, ((c - 1) & ((1 << 40) - 1)) as u32)),
+                c => Src::Elem(Ref(
+                    ((c - 1) >> 40) as u32,
+                    ((c - 1) & ((1 << 40) - 1)) as u32,
+                )),
             })
         })
         .collect()

@@ -1,1 +1,278 @@
+//! Op-level tests: every fixture under tests/fixtures/ops (one ONNX op or op form each) is
+//! loaded, evaluated in floats against tract's own (optimized) evaluation on random inputs,
+//! quantized and run through the witness (within the error its scales predict), and checked by
+//! MockProver (witness and circuit agree).
+
 use super::*;
+use crate::circuit::{instance_field, CircuitWitness, ModelCircuit};
+use crate::ops::{forward, split_inputs};
+use crate::quantize::{quantize, QuantOptions};
+use crate::witness;
+use halo2_proofs::dev::MockProver;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn uniform(rng: &mut ChaCha20Rng, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| (rng.next_u32() as f64 / u32::MAX as f64) * 2.0 - 1.0)
+        .map(|v| (v * 64.0).round() / 64.0)
+        .collect()
+}
+
+/// tract's own evaluation (the optimized plan, not the decluttered graph zkinfer reads).
+fn tract_reference(path: &Path, inputs: &[(Vec<usize>, Vec<f64>)]) -> Vec<f64> {
+    let model = tract_onnx::onnx()
+        .model_for_path(path)
+        .expect("load")
+        .into_optimized()
+        .expect("optimize")
+        .into_runnable()
+        .expect("runnable");
+    let tensors: TVec<TValue> = inputs
+        .iter()
+        .map(|(shape, v)| {
+            let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            Tensor::from_shape(shape, &f).expect("tensor").into()
+        })
+        .collect();
+    model
+        .run(tensors)
+        .expect("run")
+        .iter()
+        .flat_map(|t| {
+            t.cast_to::<f64>()
+                .expect("cast")
+                .to_plain_array_view::<f64>()
+                .expect("view")
+                .iter()
+                .copied()
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn check_fixture(name: &str) {
+    let path = fixtures().join("ops").join(format!("{name}.onnx"));
+    let g = load_onnx(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut rng = ChaCha20Rng::seed_from_u64(name.len() as u64);
+    let samples: Vec<Vec<Vec<f64>>> = (0..4)
+        .map(|_| {
+            (0..g.inputs.len())
+                .map(|t| uniform(&mut rng, g.len(t)))
+                .collect()
+        })
+        .collect();
+    let x = &samples[0];
+    let shaped: Vec<(Vec<usize>, Vec<f64>)> = g
+        .inputs
+        .iter()
+        .zip(x)
+        .map(|(i, v)| (i.shape.clone(), v.clone()))
+        .collect();
+    let want = tract_reference(&path, &shaped);
+    let got = forward(&g, x);
+    assert_eq!(got.len(), want.len(), "{name}: output length");
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+            "{name}: float output {i}: zkinfer {a} vs tract {b}"
+        );
+    }
+
+    let q = quantize(&g, Some(&samples), &QuantOptions::default())
+        .unwrap_or_else(|e| panic!("{name}: quantize: {e}"));
+    let flat: Vec<f64> = x.concat();
+    let trace = witness::quantize_input(&q, &flat)
+        .and_then(|v| witness::run(&q, v))
+        .unwrap_or_else(|e| panic!("{name}: witness: {e}"));
+    let scales: Vec<u32> = q
+        .graph
+        .outputs
+        .iter()
+        .flat_map(|&t| std::iter::repeat_n(q.scale(t), q.graph.len(t)))
+        .collect();
+    assert_eq!(
+        trace.output().len(),
+        want.len(),
+        "{name}: fixed-point output length"
+    );
+    for (i, ((&v, &s), b)) in trace.output().iter().zip(&scales).zip(&want).enumerate() {
+        let a = witness::dequantize(v, s);
+        // scales of 7+ fractional bits on values of magnitude ~1: a few 2^-7 at most
+        assert!(
+            (a - b).abs() <= 0.03 * (1.0 + b.abs()),
+            "{name}: fixed-point output {i}: {a} vs {b} (scale {s})"
+        );
+    }
+
+    let plan = crate::plan::plan(&q).unwrap_or_else(|e| panic!("{name}: plan: {e}"));
+    let q = std::sync::Arc::new(q);
+    let cw = CircuitWitness::new(&q, plan.shape, &trace).expect("circuit witness");
+    let instance = instance_field(&cw.instance);
+    let circuit = ModelCircuit::prove(q.clone(), plan.shape, cw);
+    let prover = MockProver::run(plan.k, &circuit, vec![instance]).expect("mock");
+    if let Err(f) = prover.verify() {
+        panic!("{name}: {} failures, first {:?}", f.len(), f.first());
+    }
+    // the graph round-trips through model.json's serialization
+    let json = serde_json::to_string(&*q).expect("serialize");
+    let back: crate::quantize::QuantModel = serde_json::from_str(&json).expect("parse");
+    assert_eq!(back, *q, "{name}: model.json round trip");
+    assert_eq!(split_inputs(&q.graph, &flat).len(), q.graph.inputs.len());
+}
+
+macro_rules! fixture_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                check_fixture(stringify!($name));
+            }
+        )*
+    };
+}
+
+fixture_tests!(
+    conv_defaults,
+    conv_stride_pad,
+    conv_asym_pad,
+    conv_same_upper,
+    conv_same_lower,
+    conv_dilated,
+    conv_groups,
+    conv_depthwise,
+    conv_1x1,
+    conv_1d,
+    batchnorm_after_relu,
+    conv_bn,
+    maxpool_2x2,
+    maxpool_pad,
+    maxpool_dilated_ceil,
+    avgpool_pad_excl,
+    avgpool_pad_incl,
+    global_avgpool,
+    global_maxpool,
+    add_bcast_const,
+    sub_const_left,
+    mul_div_const,
+    add_two_tensors_bcast,
+    sub_two_tensors,
+    max_min_tensors,
+    reduce_sum_axes,
+    reduce_mean_keep0,
+    reduce_max,
+    reduce_min_all,
+    reshape_flatten,
+    flatten_axis2,
+    transpose,
+    concat_acts_const,
+    slice_steps,
+    squeeze_unsqueeze,
+    pad_const,
+    gather_const_idx,
+    expand,
+    tile,
+    identity_relu,
+    leaky_relu,
+    clip,
+    neg_abs,
+    relu_only,
+    residual_gemm,
+    matmul_batch2,
+);
+
+#[test]
+fn every_unsupported_node_is_reported_at_once() {
+    let err = load_onnx(&fixtures().join("ops/unsupported_many.onnx")).expect_err("unsupported");
+    let nodes: Vec<(&str, &str)> = err
+        .unsupported()
+        .iter()
+        .map(|u| (u.node.as_str(), u.op.as_str()))
+        .collect();
+    assert_eq!(nodes, [("sigmoid1", "Sigmoid"), ("softmax2", "Softmax")]);
+}
+
+#[test]
+fn bundled_models_match_onnxruntime() {
+    for name in [
+        "mlp_tiny",
+        "mlp_digits",
+        "mlp_wide",
+        "cnn_small",
+        "cnn_bn",
+        "dw_separable",
+        "residual_mlp",
+        "residual_conv",
+    ] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(name);
+        let g = load_onnx(&dir.join("network.onnx")).expect("load");
+        let json = |f: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(dir.join(f)).expect("read"))
+                .expect("json")
+        };
+        let input: Vec<f64> = json("input.json")["input_data"][0]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|v| v.as_f64().expect("f"))
+            .collect();
+        let want: Vec<f64> = json("expected.json")["output"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|v| v.as_f64().expect("f"))
+            .collect();
+        let got = forward(&g, &[input]);
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4, "{name}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn missing_and_garbage_files_are_errors() {
+    assert!(matches!(
+        load_onnx(Path::new("/nonexistent/model.onnx")),
+        Err(OnnxError::Read { .. })
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("garbage.onnx");
+    std::fs::write(&p, b"this is not protobuf \xff\xfe\x00").expect("write");
+    assert!(load_onnx(&p).is_err());
+}
+
+#[test]
+fn symbolic_batch_becomes_one() {
+    let dir = fixtures();
+    let g = load_onnx(&dir.join("matmul_chain.onnx")).expect("load");
+    assert_eq!(
+        g.inputs[0].shape,
+        vec![1, 2, 3],
+        "symbolic batch fixed to 1"
+    );
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("matmul_chain.json")).expect("read"),
+    )
+    .expect("json");
+    let x: Vec<f64> = reference["input"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().expect("f"))
+        .collect();
+    let want: Vec<f64> = reference["output"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().expect("f"))
+        .collect();
+    for (g, w) in forward(&g, &[x]).iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+    }
+}

@@ -215,12 +215,11 @@ impl QuantLinear {
             node: ctx.node.name.clone(),
         };
         for g in &self.groups {
-            let xs: Vec<i64> = g
-                .x
-                .iter()
-                .map(|&r| x.at(r))
-                .collect::<Option<_>>()
-                .ok_or_else(overflow)?;
+            let xs: Vec<i64> =
+                g.x.iter()
+                    .map(|&r| x.at(r))
+                    .collect::<Option<_>>()
+                    .ok_or_else(overflow)?;
             for ((&j, &b), w) in g.out.iter().zip(&g.bias).zip(&g.w) {
                 let slot = acc.get_mut(j as usize).ok_or_else(overflow)?;
                 *slot = dot(w, &xs, b).ok_or_else(overflow)?;
@@ -336,12 +335,11 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
     ) -> Result<Vec<Wire<Fr>>, Error> {
         let mut acc: Vec<Option<Wire<Fr>>> = vec![None; ctx.node.len()];
         for g in &self.groups {
-            let xs: Vec<Wire<Fr>> = g
-                .x
-                .iter()
-                .map(|&r| x.at(r))
-                .collect::<Option<_>>()
-                .ok_or(Error::Synthesis)?;
+            let xs: Vec<Wire<Fr>> =
+                g.x.iter()
+                    .map(|&r| x.at(r))
+                    .collect::<Option<_>>()
+                    .ok_or(Error::Synthesis)?;
             let out = chips
                 .dense
                 .dense(layouter, &xs, &g.w, &g.bias, w.dense()?)?;

@@ -19,6 +19,10 @@ pub mod gather;
 pub mod linear;
 pub mod max;
 pub mod relu;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub mod testutil;
 
 use crate::graph::{Graph, Inputs, Node, Ref};
 use crate::quantize::QuantizeError;
@@ -149,7 +153,10 @@ impl<'a> WitnessCursor<'a> {
     pub fn dense(&mut self) -> Result<Option<&'a DenseWitness>, Error> {
         let Some(w) = self.w else { return Ok(None) };
         self.dense += 1;
-        w.dense.get(self.dense - 1).map(Some).ok_or(Error::Synthesis)
+        w.dense
+            .get(self.dense - 1)
+            .map(Some)
+            .ok_or(Error::Synthesis)
     }
     /// The next rescale witness list.
     pub fn rescale(&mut self) -> Result<Option<&'a [RescaleWitness]>, Error> {

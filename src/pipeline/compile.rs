@@ -75,7 +75,11 @@ fn calibration_report(
         argmax_agree: 0,
     };
     let scales = output_scales(model);
-    let first = model.graph.outputs.first().map_or(0, |&t| model.graph.len(t));
+    let first = model
+        .graph
+        .outputs
+        .first()
+        .map_or(0, |&t| model.graph.len(t));
     for s in samples {
         let flat: Vec<f64> = s.concat();
         let trace = witness::quantize_input(model, &flat).and_then(|q| witness::run(model, q));

@@ -208,8 +208,7 @@ pub fn verify(
             && a.scale == b.scale
             && a.predicted_class == b.predicted_class
             && a.floats.len() == b.floats.len()
-            && a
-                .floats
+            && a.floats
                 .iter()
                 .zip(&b.floats)
                 .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))

@@ -1,1 +1,78 @@
 use super::*;
+use crate::ops::testutil::{chain, dense};
+use crate::ops::QuantOp;
+use crate::quantize::{quantize, QuantOptions};
+
+/// One dense layer `n_in → n_out` at `--scale 4` with `bits`-bit tables.
+fn model(n_in: usize, n_out: usize, bits: u32) -> QuantModel {
+    let g = chain(
+        &[1, n_in],
+        vec![(
+            vec![],
+            vec![1, n_out],
+            dense(&vec![vec![0.5; n_in]; n_out], &vec![0.0; n_out], false),
+        )],
+    );
+    let opts = QuantOptions {
+        scale: Some(4),
+        lookup_bits: Some(bits),
+    };
+    quantize(&g, None, &opts).expect("quantize")
+}
+
+fn set_shift(m: &mut QuantModel, shift: u32) {
+    if let QuantOp::Linear(l) = &mut m.graph.nodes[0].op {
+        l.shift = shift;
+    }
+}
+
+#[test]
+fn k_covers_rows_and_tables_and_is_minimal() {
+    for (n_in, n_out, bits) in [(4, 2, 6), (64, 10, 8), (512, 512, 10), (64, 16, 12)] {
+        let p = plan(&model(n_in, n_out, bits)).expect("plan");
+        let need = p.dense_rows.max(p.rescale_rows).max(p.table_rows) + p.reserved_rows;
+        assert!(
+            need <= 1 << p.k,
+            "{n_in}x{n_out}: {need} rows do not fit k = {}",
+            p.k
+        );
+        assert!(
+            need > 1 << (p.k - 1) || p.k == 4,
+            "{n_in}x{n_out}: k = {} is larger than needed",
+            p.k
+        );
+        assert_eq!(
+            p.dense_rows,
+            zkinfer_circuits::matmul::MatMulConfig::rows(n_in, n_out, p.shape.lanes)
+        );
+        assert_eq!(p.rescale_rows, n_in + n_out, "input rows + one per output");
+    }
+}
+
+#[test]
+fn a_table_forces_k_at_least_bits_plus_one() {
+    let p = plan(&model(4, 2, 12)).expect("plan");
+    assert_eq!(p.k, 13);
+    assert_eq!(p.shape.lanes, 1, "a tiny layer needs no extra lanes");
+}
+
+#[test]
+fn remainder_limbs_follow_the_largest_shift() {
+    let mut m = model(4, 2, 6);
+    set_shift(&mut m, 6);
+    assert_eq!(plan(&m).expect("plan").shape.remainder_limbs, 1);
+    set_shift(&mut m, 10); // d = 10 > R = 6
+    assert_eq!(plan(&m).expect("plan").shape.remainder_limbs, 2);
+    set_shift(&mut m, 13); // d > 2R
+    assert!(matches!(
+        plan(&m),
+        Err(PlanError::ShiftTooLarge { shift: 13, .. })
+    ));
+}
+
+#[test]
+fn wide_layers_get_more_lanes_rather_than_much_larger_k() {
+    let p = plan(&model(512, 512, 10)).expect("plan");
+    assert!(p.shape.lanes > 1);
+    assert!(p.k <= 16, "k = {}", p.k);
+}

@@ -7,7 +7,18 @@ use std::sync::OnceLock;
 use zkinfer::pipeline::{self, CompileOptions, Quiet};
 
 /// The bundled models.
-pub const MODELS: [&str; 3] = ["mlp_tiny", "mlp_digits", "mlp_wide"];
+pub const MODELS: [&str; 7] = [
+    "mlp_tiny",
+    "mlp_digits",
+    "mlp_wide",
+    "cnn_small",
+    "cnn_bn",
+    "dw_separable",
+    "residual_mlp",
+];
+
+/// More bundled models (kept separate so `MODELS[i]` indices stay stable).
+pub const MORE_MODELS: [&str; 1] = ["residual_conv"];
 
 /// `models/<name>` in the repository.
 pub fn model_dir(name: &str) -> PathBuf {

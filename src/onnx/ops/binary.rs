@@ -5,10 +5,10 @@
 //! `min(x, c) = c − ReLU(c − x)`.
 
 use super::super::{probe, Built, Loader, Value};
+use crate::graph::Ref;
 use crate::ops::linear::{Linear, Row};
 use crate::ops::relu::Relu;
 use crate::ops::FloatOp;
-use crate::graph::Ref;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::math::Add;
@@ -18,9 +18,12 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
         return Ok(Built::NotMine);
     };
     let vals: Vec<Value> = (0..node.inputs.len()).map(|i| l.value(node, i)).collect();
-    let acts = vals.iter().filter(|v| matches!(v, Value::Tensor(_))).count();
+    let acts = vals
+        .iter()
+        .filter(|v| matches!(v, Value::Tensor(_)))
+        .count();
     let divisor_const = matches!(vals.get(1), Some(Value::Const(_)));
-    match op.0.name().as_ref() {
+    match &*op.0.name() {
         "Add" | "Sub" => l.affine(node),
         "Mul" if acts == 1 => l.affine(node),
         "Div" if divisor_const => l.affine(node),
@@ -79,7 +82,12 @@ fn max_min(l: &mut Loader, node: &TypedNode, min: bool, vals: &[Value]) -> Resul
         .collect();
     let sign = if min { -1.0 } else { 1.0 };
     let d = l.add(&node.name, vec![x], shape.clone(), FloatOp::Linear(diff));
-    let r = l.add(&node.name, vec![d], shape.clone(), FloatOp::Relu(Relu { len: n }));
+    let r = l.add(
+        &node.name,
+        vec![d],
+        shape.clone(),
+        FloatOp::Relu(Relu { len: n }),
+    );
     let back = Linear {
         rows: cs
             .iter()

@@ -31,7 +31,12 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     };
     let shape = l.shape(OutletId::new(node.id, 0))?;
     let n: usize = shape.iter().product();
-    let r = l.add(&node.name, vec![x], shape.clone(), FloatOp::Relu(Relu { len: n }));
+    let r = l.add(
+        &node.name,
+        vec![x],
+        shape.clone(),
+        FloatOp::Relu(Relu { len: n }),
+    );
     let lin = Linear {
         rows: (0..n as u32)
             .map(|j| Row {

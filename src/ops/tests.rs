@@ -1,0 +1,226 @@
+//! Soundness of the core ops inside the model circuit: honest witnesses satisfy MockProver,
+//! and a prover who changes one op's chip witness (keeping the rest, and the public output,
+//! consistent with the lie) is caught by the named gate or lookup.
+
+use super::gather::{Gather, Src};
+use super::max::Max;
+use super::relu::Relu;
+use super::testutil::{chain, dense};
+use super::{FloatGraph, FloatOp};
+use crate::circuit::{instance_field, CircuitWitness, ModelCircuit};
+use crate::graph::Ref;
+use crate::plan::plan;
+use crate::quantize::{quantize, QuantModel, QuantOptions};
+use crate::witness;
+use halo2_proofs::dev::MockProver;
+use std::sync::Arc;
+use zkinfer_circuits::matmul::DenseWitness;
+
+struct Setup {
+    q: Arc<QuantModel>,
+    cw: CircuitWitness,
+    k: u32,
+    lanes: usize,
+}
+
+fn setup(g: &FloatGraph, input: &[f64]) -> Setup {
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+    };
+    let q = quantize(g, None, &opts).expect("quantize");
+    let p = plan(&q).expect("plan");
+    let trace = witness::run(&q, witness::quantize_input(&q, input).expect("input")).expect("run");
+    let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    Setup {
+        q: Arc::new(q),
+        cw,
+        k: p.k,
+        lanes: p.shape.lanes,
+    }
+}
+
+impl Setup {
+    /// Runs MockProver; `Ok` when satisfied, else the failures as text.
+    fn run(&self) -> Result<(), Vec<String>> {
+        let shape = plan(&self.q).expect("plan").shape;
+        let instance = instance_field(&self.cw.instance);
+        let circuit = ModelCircuit::prove(self.q.clone(), shape, self.cw.clone());
+        let prover = MockProver::run(self.k, &circuit, vec![instance]).expect("mock");
+        prover
+            .verify()
+            .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect())
+    }
+    fn expect_failure(&self, what: &str) {
+        match self.run() {
+            Ok(()) => panic!("expected a failure naming {what:?}, the circuit is satisfied"),
+            Err(fs) => assert!(
+                fs.iter().any(|f| f.contains(what)),
+                "expected a failure naming {what:?}, got {:#?}",
+                &fs[..fs.len().min(4)]
+            ),
+        }
+    }
+    /// Claims `r` as the ReLU of max/min step `step` of node 0 (sign bit `neg`), and carries the
+    /// lie through the step's sum and the public output (the last output value).
+    fn forge_step(&mut self, step: usize, r: i64, neg: i64, sigma: i64, out: usize) {
+        let w = &mut self.cw.nodes[0];
+        let rw = &mut w.rescale[step][0];
+        rw.a = r;
+        rw.neg = neg;
+        let x_m = honest_m(&w.dense[2 * step], sigma);
+        w.dense[2 * step + 1] =
+            DenseWitness::compute(self.lanes, &[vec![1, sigma]], &[0], &[x_m, r]).expect("dense");
+        let n_in = self.q.input_len();
+        self.cw.instance[n_in + out] = x_m + sigma * r;
+    }
+}
+
+/// The running max `m` entering a step, read from its honest diff block (`x = [a, m]`,
+/// weights `[σ, −σ]`: rows `0`, `σ·a`, `σ·a − σ·m`).
+fn honest_m(diff: &DenseWitness, sigma: i64) -> i64 {
+    let acc = &diff.acc[0];
+    sigma * (acc[1][0] - acc[2][0])
+}
+
+fn max_graph(min: bool) -> FloatGraph {
+    chain(
+        &[1, 4],
+        vec![(
+            vec![],
+            vec![1, 2],
+            FloatOp::Max(Max {
+                windows: vec![vec![Ref(0, 0), Ref(0, 1)], vec![Ref(0, 2), Ref(0, 3)]],
+                min,
+            }),
+        )],
+    )
+}
+
+#[test]
+fn max_and_min_are_exact_and_satisfied() {
+    for min in [false, true] {
+        let s = setup(&max_graph(min), &[0.5, 0.25, -0.75, 1.0]);
+        s.run().expect("honest max/min");
+        let want = if min { [16, -48] } else { [32, 64] }; // scale 6
+        assert_eq!(&s.cw.instance[4..], &want);
+    }
+}
+
+#[test]
+fn a_smaller_max_cannot_be_claimed() {
+    // window 1: m = −0.75, a = 1.0, d = 1.75: the honest max is 1.0 (r = d = 112 at scale 6).
+    // Claim r = 0 (max = −0.75) with the honest sign bit: the ReLU gate objects.
+    let mut s = setup(&max_graph(false), &[0.5, 0.25, -0.75, 1.0]);
+    s.forge_step(1, 0, 0, 1, 1);
+    s.expect_failure("a = (1 - neg)·y");
+    // ... and with the sign bit flipped to match: the sign table objects.
+    let mut s = setup(&max_graph(false), &[0.5, 0.25, -0.75, 1.0]);
+    s.forge_step(1, 0, 1, 1, 1);
+    s.expect_failure("relu sign table");
+    // window 0: m = 0.5, a = 0.25, d = −0.25: claim r = d (max = 0.25) by passing the
+    // negative difference through: the sign table objects.
+    let mut s = setup(&max_graph(false), &[0.5, 0.25, -0.75, 1.0]);
+    s.forge_step(0, -16, 0, 1, 0);
+    s.expect_failure("relu sign table");
+}
+
+#[test]
+fn a_larger_min_cannot_be_claimed() {
+    // min window 1: m = −0.75, a = 1.0, d = m − a = −1.75: r = 0, min = −0.75.
+    // window 0: m = 0.5, a = 0.25, d = 0.25: r = 16, min = 0.25. Claim r = 0 (min = 0.5).
+    let mut s = setup(&max_graph(true), &[0.5, 0.25, -0.75, 1.0]);
+    s.forge_step(0, 0, 0, -1, 0);
+    s.expect_failure("a = (1 - neg)·y");
+}
+
+#[test]
+fn a_forged_running_sum_is_caught_by_the_dense_gate() {
+    let mut s = setup(&max_graph(false), &[0.5, 0.25, -0.75, 1.0]);
+    let w = &mut s.cw.nodes[0].dense[1];
+    let last = w.acc[0].len() - 1;
+    w.acc[0][last][0] -= 5;
+    let n_in = s.q.input_len();
+    s.cw.instance[n_in] -= 5;
+    s.expect_failure("acc' = acc + w·x");
+}
+
+#[test]
+fn standalone_relu_and_constants_are_bound() {
+    // Relu anywhere: input → Relu → Gather with constants → output
+    let g = chain(
+        &[1, 3],
+        vec![
+            (vec![], vec![1, 3], FloatOp::Relu(Relu { len: 3 })),
+            (
+                vec![],
+                vec![1, 4],
+                FloatOp::Gather(Gather {
+                    src: vec![
+                        Src::Elem(Ref(0, 2)),
+                        Src::Const(0.5),
+                        Src::Elem(Ref(0, 0)),
+                        Src::Const(-1.0),
+                    ],
+                }),
+            ),
+        ],
+    );
+    let s = setup(&g, &[-1.0, 0.0, 2.0]);
+    s.run().expect("honest");
+    assert_eq!(&s.cw.instance[3..], &[128, 32, 0, -64]);
+    // a negative input passed through the ReLU
+    let mut t = setup(&g, &[-1.0, 0.0, 2.0]);
+    t.cw.nodes[0].rescale[0][0].a = -64;
+    t.cw.instance[5] = -64;
+    t.expect_failure("a = (1 - neg)·y");
+    // a constant changed
+    let mut t = setup(&g, &[-1.0, 0.0, 2.0]);
+    t.cw.nodes[1].dense[0].acc[0][0][0] += 1;
+    t.cw.instance[4] += 1;
+    t.expect_failure("acc = bias");
+}
+
+#[test]
+fn two_input_linear_is_bound() {
+    // residual: y = W x + x (two slots of one Linear reading the same tensor)
+    let g = chain(
+        &[1, 2],
+        vec![
+            (
+                vec![],
+                vec![1, 2],
+                dense(&[vec![1.0, 2.0], vec![-1.0, 0.5]], &[0.0, 0.25], false),
+            ),
+            (
+                vec![1, 0],
+                vec![1, 2],
+                FloatOp::Linear(super::linear::Linear {
+                    rows: (0..2u32)
+                        .map(|j| super::linear::Row {
+                            bias: 0.0,
+                            terms: vec![(Ref(0, j), 1.0), (Ref(1, j), 1.0)],
+                        })
+                        .collect(),
+                    relu: false,
+                }),
+            ),
+        ],
+    );
+    let mut s = setup(&g, &[0.5, -0.25]);
+    s.run().expect("honest");
+    let out = &s.cw.instance[2..];
+    assert_eq!(out.len(), 2);
+    // tamper the second node's first accumulator and the output with it
+    let w = &mut s.cw.nodes[1].dense[0];
+    w.acc[0][2][0] += 64;
+    let n_in = s.q.input_len();
+    let shift = match &s.q.graph.nodes[1].op {
+        super::QuantOp::Linear(l) => l.shift,
+        _ => unreachable!(),
+    };
+    s.cw.nodes[1].rescale[0][0] =
+        zkinfer_circuits::rescale::RescaleWitness::compute(w.acc[0][2][0], shift, 8);
+    s.cw.instance[n_in] = s.cw.nodes[1].rescale[0][0].y;
+    s.expect_failure("acc' = acc + w·x");
+}
