@@ -23,7 +23,7 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
         .filter(|v| matches!(v, Value::Tensor(_)))
         .count();
     let divisor_const = matches!(vals.get(1), Some(Value::Const(_)));
-    match &*op.0.name() {
+    match op.0.name() {
         "Add" | "Sub" => l.affine(node),
         "Mul" if acts == 1 => l.affine(node),
         "Div" if divisor_const => l.affine(node),
