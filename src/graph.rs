@@ -69,6 +69,9 @@ pub struct Graph<N> {
     pub nodes: Vec<Node<N>>,
     /// Output tensors, in ONNX order.
     pub outputs: Vec<TensorId>,
+    /// The ONNX names of the outputs (empty: use the producers' names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_names: Vec<String>,
 }
 
 impl<N> Graph<N> {
@@ -101,6 +104,13 @@ impl<N> Graph<N> {
         match self.producer(t) {
             Some(n) => &n.name,
             None => self.inputs.get(t).map_or("?", |i| &i.name),
+        }
+    }
+    /// Name of output `i`.
+    pub fn output_name(&self, i: usize) -> &str {
+        match self.output_names.get(i) {
+            Some(n) => n,
+            None => self.outputs.get(i).map_or("?", |&t| self.name(t)),
         }
     }
     /// Total input elements (all inputs, in order).
@@ -179,6 +189,7 @@ impl<N> Graph<N> {
             inputs: self.inputs.clone(),
             nodes,
             outputs: self.outputs.clone(),
+            output_names: self.output_names.clone(),
         })
     }
 }

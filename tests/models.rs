@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{compile, expected_argmax, expected_output, model_dir, MODELS, MORE_MODELS};
+use common::{compile, expected_argmax, expected_output, model_dir, MODELS};
 use halo2_proofs::dev::MockProver;
 use std::sync::Arc;
 use zkinfer::artifact::{self, ModelFile, MODEL_FORMAT};
@@ -126,5 +126,5 @@ fn residual_mlp() {
 
 #[test]
 fn residual_conv() {
-    check_model(MORE_MODELS[0]);
+    check_model(MODELS[7]);
 }

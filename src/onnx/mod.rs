@@ -284,6 +284,7 @@ fn walk(model: &TypedModel, inputs: Vec<Input>) -> Result<FloatGraph, WalkError>
             inputs,
             nodes: vec![],
             outputs: vec![],
+            output_names: vec![],
         },
         values: HashMap::new(),
     };
@@ -339,7 +340,29 @@ fn walk(model: &TypedModel, inputs: Vec<Input>) -> Result<FloatGraph, WalkError>
                 continue;
             }
         };
+        // a reshape passed its input through: give the output its declared shape
+        let t = match l.shape(o) {
+            Ok(shape) if shape != l.graph.shape(t) => {
+                let n = l.graph.len(t) as u32;
+                let src = (0..n)
+                    .map(|i| crate::ops::gather::Src::Elem(crate::graph::Ref(0, i)))
+                    .collect();
+                let name = model.node(o.node).name.clone();
+                l.add(
+                    &name,
+                    vec![t],
+                    shape,
+                    FloatOp::Gather(crate::ops::gather::Gather { src }),
+                )
+            }
+            _ => t,
+        };
         l.graph.outputs.push(t);
+        let name = model
+            .outlet_label(o)
+            .map(str::to_string)
+            .unwrap_or_else(|| model.node(o.node).name.clone());
+        l.graph.output_names.push(name);
     }
     if !unsupported.is_empty() {
         return Err(WalkError::Unsupported(unsupported));

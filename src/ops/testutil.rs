@@ -14,6 +14,7 @@ pub fn chain(shape: &[usize], nodes: Vec<(Vec<usize>, Vec<usize>, FloatOp)>) -> 
         }],
         nodes: vec![],
         outputs: vec![],
+        output_names: vec![],
     };
     for (i, (inputs, shape, op)) in nodes.into_iter().enumerate() {
         let inputs = if inputs.is_empty() { vec![i] } else { inputs };

@@ -112,8 +112,8 @@ pub fn settings_of(
     plan: crate::plan::Plan,
 ) -> Settings {
     let g = &model.graph;
-    let tensor = |t: usize| TensorSettings {
-        name: g.name(t).to_string(),
+    let tensor = |t: usize, name: &str| TensorSettings {
+        name: name.to_string(),
         shape: g.shape(t).to_vec(),
         scale: model.scale(t),
     };
@@ -121,8 +121,13 @@ pub fn settings_of(
         format: SETTINGS_FORMAT.to_string(),
         model_name: name,
         model_sha256: sha256,
-        inputs: (0..g.inputs.len()).map(tensor).collect(),
-        outputs: g.outputs.iter().map(|&t| tensor(t)).collect(),
+        inputs: (0..g.inputs.len()).map(|t| tensor(t, g.name(t))).collect(),
+        outputs: g
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| tensor(t, g.output_name(i)))
+            .collect(),
         input_len: model.input_len(),
         output_len: model.output_len(),
         table_bits: model.table_bits,

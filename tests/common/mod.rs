@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use zkinfer::pipeline::{self, CompileOptions, Quiet};
 
 /// The bundled models.
-pub const MODELS: [&str; 7] = [
+pub const MODELS: [&str; 8] = [
     "mlp_tiny",
     "mlp_digits",
     "mlp_wide",
@@ -15,10 +15,8 @@ pub const MODELS: [&str; 7] = [
     "cnn_bn",
     "dw_separable",
     "residual_mlp",
+    "residual_conv",
 ];
-
-/// More bundled models (kept separate so `MODELS[i]` indices stay stable).
-pub const MORE_MODELS: [&str; 1] = ["residual_conv"];
 
 /// `models/<name>` in the repository.
 pub fn model_dir(name: &str) -> PathBuf {

@@ -1,0 +1,114 @@
+//! Every bundled model through the real binary: compile (with its calibration data), setup,
+//! prove, verify, with the float model's prediction; and graphs with several inputs and
+//! outputs, and with a fixed batch, proved from the CLI.
+
+mod common;
+
+use common::{describe, expected_argmax, model_dir, s, zkinfer, MODELS};
+use std::path::Path;
+
+fn run_ok(args: &[&str]) -> String {
+    let out = zkinfer(args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// compile → setup → prove → verify; returns verify's stdout.
+fn pipeline(model: &Path, calibration: Option<&Path>, input: &Path, dir: &Path) -> String {
+    let mut compile = vec!["compile", s(model), "-o", s(dir)];
+    if let Some(c) = calibration {
+        compile.extend(["--calibration", s(c)]);
+    }
+    run_ok(&compile);
+    run_ok(&["setup", s(dir)]);
+    let proof = dir.join("proof.json");
+    run_ok(&["prove", s(dir), "--input", s(input), "-o", s(&proof)]);
+    let (c, vk) = (dir.join("commitment.json"), dir.join("vk.bin"));
+    run_ok(&[
+        "verify",
+        "--commitment",
+        s(&c),
+        "--vk",
+        s(&vk),
+        "--proof",
+        s(&proof),
+    ])
+}
+
+#[test]
+fn every_bundled_model_proves_and_verifies_with_the_float_prediction() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for name in MODELS {
+        let src = model_dir(name);
+        let out = pipeline(
+            &src.join("network.onnx"),
+            Some(&src.join("calibration.json")),
+            &src.join("input.json"),
+            &tmp.path().join(name),
+        );
+        assert!(
+            out.contains(&format!("predicted class: {}", expected_argmax(name))),
+            "{name}: {out}"
+        );
+    }
+}
+
+#[test]
+fn two_inputs_and_two_outputs_are_all_public_and_reported() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops");
+    let input = tmp.path().join("input.json");
+    std::fs::write(
+        &input,
+        r#"{"input_data": [[0.5, -1, 2, 0.25, 0], [1, -2, 1.5, 0.25, -0.5]]}"#,
+    )
+    .expect("write");
+    let out = pipeline(
+        &fixtures.join("max_min_tensors.onnx"),
+        None,
+        &input,
+        &tmp.path().join("maxmin"),
+    );
+    assert!(
+        out.contains("output `out0` [1, 5]: [1.000, -1.000, 2.000, 0.250, 0.000]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("output `out1` [1, 5]: [0.500, -2.000, 1.500, 0.250, -0.500]"),
+        "{out}"
+    );
+    // one list per input is required
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"input_data": [[0.5, -1, 2, 0.25, 0, 1, -2, 1.5, 0.25]]}"#,
+    )
+    .expect("write");
+    let dir = tmp.path().join("maxmin");
+    let o = zkinfer(&[
+        "prove",
+        s(&dir),
+        "--input",
+        s(&bad),
+        "-o",
+        s(&dir.join("p2.json")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(!dir.join("p2.json").exists());
+}
+
+#[test]
+fn a_fixed_batch_is_proved_as_declared() {
+    // MatMul on a fixed batch of 2: the input file holds both samples
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops");
+    let input = tmp.path().join("input.json");
+    std::fs::write(&input, r#"{"input_data": [[1, 0, 0, 0, 0, 1, 0, 0]]}"#).expect("write");
+    let out = pipeline(
+        &fixtures.join("matmul_batch2.onnx"),
+        None,
+        &input,
+        &tmp.path().join("batch"),
+    );
+    assert!(out.contains("proof accepted"), "{out}");
+}
