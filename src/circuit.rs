@@ -17,8 +17,16 @@ use halo2_proofs::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use zkinfer_circuits::{
-    fixed::to_field, load_instance, matmul::MatMulChip, matmul::MatMulConfig, range::RangeTable,
-    relu::ReluTable, rescale::RescaleChip, rescale::RescaleConfig, Wire,
+    fixed::to_field,
+    load_instance,
+    matmul::MatMulChip,
+    matmul::MatMulConfig,
+    product::{ProductChip, ProductConfig},
+    range::RangeTable,
+    relu::ReluTable,
+    rescale::RescaleChip,
+    rescale::RescaleConfig,
+    Wire,
 };
 
 /// What configures the constraint system (the `Circuit::Params`): everything the verifier
@@ -37,6 +45,14 @@ pub struct CircuitShape {
     /// their digests.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub remainder_limbs: u32,
+    /// Whether the circuit has the product chip (only models with products of activations do;
+    /// omitted from JSON when false, so other circuits keep their digests).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub products: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn one() -> u32 {
@@ -54,6 +70,7 @@ impl Default for CircuitShape {
             range_bits: 8,
             relu_bits: 8,
             remainder_limbs: 1,
+            products: false,
         }
     }
 }
@@ -63,6 +80,7 @@ impl Default for CircuitShape {
 pub struct ModelConfig {
     dense: MatMulConfig,
     rescale: RescaleConfig,
+    product: Option<ProductConfig>,
     instance: Column<Instance>,
 }
 
@@ -75,6 +93,7 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     ModelConfig {
         dense: MatMulConfig::configure(meta, shape.lanes),
         rescale: RescaleConfig::configure(meta, range, relu, shape.remainder_limbs),
+        product: shape.products.then(|| ProductConfig::configure(meta)),
         instance,
     }
 }
@@ -182,6 +201,7 @@ impl ModelCircuit {
         let mut chips = Chips {
             dense: MatMulChip::construct(config.dense.clone(), 0),
             rescale: RescaleChip::construct(config.rescale.clone(), n_in),
+            product: config.product.clone().map(|c| ProductChip::construct(c, 0)),
             range_bits: self.shape.range_bits,
         };
         for (i, node) in g.nodes.iter().enumerate() {

@@ -38,6 +38,10 @@ pub enum PlanError {
     },
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// The layout of a model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -49,6 +53,10 @@ pub struct Plan {
     pub dense_rows: usize,
     /// Rows of the rescale columns (input + rescales).
     pub rescale_rows: usize,
+    /// Rows of the product columns (omitted from JSON when 0, so circuits without products
+    /// keep their digests).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub product_rows: usize,
     /// Rows the tables need.
     pub table_rows: usize,
     /// Rows halo2 reserves (blinding etc.).
@@ -73,6 +81,11 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
         } else {
             1
         },
+        products: model
+            .graph
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, crate::ops::QuantOp::Mul(_))),
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
@@ -82,10 +95,15 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
         cost += model.graph.nodes[i].op.imp().cost(&ctx);
     }
     let dense_rows = cost.dense_rows;
+    let product_rows = cost.product_rows;
     let rescale_rows = model.input_len() + cost.rescale_rows;
     let table_rows = 1usize << model.table_bits.max(shape.range_bits);
     let reserved = cs.minimum_rows();
-    let need = dense_rows.max(rescale_rows).max(table_rows) + reserved;
+    let need = dense_rows
+        .max(rescale_rows)
+        .max(product_rows)
+        .max(table_rows)
+        + reserved;
     let k = (need as u64).next_power_of_two().trailing_zeros().max(4);
     if k > MAX_K {
         return None;
@@ -100,6 +118,7 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
         k,
         dense_rows,
         rescale_rows,
+        product_rows,
         table_rows,
         reserved_rows: reserved,
         advice_columns: cs.num_advice_columns(),

@@ -21,7 +21,7 @@ use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
     dev::MockProver,
     halo2curves::bn256::Fr,
-    plonk::{Circuit, Column, ConstraintSystem, Error, Instance},
+    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Instance},
 };
 
 /// Builder around [`MockProver`]: `.k(..).instances(..).expect_satisfied(..)` / `.expect_failure(name)`, then `.run(&circuit)`.
@@ -261,6 +261,82 @@ impl Circuit<Fr> for LayerCircuit {
         for (j, r) in out.iter().enumerate() {
             let w = if self.relu_out { r.relu } else { r.y };
             layouter.constrain_instance(w.cell, instance, self.input.len() + j);
+        }
+        Ok(())
+    }
+}
+
+/// Element-wise products of public pairs: instance `[a…, b…, c…]`.
+#[derive(Clone, Debug, Default)]
+pub struct ProductCircuit {
+    /// First factors.
+    pub a: Vec<i64>,
+    /// Second factors.
+    pub b: Vec<i64>,
+    /// Scale exponent `e` (`c = 2^e·a·b`).
+    pub e: u32,
+    /// Claimed products (tamper freely); the public output.
+    pub c: Vec<i64>,
+}
+
+impl ProductCircuit {
+    /// The honest circuit.
+    pub fn honest(a: Vec<i64>, b: Vec<i64>, e: u32) -> Self {
+        let pairs: Vec<(i64, i64)> = a.iter().copied().zip(b.iter().copied()).collect();
+        let c = crate::product::products(&pairs, e).expect("small test data");
+        Self { a, b, e, c }
+    }
+}
+
+impl HasInstances for ProductCircuit {
+    fn instances(&self) -> Vec<Vec<Fr>> {
+        vec![self
+            .a
+            .iter()
+            .chain(&self.b)
+            .chain(&self.c)
+            .copied()
+            .map(to_field)
+            .collect()]
+    }
+}
+
+impl Circuit<Fr> for ProductCircuit {
+    type Config = (
+        crate::product::ProductConfig,
+        Column<Advice>,
+        Column<Instance>,
+    );
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ();
+
+    fn without_witnesses(&self) -> Self {
+        Self {
+            c: vec![],
+            ..self.clone()
+        }
+    }
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        let x = meta.advice_column();
+        meta.enable_equality(x);
+        (crate::product::ProductConfig::configure(meta), x, instance)
+    }
+    fn synthesize(
+        &self,
+        (config, x, instance): Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        use crate::product::{ProductChip, ProductInstructions};
+        let n = self.a.len();
+        let inputs = load_instance(&mut layouter, instance, x, 2 * n)?;
+        let pairs: Vec<_> = (0..n).map(|i| (inputs[i], inputs[n + i])).collect();
+        let witness = (!self.c.is_empty()).then_some(self.c.as_slice());
+        let c =
+            ProductChip::construct(config, 0).products(&mut layouter, &pairs, self.e, witness)?;
+        for (j, w) in c.iter().enumerate() {
+            layouter.constrain_instance(w.cell, instance, 2 * n + j);
         }
         Ok(())
     }

@@ -183,7 +183,21 @@ fixture_tests!(
     relu_only,
     residual_gemm,
     matmul_batch2,
+    mul_two_tensors_bcast,
+    square_mul_self,
+    pow_int,
 );
+
+#[test]
+fn a_fractional_power_is_reported_not_approximated() {
+    let err = load_onnx(&fixtures().join("ops/pow_fractional.onnx")).expect_err("sqrt");
+    let u = err.unsupported();
+    assert_eq!(u.len(), 1, "{err}");
+    assert!(
+        err.to_string().contains("Sqrt") || err.to_string().contains("0.5"),
+        "{err}"
+    );
+}
 
 #[test]
 fn every_unsupported_node_is_reported_at_once() {

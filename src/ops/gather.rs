@@ -142,7 +142,7 @@ impl QuantOpImpl for Gather<i64> {
             } else {
                 MatMulConfig::rows(0, n, ctx.lanes)
             },
-            rescale_rows: 0,
+            ..Cost::default()
         }
     }
     fn describe(&self) -> String {

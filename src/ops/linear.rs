@@ -294,6 +294,7 @@ impl QuantOpImpl for QuantLinear {
         Ok(NodeWitness {
             dense,
             rescale: vec![rescale],
+            ..NodeWitness::default()
         })
     }
 
@@ -305,6 +306,7 @@ impl QuantOpImpl for QuantLinear {
                 .map(|g| MatMulConfig::rows(g.x.len(), g.out.len(), ctx.lanes))
                 .sum(),
             rescale_rows: ctx.node.len(),
+            ..Cost::default()
         }
     }
 

@@ -169,6 +169,7 @@ impl QuantOpImpl for Max {
         Cost {
             dense_rows: self.steps() * 2 * MatMulConfig::rows(2, 1, ctx.lanes),
             rescale_rows: self.steps(),
+            ..Cost::default()
         }
     }
     fn describe(&self) -> String {

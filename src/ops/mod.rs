@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | [`linear::Linear`] | `y_j = b_j + Σ w·x` over any elements of any inputs (Gemm, Conv, pooling sums, Add/Sub, BatchNorm, constants) | dense chip per group of outputs sharing their inputs, then rescale (+ fused ReLU) |
 //! | [`relu::Relu`] | `max(x, 0)` | rescale chip at shift 0 (range limbs + sign table) |
+//! | [`mul::Mul`] | `y_j = x[a_j]·x[b_j]` (Mul of two tensors, Square, small integer Pow) | product chip, then rescale |
 //! | [`max::Max`] | max (or min) over a window of elements | per step `d = ±(a − m)`, `r = ReLU(d)`, `m' = m ± r` |
 //! | [`gather::Gather`] | every output element is an input element or a constant (Reshape, Transpose, Slice, Concat, Pad, …) | copy constraints only (constants as fixed bias cells) |
 //!
@@ -18,6 +19,7 @@
 pub mod gather;
 pub mod linear;
 pub mod max;
+pub mod mul;
 pub mod relu;
 #[cfg(test)]
 mod tests;
@@ -31,6 +33,7 @@ use halo2_proofs::{circuit::Layouter, halo2curves::bn256::Fr, plonk::Error};
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::{
     matmul::{DenseWitness, MatMulChip},
+    product::ProductChip,
     rescale::{RescaleChip, RescaleWitness},
     Wire,
 };
@@ -47,6 +50,8 @@ pub enum FloatOp {
     Relu(relu::Relu),
     /// See [`max::Max`].
     Max(max::Max),
+    /// See [`mul::Mul`].
+    Mul(mul::Mul),
     /// See [`gather::Gather`].
     Gather(gather::Gather<f64>),
 }
@@ -61,6 +66,8 @@ pub enum QuantOp {
     Relu(relu::Relu),
     /// See [`max::Max`].
     Max(max::Max),
+    /// See [`mul::QuantMul`].
+    Mul(mul::QuantMul),
     /// See [`gather::Gather`].
     Gather(gather::Gather<i64>),
 }
@@ -114,12 +121,15 @@ pub struct Cost {
     pub dense_rows: usize,
     /// Rows of the rescale chip's columns.
     pub rescale_rows: usize,
+    /// Rows of the product chip's columns.
+    pub product_rows: usize,
 }
 
 impl std::ops::AddAssign for Cost {
     fn add_assign(&mut self, o: Self) {
         self.dense_rows += o.dense_rows;
         self.rescale_rows += o.rescale_rows;
+        self.product_rows += o.product_rows;
     }
 }
 
@@ -131,6 +141,8 @@ pub struct NodeWitness {
     pub dense: Vec<DenseWitness>,
     /// Rescale-chip rows, one list per rescale call.
     pub rescale: Vec<Vec<RescaleWitness>>,
+    /// Product-chip outputs, one list per product call.
+    pub product: Vec<Vec<i64>>,
 }
 
 /// Hands the node's precomputed chip witnesses to synthesis in order.
@@ -138,6 +150,7 @@ pub struct WitnessCursor<'a> {
     w: Option<&'a NodeWitness>,
     dense: usize,
     rescale: usize,
+    product: usize,
 }
 
 impl<'a> WitnessCursor<'a> {
@@ -147,6 +160,7 @@ impl<'a> WitnessCursor<'a> {
             w,
             dense: 0,
             rescale: 0,
+            product: 0,
         }
     }
     /// The next dense witness (`Ok(None)` at key generation).
@@ -169,12 +183,26 @@ impl<'a> WitnessCursor<'a> {
     }
 }
 
+impl<'a> WitnessCursor<'a> {
+    /// The next product list.
+    pub fn product(&mut self) -> Result<Option<&'a [i64]>, Error> {
+        let Some(w) = self.w else { return Ok(None) };
+        self.product += 1;
+        w.product
+            .get(self.product - 1)
+            .map(|v| Some(v.as_slice()))
+            .ok_or(Error::Synthesis)
+    }
+}
+
 /// The chips a node lays out with.
 pub struct Chips {
     /// The dense chip (row cursor inside).
     pub dense: MatMulChip<Fr>,
     /// The rescale chip (row cursor inside).
     pub rescale: RescaleChip<Fr>,
+    /// The product chip, when the circuit has one ([`crate::circuit::CircuitShape::products`]).
+    pub product: Option<ProductChip<Fr>>,
     /// Remainder table bits `R`.
     pub range_bits: u32,
 }
@@ -235,6 +263,7 @@ impl FloatOp {
             FloatOp::Linear(o) => o,
             FloatOp::Relu(o) => o,
             FloatOp::Max(o) => o,
+            FloatOp::Mul(o) => o,
             FloatOp::Gather(o) => o,
         }
     }
@@ -247,6 +276,7 @@ impl QuantOp {
             QuantOp::Linear(o) => o,
             QuantOp::Relu(o) => o,
             QuantOp::Max(o) => o,
+            QuantOp::Mul(o) => o,
             QuantOp::Gather(o) => o,
         }
     }
@@ -256,6 +286,7 @@ impl QuantOp {
             QuantOp::Linear(o) => o,
             QuantOp::Relu(o) => o,
             QuantOp::Max(o) => o,
+            QuantOp::Mul(o) => o,
             QuantOp::Gather(o) => o,
         }
     }

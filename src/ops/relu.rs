@@ -76,14 +76,14 @@ impl QuantOpImpl for Relu {
             .map(|v| RescaleWitness::compute(v, 0, ctx.range_bits))
             .collect();
         Ok(NodeWitness {
-            dense: vec![],
             rescale: vec![rows],
+            ..NodeWitness::default()
         })
     }
     fn cost(&self, _: &NodeCtx) -> Cost {
         Cost {
-            dense_rows: 0,
             rescale_rows: self.len,
+            ..Cost::default()
         }
     }
     fn describe(&self) -> String {

@@ -224,3 +224,32 @@ fn two_input_linear_is_bound() {
     s.cw.instance[n_in] = s.cw.nodes[1].rescale[0][0].y;
     s.expect_failure("acc' = acc + w·x");
 }
+
+#[test]
+fn products_are_bound() {
+    // y = x0 · x1 elementwise, then rescaled
+    let g = chain(
+        &[1, 4],
+        vec![(
+            vec![0, 0],
+            vec![1, 2],
+            FloatOp::Mul(super::mul::Mul {
+                pairs: vec![(Ref(0, 0), Ref(1, 1)), (Ref(0, 2), Ref(1, 3))],
+            }),
+        )],
+    );
+    let s = setup(&g, &[0.5, -1.5, 2.0, 0.25]);
+    s.run().expect("honest");
+    assert_eq!(&s.cw.instance[4..], &[-48, 32]); // -0.75, 0.5 at scale 6
+                                                 // a product off by one, rescaled consistently: the product gate objects
+    let mut t = setup(&g, &[0.5, -1.5, 2.0, 0.25]);
+    t.cw.nodes[0].product[0][0] += 1;
+    let shift = match &t.q.graph.nodes[0].op {
+        super::QuantOp::Mul(m) => m.shift,
+        _ => unreachable!(),
+    };
+    let z = t.cw.nodes[0].product[0][0];
+    t.cw.nodes[0].rescale[0][0] = zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, 8);
+    t.cw.instance[4] = t.cw.nodes[0].rescale[0][0].y;
+    t.expect_failure("c = k·a·b");
+}

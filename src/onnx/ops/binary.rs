@@ -1,12 +1,14 @@
 //! Element-wise binary ops with ONNX broadcasting: Add and Sub (of tensors or constants), Mul
 //! and Div by constants, all Linear (operands at different scales are aligned exactly by the
-//! Linear's weight scales); Max and Min of two tensors (a Max node); Max/Min with a constant
+//! Linear's weight scales); Mul of two tensors (a product node); Pow with a small integer
+//! constant exponent; Max and Min of two tensors (a Max node); Max/Min with a constant
 //! (Relu when the constant is 0, Clip's bounds otherwise): `max(x, c) = c + ReLU(x − c)`,
 //! `min(x, c) = c − ReLU(c − x)`.
 
 use super::super::{probe, Built, Loader, Value};
 use crate::graph::Ref;
 use crate::ops::linear::{Linear, Row};
+use crate::ops::mul::Mul;
 use crate::ops::relu::Relu;
 use crate::ops::FloatOp;
 use tract_onnx::prelude::*;
@@ -28,12 +30,46 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
         "Mul" if acts == 1 => l.affine(node),
         "Div" if divisor_const => l.affine(node),
         "Max" | "Min" => max_min(l, node, op.0.name() == "Min", &vals),
-        "Mul" | "Div" | "Pow" => Err(format!(
-            "{} of two activations is not supported yet",
-            op.0.name()
-        )),
+        "Mul" => product(l, node),
+        "Pow" => match vals.get(1) {
+            Some(Value::Const(c)) => {
+                let e = c.cast_to_scalar::<f64>().map_err(|e| e.to_string())?;
+                let Value::Tensor(x) = l.value(node, 0) else {
+                    return Err("the base is not an activation".into());
+                };
+                let shape = l.shape(OutletId::new(node.id, 0))?;
+                if c.len() != 1
+                    || l.graph.shape(x).iter().product::<usize>() != shape.iter().product::<usize>()
+                {
+                    return Err("a broadcast exponent".into());
+                }
+                super::unary::power(l, &node.name, x, shape, e)
+            }
+            _ => Err("Pow with a non-constant exponent is not supported".into()),
+        },
+        "Div" => Err("division by an activation is not supported yet".into()),
         _ => Ok(Built::NotMine),
     }
+}
+
+/// A product of two activations (with broadcasting): the pairs are read off an Add with the
+/// same operands.
+fn product(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
+    let add = TypedBinOp(Box::new(Add), None);
+    let (args, acts) = l.args(node)?;
+    let shape = l.shape(OutletId::new(node.id, 0))?;
+    let n: usize = shape.iter().product();
+    let sum = probe::affine(&add, &args, n).map_err(|e| format!("{e:#}"))?;
+    let pairs = sum
+        .rows
+        .iter()
+        .map(|r| match r.terms.as_slice() {
+            [(a, _), (b, _)] => Ok((*a, *b)),
+            _ => Err("cannot pair the factors".to_string()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let t = l.add(&node.name, acts, shape, FloatOp::Mul(Mul { pairs }));
+    Ok(Built::Done(vec![Value::Tensor(t)]))
 }
 
 fn max_min(l: &mut Loader, node: &TypedNode, min: bool, vals: &[Value]) -> Result<Built, String> {

@@ -1,13 +1,16 @@
 //! Element-wise unary ops that need no lookup table: Neg (a Linear), LeakyRelu with a constant
-//! slope (`α·x + (1 − α)·ReLU(x)`), Abs (`2·ReLU(x) − x`).
+//! slope (`α·x + (1 − α)·ReLU(x)`), Abs (`2·ReLU(x) − x`), Square and Pow with an integer
+//! exponent 1..=8 (a chain of products).
 
 use super::super::{Built, Loader, Value};
 use crate::graph::Ref;
 use crate::ops::linear::{Linear, Row};
+use crate::ops::mul::Mul;
 use crate::ops::relu::Relu;
 use crate::ops::FloatOp;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+use tract_onnx::tract_core::ops::math::PowConst;
 use tract_onnx::tract_core::ops::nn::LeakyRelu;
 
 pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
@@ -15,6 +18,16 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
         return Ok(Built::NotMine);
     };
     let name = op.0.name();
+    if name == "Square" || op.0.downcast_ref::<PowConst>().is_some() {
+        let e =
+            op.0.downcast_ref::<PowConst>()
+                .map_or(2.0, |p| f64::from(p.exponent));
+        let Value::Tensor(x) = l.value(node, 0) else {
+            return Err("the input is not an activation".into());
+        };
+        let shape = l.shape(OutletId::new(node.id, 0))?;
+        return power(l, &node.name, x, shape, e);
+    }
     // (weight of x, weight of ReLU(x)) in the result
     let (wx, wr) = if let Some(lr) = op.0.downcast_ref::<LeakyRelu>() {
         let a = f64::from(lr.alpha);
@@ -48,4 +61,46 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     };
     let t = l.add(&node.name, vec![x, r], shape, FloatOp::Linear(lin));
     Ok(Built::Done(vec![Value::Tensor(t)]))
+}
+
+/// Largest integer exponent lowered to a chain of products.
+const MAX_POWER: f64 = 8.0;
+
+/// `x^e` for an integer `e` in `1..=8`, as products (`x^2 = x·x`, `x^3 = x^2·x`, …).
+pub(super) fn power(
+    l: &mut Loader,
+    name: &str,
+    x: usize,
+    shape: Vec<usize>,
+    e: f64,
+) -> Result<Built, String> {
+    if e.fract() != 0.0 || !(1.0..=MAX_POWER).contains(&e) {
+        return Err(format!(
+            "exponent {e}: only integer exponents 1..={MAX_POWER} are supported (others need a lookup table)"
+        ));
+    }
+    let n = shape.iter().product::<usize>() as u32;
+    let mut acc = x;
+    for _ in 1..e as u32 {
+        let pairs = (0..n).map(|i| (Ref(0, i), Ref(1, i))).collect();
+        acc = l.add(
+            name,
+            vec![acc, x],
+            shape.clone(),
+            FloatOp::Mul(Mul { pairs }),
+        );
+    }
+    if acc == x {
+        // x^1: the same values under the declared shape
+        let src = (0..n)
+            .map(|i| crate::ops::gather::Src::Elem(Ref(0, i)))
+            .collect();
+        acc = l.add(
+            name,
+            vec![x],
+            shape,
+            FloatOp::Gather(crate::ops::gather::Gather { src }),
+        );
+    }
+    Ok(Built::Done(vec![Value::Tensor(acc)]))
 }

@@ -1,0 +1,154 @@
+//! # Element-wise product of two advice values
+//!
+//! Relation, per row: `c = k · a · b`, with `a` and `b` copied in (equality constraints) from
+//! wherever they were computed and `k` a constant in a fixed column (a power of two that
+//! aligns the product's scale; usually 1). Callers bound `a` and `b` before (every activation is
+//! range-checked by its producer) and rescale `c` after; the product of two `2B`-bit values is
+//! far below the field size, so `c` is the integer product.
+//!
+//! | `a` (eq) | `b` (eq) | `c` (eq) | `k` (fixed) | `q` |
+//! |----------|----------|----------|-------------|-----|
+//!
+//! Gate `"c = k·a·b"` (degree 4 with the selector: `q·(c − k·a·b)`). `configure` enables equality
+//! on `a`, `b` and `c`.
+
+use crate::{fixed::to_field, known_if, Wire};
+use halo2_proofs::{
+    circuit::Layouter,
+    halo2curves::ff::PrimeField,
+    plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector},
+    poly::Rotation,
+};
+use std::marker::PhantomData;
+
+/// Columns of the product chip.
+#[derive(Clone, Debug)]
+pub struct ProductConfig {
+    /// First factor.
+    pub a: Column<Advice>,
+    /// Second factor.
+    pub b: Column<Advice>,
+    /// The product.
+    pub c: Column<Advice>,
+    k: Column<Fixed>,
+    q: Selector,
+}
+
+impl ProductConfig {
+    /// Configures the chip. Side effects: 3 advice columns with equality, one fixed column, one
+    /// selector, one gate.
+    pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>) -> Self {
+        let [a, b, c] = [(); 3].map(|_| meta.advice_column());
+        for col in [a, b, c] {
+            meta.enable_equality(col);
+        }
+        let k = meta.fixed_column();
+        let q = meta.selector();
+        meta.create_gate("c = k·a·b", |m| {
+            let q = m.query_selector(q);
+            let [a, b, c] = [a, b, c].map(|col| m.query_advice(col, Rotation::cur()));
+            let k = m.query_fixed(k, Rotation::cur());
+            vec![q * (c - k * a * b)]
+        });
+        Self { a, b, c, k, q }
+    }
+}
+
+/// Operations the product chip provides.
+pub trait ProductInstructions<F: PrimeField> {
+    /// Lays out `c_i = 2^e · a_i · b_i` for every pair and returns the `c` wires. `witness`
+    /// holds the claimed products (tests tamper them).
+    fn products(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        pairs: &[(Wire<F>, Wire<F>)],
+        e: u32,
+        witness: Option<&[i64]>,
+    ) -> Result<Vec<Wire<F>>, Error>;
+}
+
+/// The product chip (keeps its own row cursor: region offsets are absolute rows under
+/// halo2-axiom's `SimpleFloorPlanner`).
+#[derive(Clone, Debug)]
+pub struct ProductChip<F: PrimeField> {
+    config: ProductConfig,
+    next_row: usize,
+    _f: PhantomData<F>,
+}
+
+impl<F: PrimeField> ProductChip<F> {
+    /// Wraps a configuration; rows are used from `first_row` down.
+    pub fn construct(config: ProductConfig, first_row: usize) -> Self {
+        Self {
+            config,
+            next_row: first_row,
+            _f: PhantomData,
+        }
+    }
+}
+
+/// The honest products `2^e·a·b` (`None` on `i64` overflow).
+pub fn products(pairs: &[(i64, i64)], e: u32) -> Option<Vec<i64>> {
+    pairs
+        .iter()
+        .map(|&(a, b)| a.checked_mul(b)?.checked_mul(1i64.checked_shl(e)?))
+        .collect()
+}
+
+impl<F: PrimeField> ProductInstructions<F> for ProductChip<F> {
+    fn products(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        pairs: &[(Wire<F>, Wire<F>)],
+        e: u32,
+        witness: Option<&[i64]>,
+    ) -> Result<Vec<Wire<F>>, Error> {
+        if e >= 63 || witness.is_some_and(|w| w.len() != pairs.len()) {
+            return Err(Error::Synthesis);
+        }
+        let start = self.next_row;
+        self.next_row += pairs.len();
+        let c = &self.config;
+        layouter.assign_region(
+            || format!("products c = 2^{e}·a·b"),
+            |mut region| {
+                pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (a, b))| {
+                        let row = start + i;
+                        c.q.enable(&mut region, row)?;
+                        region.assign_fixed(c.k, row, to_field::<F>(1i64 << e));
+                        a.copy_to(&mut region, c.a, row);
+                        b.copy_to(&mut region, c.b, row);
+                        let v = known_if(witness.map(|w| w[i]), to_field);
+                        Ok(Wire::assign(&mut region, c.c, row, v))
+                    })
+                    .collect()
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{MockRun, ProductCircuit};
+
+    #[test]
+    fn products_match_reference_at_any_alignment() {
+        for e in [0, 3] {
+            let c = ProductCircuit::honest(vec![3, -7, 0, 2047], vec![-5, -9, 11, 2047], e);
+            assert_eq!(c.c[0], -15 << e);
+            MockRun::new().k(5).run(&c);
+        }
+    }
+
+    #[test]
+    fn a_wrong_product_is_caught() {
+        for delta in [1, -1] {
+            let mut c = ProductCircuit::honest(vec![3, -7], vec![-5, -9], 1);
+            c.c[1] += delta;
+            MockRun::new().k(5).expect_failure("c = k·a·b").run(&c);
+        }
+    }
+}
