@@ -258,6 +258,11 @@ pub struct Commitment {
     pub body: CommitmentBody,
 }
 
+/// The element count of `shape`, `None` on overflow (shapes come from files).
+pub fn numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
 /// One output a proof attests.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputField {
@@ -278,14 +283,15 @@ pub struct OutputField {
 impl OutputField {
     /// Splits the flat output integers into one field per output of `settings`.
     pub fn split(settings: &Settings, values: &[i64]) -> Vec<OutputField> {
-        let mut at = 0;
+        let mut at: usize = 0;
         settings
             .outputs
             .iter()
             .map(|o| {
-                let n: usize = o.shape.iter().product();
-                let v = values.get(at..at + n).unwrap_or_default().to_vec();
-                at += n;
+                let n = numel(&o.shape).unwrap_or(usize::MAX);
+                let end = at.saturating_add(n);
+                let v = values.get(at..end).unwrap_or_default().to_vec();
+                at = end;
                 OutputField {
                     name: o.name.clone(),
                     shape: o.shape.clone(),

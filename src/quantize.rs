@@ -158,7 +158,9 @@ impl QuantModel {
 
 fn signed_bits(max_int: f64) -> u32 {
     // bits for values in [-(m), m] as two's complement: ceil(log2(m + 1)) + 1
-    ((max_int + 1.0).log2().ceil() as u32).max(1) + 1
+    ((max_int + 1.0).log2().ceil().min(1000.0) as u32)
+        .max(1)
+        .saturating_add(1)
 }
 
 fn fit_scale(max: f64, bits: u32, cap: u32) -> Option<u32> {
@@ -247,6 +249,9 @@ pub fn quantize(
     let mut need = vec![false; n];
     need[..n_in].iter_mut().for_each(|v| *v = true);
     for (i, node) in model.nodes.iter().enumerate().rev() {
+        if node.op.imp().output_needs_bound() {
+            need[n_in + i] = true;
+        }
         let copy = matches!(node.op, FloatOp::Gather(_));
         if !copy || need[n_in + i] {
             for &t in &node.inputs {
@@ -313,7 +318,12 @@ pub fn quantize(
     let scales: Vec<u32> = (0..n)
         .map(|t| class_scale[class[t]].unwrap_or(DEFAULT_SCALE))
         .collect();
-    let output_bits = if any_free { OUTPUT_BITS } else { 2 * bits };
+    // bounded outputs (and inputs passed through) have 2B bits, unbounded ones OUTPUT_BITS
+    let output_bits = if any_free {
+        OUTPUT_BITS.max(2 * bits)
+    } else {
+        2 * bits
+    };
     let graph = model.map(|i, node| {
         let ctx = QuantCtx {
             name: &node.name,

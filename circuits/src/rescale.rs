@@ -225,8 +225,9 @@ impl RescaleWitness {
 pub struct Rescaled<F: PrimeField> {
     /// `y = floor((z + 2^(d−1)) / 2^d)`.
     pub y: Wire<F>,
-    /// `max(y, 0)`.
-    pub relu: Wire<F>,
+    /// `max(y, 0)`; `None` on unbounded rows, where the sign table is off and the cell is
+    /// unconstrained.
+    pub relu: Option<Wire<F>>,
 }
 
 /// Operations the rescale chip provides.
@@ -321,7 +322,10 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                         Wire::assign(&mut region, col, row, known_if(v, to_field));
                     }
                     let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
-                    out.push(Rescaled { y, relu: a });
+                    out.push(Rescaled {
+                        y,
+                        relu: bounded.then_some(a),
+                    });
                 }
                 Ok(out)
             },

@@ -259,7 +259,11 @@ impl Circuit<Fr> for LayerCircuit {
             witness,
         )?;
         for (j, r) in out.iter().enumerate() {
-            let w = if self.relu_out { r.relu } else { r.y };
+            let w = if self.relu_out {
+                r.relu.ok_or(Error::Synthesis)?
+            } else {
+                r.y
+            };
             layouter.constrain_instance(w.cell, instance, self.input.len() + j);
         }
         Ok(())

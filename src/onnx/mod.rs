@@ -75,6 +75,9 @@ impl OnnxError {
     }
 }
 
+/// Largest tensor the loader accepts (elements).
+pub const MAX_ELEMENTS: usize = 1 << 22;
+
 /// What an outlet of the tract graph is to zkinfer.
 #[derive(Clone, Debug)]
 pub(crate) enum Value {
@@ -102,13 +105,20 @@ pub(crate) enum Built {
 }
 
 impl Loader<'_> {
-    /// The concrete shape of an outlet.
+    /// The concrete shape of an outlet (at most [`MAX_ELEMENTS`] elements).
     pub(crate) fn shape(&self, o: OutletId) -> Result<Vec<usize>, String> {
-        self.model
+        let shape = self
+            .model
             .outlet_fact(o)
             .ok()
             .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
-            .ok_or_else(|| "a shape is not concrete".to_string())
+            .ok_or_else(|| "a shape is not concrete".to_string())?;
+        match crate::artifact::numel(&shape) {
+            Some(n) if n <= MAX_ELEMENTS => Ok(shape),
+            _ => Err(format!(
+                "a tensor of shape {shape:?} is larger than zkinfer proves ({MAX_ELEMENTS} elements)"
+            )),
+        }
     }
 
     /// What input `i` of `node` is.
@@ -219,9 +229,23 @@ fn analyse_err(path: &Path) -> impl Fn(TractError) -> OnnxError + '_ {
 
 /// Loads an ONNX file as a float graph of core ops.
 pub fn load_onnx(path: &Path) -> Result<FloatGraph, OnnxError> {
-    let mut model = tract_onnx::onnx()
+    let model = tract_onnx::onnx()
         .model_for_path(path)
         .map_err(read_err(path))?;
+    lower(model, path)
+}
+
+/// Loads an in-memory ONNX model (`what` names it in errors).
+pub fn load_proto(proto: &tract_onnx::pb::ModelProto, what: &str) -> Result<FloatGraph, OnnxError> {
+    let path = Path::new(what);
+    let model = tract_onnx::onnx()
+        .model_for_proto_model(proto)
+        .map_err(read_err(path))?;
+    lower(model, path)
+}
+
+/// Fixes the inputs' shapes, declutters, and lowers every node.
+fn lower(mut model: InferenceModel, path: &Path) -> Result<FloatGraph, OnnxError> {
     let n_inputs = model.input_outlets().map_err(read_err(path))?.len();
     let mut inputs = Vec::with_capacity(n_inputs);
     for i in 0..n_inputs {
@@ -237,6 +261,12 @@ pub fn load_onnx(path: &Path) -> Result<FloatGraph, OnnxError> {
                     .unwrap_or(1)
             })
             .collect();
+        if crate::artifact::numel(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(OnnxError::Read {
+                path: path.to_path_buf(),
+                msg: format!("input {i} has shape {shape:?}: larger than zkinfer proves ({MAX_ELEMENTS} elements)"),
+            });
+        }
         let dt = declared
             .datum_type
             .concretize()
@@ -370,5 +400,7 @@ fn walk(model: &TypedModel, inputs: Vec<Input>) -> Result<FloatGraph, WalkError>
     Ok(l.graph)
 }
 
+#[cfg(test)]
+mod random_tests;
 #[cfg(test)]
 mod tests;

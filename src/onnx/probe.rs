@@ -67,7 +67,7 @@ fn run(
     probes: &[usize],
     batched: bool,
     out_len: usize,
-) -> TractResult<Vec<Vec<f64>>> {
+) -> TractResult<(Vec<Vec<f64>>, Vec<usize>)> {
     let mut inputs = Vec::with_capacity(args.len());
     for (s, a) in args.iter().enumerate() {
         inputs.push(match a {
@@ -90,7 +90,9 @@ fn run(
             Arg::Act(shape) => filled(shape, dt, 0.0)?,
         });
     }
-    let out = to_f64(&eval(op, inputs)?)?;
+    let t = eval(op, inputs)?;
+    let shape = t.shape().to_vec();
+    let out = to_f64(&t)?;
     let rows = if batched { probes.len() } else { 1 };
     ensure!(
         out.len() == rows * out_len,
@@ -98,7 +100,10 @@ fn run(
         out.len(),
         rows * out_len
     );
-    Ok(out.chunks(out_len).map(<[f64]>::to_vec).collect())
+    if out_len == 0 {
+        return Ok((vec![vec![]; rows], shape));
+    }
+    Ok((out.chunks(out_len).map(<[f64]>::to_vec).collect(), shape))
 }
 
 /// Column `i` of activation `slot` for every `i`: `cols[i][j]` is output `j`'s response to a
@@ -121,10 +126,20 @@ fn columns(
     let mut cols: Vec<Vec<f64>> = Vec::with_capacity(n);
     let mut batched = false;
     if batchable {
-        // accept batching only if it reproduces a single probe
+        // Batching along the leading axis is accepted only if the op keeps that axis as its
+        // leading output axis (the output is `[probes] ++ the unbatched output's shape[1..]`)
+        // and the batch reproduces single probes at both ends.
         let first: Vec<usize> = (0..n.min(BATCH)).collect();
-        if let Ok(rows) = run(op, args, dt, ones, slot, &first, true, out_len) {
-            if single(0)?.first() == rows.first() {
+        let (one, one_shape) = single(0)?;
+        if let Ok((rows, shape)) = run(op, args, dt, ones, slot, &first, true, out_len) {
+            let last = first.len() - 1;
+            let keeps_axis = one_shape.first() == Some(&1)
+                && shape.first() == Some(&first.len())
+                && shape.get(1..) == one_shape.get(1..);
+            if keeps_axis
+                && one.first() == rows.first()
+                && single(last)?.0.first() == rows.get(last)
+            {
                 batched = true;
                 cols.extend(rows);
             }
@@ -132,11 +147,11 @@ fn columns(
     }
     if batched {
         for chunk in (0..n).collect::<Vec<_>>()[cols.len()..].chunks(BATCH) {
-            cols.extend(run(op, args, dt, ones, slot, chunk, true, out_len)?);
+            cols.extend(run(op, args, dt, ones, slot, chunk, true, out_len)?.0);
         }
     } else {
         for i in 0..n {
-            cols.extend(single(i)?);
+            cols.extend(single(i)?.0);
         }
     }
     for c in &mut cols {
@@ -167,11 +182,13 @@ pub(super) fn affine(op: &dyn TypedOp, args: &[Arg], out_len: usize) -> TractRes
         f32::datum_type()
     };
     let base = run(op, args, dt, false, usize::MAX, &[], false, out_len)?
+        .0
         .pop()
         .unwrap_or_default();
     let has_consts = args.iter().any(|a| matches!(a, Arg::Const(_)));
     let base_ones = if has_consts {
         run(op, args, dt, true, usize::MAX, &[], false, out_len)?
+            .0
             .pop()
             .unwrap_or_default()
     } else {

@@ -186,6 +186,7 @@ fixture_tests!(
     mul_two_tensors_bcast,
     square_mul_self,
     pow_int,
+    gemm_weight_first_pruned,
 );
 
 #[test]

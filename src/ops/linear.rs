@@ -103,7 +103,17 @@ impl FloatOpImpl for Linear<f64> {
         false
     }
 
+    fn output_needs_bound(&self) -> bool {
+        self.relu
+    }
+
     fn quantize(&self, ctx: &QuantCtx) -> Result<QuantOp, QuantizeError> {
+        if self.relu && !ctx.bounded {
+            return Err(QuantizeError::Graph(format!(
+                "node `{}`: a fused ReLU on unbounded rows",
+                ctx.name
+            )));
+        }
         let max_in = ctx.in_scales.iter().copied().max().unwrap_or(0);
         let two_b = ctx.activation_bits();
         let s_out = ctx.out_scale;
@@ -356,10 +366,16 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
         let out = chips
             .rescale
             .rescale(layouter, &acc, self.shift, self.bounded, w.rescale()?)?;
-        Ok(out
-            .into_iter()
-            .map(|r| if self.relu { r.relu } else { r.y })
-            .collect())
+        // `relu` is `None` on unbounded rows, where the chip does not give it
+        out.into_iter()
+            .map(|r| {
+                if self.relu {
+                    r.relu.ok_or(Error::Synthesis)
+                } else {
+                    Ok(r.y)
+                }
+            })
+            .collect()
     }
 }
 

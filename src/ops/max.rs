@@ -202,7 +202,7 @@ impl<L: Layouter<Fr>> Synthesize<L> for Max {
                     .dense
                     .dense(layouter, &[a, m], &[vec![s, -s]], &[0], w.dense()?)?;
                 let r = chips.rescale.rescale(layouter, &d, 0, true, w.rescale()?)?;
-                let r = r.first().ok_or(Error::Synthesis)?.relu;
+                let r = r.first().and_then(|r| r.relu).ok_or(Error::Synthesis)?;
                 let next = chips
                     .dense
                     .dense(layouter, &[m, r], &[vec![1, s]], &[0], w.dense()?)?;

@@ -110,6 +110,11 @@ pub trait FloatOpImpl {
     fn input_range_factor(&self) -> f64 {
         1.0
     }
+    /// Whether the op's own output must be range-bounded in the circuit whoever reads it (a
+    /// fused ReLU is only sound on bounded rows: the sign table gives it).
+    fn output_needs_bound(&self) -> bool {
+        false
+    }
     /// The fixed-point op.
     fn quantize(&self, ctx: &QuantCtx) -> Result<QuantOp, QuantizeError>;
 }

@@ -108,6 +108,8 @@ impl<L: Layouter<Fr>> Synthesize<L> for Relu {
         let out = chips
             .rescale
             .rescale(layouter, &xs, 0, true, w.rescale()?)?;
-        Ok(out.into_iter().map(|r| r.relu).collect())
+        out.into_iter()
+            .map(|r| r.relu.ok_or(Error::Synthesis))
+            .collect()
     }
 }

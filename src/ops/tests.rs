@@ -253,3 +253,36 @@ fn products_are_bound() {
     t.cw.instance[4] = t.cw.nodes[0].rescale[0][0].y;
     t.expect_failure("c = k·a·b");
 }
+
+#[test]
+fn a_final_relu_is_bounded_and_its_sign_cannot_be_forged() {
+    // Gemm → ReLU as the model's output: the fused ReLU must use bounded rows (the sign table
+    // gives it); on unbounded rows `neg` and `a` would be free.
+    let g = chain(
+        &[1, 2],
+        vec![(
+            vec![],
+            vec![1, 3],
+            dense(
+                &[vec![1.0, 2.0], vec![-1.0, 0.5], vec![-2.0, -2.0]],
+                &[0.0, 0.25, 0.0],
+                true,
+            ),
+        )],
+    );
+    let s = setup(&g, &[0.5, -0.25]);
+    match &s.q.graph.nodes[0].op {
+        super::QuantOp::Linear(l) => assert!(l.relu && l.bounded),
+        other => panic!("{other:?}"),
+    }
+    s.run().expect("honest");
+    // claim a = (1 − neg)·y with neg = 8 on a zero output: y = −0.5 → a = 3.5
+    let mut t = setup(&g, &[0.5, -0.25]);
+    let n_in = t.q.input_len();
+    let w = &mut t.cw.nodes[0].rescale[0][2];
+    assert!(w.y < 0 && w.a == 0);
+    w.neg = 8;
+    w.a = -7 * w.y;
+    t.cw.instance[n_in + 2] = -7 * t.cw.nodes[0].rescale[0][2].y;
+    t.expect_failure("relu sign table");
+}

@@ -40,7 +40,7 @@ pub fn prove(
     let lens: Vec<usize> = settings
         .inputs
         .iter()
-        .map(|i| i.shape.iter().product())
+        .map(|i| artifact::numel(&i.shape).unwrap_or(usize::MAX))
         .collect();
     let values = read_input(input, &lens)?;
     let quantized = witness::quantize_input(&model, &values)?;

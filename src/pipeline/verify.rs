@@ -103,18 +103,10 @@ pub fn verify(
         && table.contains(&settings.shape.range_bits)
         && (1..=2).contains(&settings.shape.remainder_limbs)
         && (1..=63).contains(&settings.output_bits)
-        && settings.input_len
-            == settings
-                .inputs
-                .iter()
-                .map(|i| i.shape.iter().product::<usize>())
-                .sum::<usize>()
-        && settings.output_len
-            == settings
-                .outputs
-                .iter()
-                .map(|o| o.shape.iter().product::<usize>())
-                .sum::<usize>()
+        && total(&settings.inputs) == Some(settings.input_len)
+        && total(&settings.outputs) == Some(settings.output_len)
+        && settings.shape.relu_bits == settings.table_bits
+        && settings.shape.range_bits == settings.table_bits
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
         && (1..=crate::plan::MAX_K).contains(&settings.k)
         && settings.k == body.srs.k;
@@ -231,6 +223,12 @@ pub fn verify(
         srs_id: vsrs.id(),
         verify_time: start.elapsed(),
     })
+}
+
+/// Total element count of a list of tensors, `None` on overflow.
+fn total(ts: &[crate::artifact::TensorSettings]) -> Option<usize> {
+    ts.iter()
+        .try_fold(0usize, |n, t| n.checked_add(artifact::numel(&t.shape)?))
 }
 
 fn short(digest: &str) -> &str {

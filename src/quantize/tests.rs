@@ -192,3 +192,42 @@ fn copies_and_comparisons_share_their_inputs_scale() {
     .expect("run");
     assert_eq!(t.output(), vec![100 << 12, 0]);
 }
+
+#[test]
+fn outputs_get_the_widest_bound_any_of_them_needs() {
+    // one free output (a plain Linear) and one bounded output (a ReLU) with 18-bit tables:
+    // the verifier's output bound must admit the bounded one's 36 bits
+    let g = chain(
+        &[1, 2],
+        vec![
+            (
+                vec![0],
+                vec![1, 2],
+                dense(&[vec![1.0, 0.0], vec![0.0, 1.0]], &[0.0, 0.0], false),
+            ),
+            (
+                vec![0],
+                vec![1, 2],
+                crate::ops::FloatOp::Relu(Relu { len: 2 }),
+            ),
+        ],
+    );
+    let mut g = g;
+    g.outputs = vec![1, 2];
+    let opts = QuantOptions {
+        scale: None,
+        lookup_bits: Some(18),
+    };
+    let q = quantize(&g, Some(&samples(&[&[1000.0, -3.0]])), &opts).expect("quantize");
+    assert!(!linear(&q, 0).bounded);
+    assert_eq!(q.output_bits, 36);
+    let t = crate::witness::run(
+        &q,
+        crate::witness::quantize_input(&q, &[1000.0, -3.0]).expect("in"),
+    )
+    .expect("run");
+    assert!(t
+        .output()
+        .iter()
+        .all(|&v| zkinfer_circuits::fixed::fits_signed(v, q.output_bits)));
+}
