@@ -1,5 +1,6 @@
 //! Op-level tests: every fixture under tests/fixtures/ops (one ONNX op or op form each) is
-//! loaded, evaluated in floats against tract's own (optimized) evaluation on random inputs,
+//! loaded, evaluated in floats against tract's own (optimized) evaluation on random inputs and
+//! against onnxruntime's output saved beside the fixture (`<name>.ort.json`),
 //! quantized and run through the witness (within the error its scales predict), and checked by
 //! MockProver (witness and circuit agree).
 
@@ -80,6 +81,35 @@ fn check_fixture(name: &str) {
         assert!(
             (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
             "{name}: float output {i}: zkinfer {a} vs tract {b}"
+        );
+    }
+
+    // and against onnxruntime (the ONNX reference runtime) on the fixture's own input
+    let ort: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(path.with_extension("ort.json")).expect("ort.json"),
+    )
+    .expect("json");
+    let lists = |k: &str| -> Vec<Vec<f64>> {
+        ort[k]
+            .as_array()
+            .expect("lists")
+            .iter()
+            .map(|l| {
+                l.as_array()
+                    .expect("list")
+                    .iter()
+                    .map(|v| v.as_f64().expect("number"))
+                    .collect()
+            })
+            .collect()
+    };
+    let ort_out: Vec<f64> = lists("outputs").concat();
+    let ours = forward(&g, &lists("inputs"));
+    assert_eq!(ours.len(), ort_out.len(), "{name}: output length vs onnxruntime");
+    for (i, (a, b)) in ours.iter().zip(&ort_out).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+            "{name}: float output {i}: zkinfer {a} vs onnxruntime {b}"
         );
     }
 
