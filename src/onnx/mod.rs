@@ -13,6 +13,7 @@ mod ops;
 pub(crate) mod probe;
 
 use crate::graph::{Graph, Input, Node, TensorId};
+use crate::ops::gather::{Gather, Src};
 use crate::ops::{FloatGraph, FloatOp};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -168,14 +169,42 @@ impl Loader<'_> {
         Ok((args, acts))
     }
 
-    /// Lowers an op that is affine in its activations into one Linear node.
-    pub(crate) fn affine(&mut self, node: &TypedNode) -> Result<Built, String> {
+    /// Lowers an op that is affine in its activations into one Linear node, or into a Gather
+    /// (free in the circuit) when every output is a plain copy of one input element or a
+    /// constant (a nearest-neighbour Resize, a multiply by 1). `structural` reads each output's
+    /// support with the constants replaced by ones (weights); pass false when the constants
+    /// are not weights (a Resize's scales).
+    pub(crate) fn affine_with(
+        &mut self,
+        node: &TypedNode,
+        structural: bool,
+    ) -> Result<Built, String> {
         let (args, acts) = self.args(node)?;
         let shape = self.shape(OutletId::new(node.id, 0))?;
         let n: usize = shape.iter().product();
-        let lin = probe::affine(node.op.as_ref(), &args, n).map_err(|e| format!("{e:#}"))?;
-        let t = self.add(&node.name, acts, shape, FloatOp::Linear(lin.normalized()));
+        let lin = probe::affine(node.op.as_ref(), &args, n, structural)
+            .map_err(|e| format!("{e:#}"))?
+            .normalized();
+        let copy: Option<Vec<Src<f64>>> = lin
+            .rows
+            .iter()
+            .map(|r| match r.terms.as_slice() {
+                [] => Some(Src::Const(r.bias)),
+                [(e, w)] if *w == 1.0 && r.bias == 0.0 => Some(Src::Elem(*e)),
+                _ => None,
+            })
+            .collect();
+        let op = match copy {
+            Some(src) if !acts.is_empty() => FloatOp::Gather(Gather { src }),
+            _ => FloatOp::Linear(lin),
+        };
+        let t = self.add(&node.name, acts, shape, op);
         Ok(Built::Done(vec![Value::Tensor(t)]))
+    }
+
+    /// [`Loader::affine_with`] for ops whose constants are weights.
+    pub(crate) fn affine(&mut self, node: &TypedNode) -> Result<Built, String> {
+        self.affine_with(node, true)
     }
 
     /// Lowers an op that only moves elements into one Gather node; `data` are the inputs moved.

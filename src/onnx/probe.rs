@@ -163,8 +163,14 @@ fn columns(
 }
 
 /// Reads an affine op: one row per output, terms over the activation slots (numbered in the
-/// order of `args`' activations).
-pub(super) fn affine(op: &dyn TypedOp, args: &[Arg], out_len: usize) -> TractResult<Linear<f64>> {
+/// order of `args`' activations). With `structural`, each output's support is read with every
+/// constant replaced by ones (the constants are weights); otherwise it is the nonzero weights.
+pub(super) fn affine(
+    op: &dyn TypedOp,
+    args: &[Arg],
+    out_len: usize,
+    structural: bool,
+) -> TractResult<Linear<f64>> {
     let dt = if run(
         op,
         args,
@@ -185,7 +191,7 @@ pub(super) fn affine(op: &dyn TypedOp, args: &[Arg], out_len: usize) -> TractRes
         .0
         .pop()
         .unwrap_or_default();
-    let has_consts = args.iter().any(|a| matches!(a, Arg::Const(_)));
+    let has_consts = structural && args.iter().any(|a| matches!(a, Arg::Const(_)));
     let base_ones = if has_consts {
         run(op, args, dt, true, usize::MAX, &[], false, out_len)?
             .0

@@ -105,7 +105,11 @@ fn check_fixture(name: &str) {
     };
     let ort_out: Vec<f64> = lists("outputs").concat();
     let ours = forward(&g, &lists("inputs"));
-    assert_eq!(ours.len(), ort_out.len(), "{name}: output length vs onnxruntime");
+    assert_eq!(
+        ours.len(),
+        ort_out.len(),
+        "{name}: output length vs onnxruntime"
+    );
     for (i, (a, b)) in ours.iter().zip(&ort_out).enumerate() {
         assert!(
             (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
@@ -217,6 +221,8 @@ fixture_tests!(
     square_mul_self,
     pow_int,
     gemm_weight_first_pruned,
+    resize_nearest,
+    resize_linear,
 );
 
 #[test]

@@ -59,7 +59,7 @@ fn product(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     let (args, acts) = l.args(node)?;
     let shape = l.shape(OutletId::new(node.id, 0))?;
     let n: usize = shape.iter().product();
-    let sum = probe::affine(&add, &args, n).map_err(|e| format!("{e:#}"))?;
+    let sum = probe::affine(&add, &args, n, true).map_err(|e| format!("{e:#}"))?;
     let pairs = sum
         .rows
         .iter()
@@ -104,7 +104,7 @@ fn max_min(l: &mut Loader, node: &TypedNode, min: bool, vals: &[Value]) -> Resul
         }
     }
     // x − c (max) or c − x (min), then ReLU, then c ± r
-    let mut diff = probe::affine(&add, &args, n).map_err(|e| format!("{e:#}"))?;
+    let mut diff = probe::affine(&add, &args, n, true).map_err(|e| format!("{e:#}"))?;
     if min {
         for r in &mut diff.rows {
             r.bias = -r.bias;

@@ -8,6 +8,7 @@ mod einsum;
 mod layout;
 mod pool;
 mod reduce;
+mod resize;
 mod unary;
 
 use super::{Built, Loader};
@@ -22,6 +23,7 @@ const BUILDERS: &[Builder] = &[
     conv::build,
     pool::build,
     reduce::build,
+    resize::build,
     binary::build,
     unary::build,
 ];

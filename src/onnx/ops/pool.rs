@@ -35,7 +35,7 @@ pub(super) fn windows(
     let (args, acts) = l.args(node)?;
     let shape = l.shape(OutletId::new(node.id, 0))?;
     let n: usize = shape.iter().product();
-    let lin = probe::affine(support_op, &args, n).map_err(|e| format!("{e:#}"))?;
+    let lin = probe::affine(support_op, &args, n, true).map_err(|e| format!("{e:#}"))?;
     let windows: Vec<_> = lin
         .rows
         .iter()
