@@ -28,8 +28,9 @@ import onnx
 import onnxruntime as ort
 from autograd import grad
 from onnx import TensorProto, helper, numpy_helper
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+
+import make_models  # the same folder: data split and ONNX/onnxruntime helpers
+from make_models import f32list, load_data, ort_run, param_count
 
 SEED = 0
 SAMPLE_INDEX = 0  # which test-set sample goes into input.json
@@ -41,13 +42,6 @@ STEPS = 400
 BATCH = 128  # default minibatch size / Adam learning rate; per-model overrides in SPECS
 LR = 0.02
 WD = 1e-4
-
-
-def load_data():
-    d = load_digits()
-    X = (d.data / 16.0).astype(np.float32)  # values in {0, 1/16, ..., 1}
-    y = d.target.astype(np.int64)
-    return train_test_split(X, y, test_size=0.2, random_state=SEED, stratify=y)
 
 
 # ---------------------------------------------------------------- numpy/autograd building blocks
@@ -319,30 +313,9 @@ def train(init, fwd, Xtr, ytr, in_shape, lr=LR, batch=BATCH, finalize=None):
     return {k: np.asarray(val, np.float32) for k, val in p.items()}
 
 
-# ---------------------------------------------------------------- common (as in make_models.py)
+# ---------------------------------------------------------------- common: make_models.py's helpers
 def save_model(graph, path):
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="zkinfer-bench-make_graph_models")
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, path)
-    return model
-
-
-def param_count(model):
-    return int(sum(np.prod(i.dims) for i in model.graph.initializer))
-
-
-def ort_run(path, X, in_shape):
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    outs = []
-    for x in X:
-        outs.append(sess.run(None, {"input": x.reshape(in_shape).astype(np.float32)})[0][0])
-    return np.array(outs)
-
-
-def f32list(a):
-    return [float(np.float32(v)) for v in np.asarray(a).reshape(-1)]
+    return make_models.save_model(graph, path, producer="zkinfer-bench-make_graph_models")
 
 
 def main():

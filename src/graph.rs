@@ -202,6 +202,10 @@ impl<T: Copy> Inputs<'_, T> {
     pub fn at(&self, r: Ref) -> Option<T> {
         self.0.get(r.slot())?.get(r.idx()).copied()
     }
+    /// The elements `refs` refer to (`None` if any is out of range).
+    pub fn all(&self, refs: impl IntoIterator<Item = Ref>) -> Option<Vec<T>> {
+        refs.into_iter().map(|r| self.at(r)).collect()
+    }
 }
 
 impl<N> Graph<N> {

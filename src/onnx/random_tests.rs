@@ -223,7 +223,10 @@ fn random_convolutions_match_tract() {
         let group = match rng.below(3) {
             0 => 1,
             1 => c_in, // depthwise
-            _ => (1..=c_in).rev().find(|g| c_in.is_multiple_of(*g) && *g < c_in).unwrap_or(1),
+            _ => (1..=c_in)
+                .rev()
+                .find(|g| c_in.is_multiple_of(*g) && *g < c_in)
+                .unwrap_or(1),
         };
         let c_out = group * rng.range(1, 2);
         let kernel: Vec<usize> = (0..rank).map(|_| rng.range(1, 3)).collect();

@@ -64,17 +64,14 @@ impl FloatOpImpl for Gather<f64> {
     fn refs(&self) -> Vec<Ref> {
         self.elems()
     }
-    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64> {
-        let mut out: Vec<f64> = self
-            .src
+    fn eval(&self, x: &Inputs<f64>) -> Vec<f64> {
+        self.src
             .iter()
             .map(|s| match *s {
                 Src::Elem(r) => x.at(r).unwrap_or(0.0),
                 Src::Const(c) => c,
             })
-            .collect();
-        out.resize(len, 0.0);
-        out
+            .collect()
     }
     fn keeps_scale(&self) -> bool {
         true

@@ -80,7 +80,7 @@ impl FloatOpImpl for Linear<f64> {
             .collect()
     }
 
-    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64> {
+    fn eval(&self, x: &Inputs<f64>) -> Vec<f64> {
         let mut out: Vec<f64> = self
             .rows
             .iter()
@@ -95,7 +95,6 @@ impl FloatOpImpl for Linear<f64> {
         if self.relu {
             out.iter_mut().for_each(|v| *v = v.max(0.0));
         }
-        out.resize(len, 0.0);
         out
     }
 
@@ -291,7 +290,7 @@ impl QuantOpImpl for QuantLinear {
             .groups
             .iter()
             .map(|g| {
-                let xs: Vec<i64> = g.x.iter().map(|&r| x.at(r)).collect::<Option<_>>()?;
+                let xs = x.all(g.x.iter().copied())?;
                 DenseWitness::compute(ctx.lanes, &g.w, &g.bias, &xs)
             })
             .collect::<Option<Vec<_>>>()

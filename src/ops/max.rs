@@ -57,9 +57,8 @@ impl FloatOpImpl for Max {
     fn refs(&self) -> Vec<Ref> {
         self.windows.iter().flatten().copied().collect()
     }
-    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64> {
-        let mut out: Vec<f64> = self
-            .windows
+    fn eval(&self, x: &Inputs<f64>) -> Vec<f64> {
+        self.windows
             .iter()
             .map(|w| {
                 let vals = w.iter().map(|&r| x.at(r).unwrap_or(0.0));
@@ -69,9 +68,7 @@ impl FloatOpImpl for Max {
                     vals.fold(f64::NEG_INFINITY, f64::max)
                 }
             })
-            .collect();
-        out.resize(len, 0.0);
-        out
+            .collect()
     }
     fn keeps_scale(&self) -> bool {
         true

@@ -101,8 +101,8 @@ impl QuantCtx<'_> {
 pub trait FloatOpImpl {
     /// Every element reference the op makes (checked against input shapes).
     fn refs(&self) -> Vec<Ref>;
-    /// Float evaluation (f64) producing `len` outputs.
-    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64>;
+    /// Float evaluation (f64), one value per output element.
+    fn eval(&self, x: &Inputs<f64>) -> Vec<f64>;
     /// Whether the output must share its inputs' scale (no rescale of its own).
     fn keeps_scale(&self) -> bool;
     /// How much larger than its inputs' magnitude the op's intermediate values get (max needs
@@ -303,7 +303,8 @@ pub fn eval_float(g: &FloatGraph, inputs: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let mut values: Vec<Vec<f64>> = inputs.to_vec();
     for n in &g.nodes {
         let x = Inputs(n.inputs.iter().map(|&t| values[t].as_slice()).collect());
-        let out = n.op.imp().eval(&x, n.len());
+        let mut out = n.op.imp().eval(&x);
+        out.resize(n.len(), 0.0);
         values.push(out);
     }
     values

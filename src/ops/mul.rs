@@ -35,14 +35,11 @@ impl FloatOpImpl for Mul {
     fn refs(&self) -> Vec<Ref> {
         self.pairs.iter().flat_map(|&(a, b)| [a, b]).collect()
     }
-    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64> {
-        let mut out: Vec<f64> = self
-            .pairs
+    fn eval(&self, x: &Inputs<f64>) -> Vec<f64> {
+        self.pairs
             .iter()
             .map(|&(a, b)| x.at(a).unwrap_or(0.0) * x.at(b).unwrap_or(0.0))
-            .collect();
-        out.resize(len, 0.0);
-        out
+            .collect()
     }
     fn keeps_scale(&self) -> bool {
         false

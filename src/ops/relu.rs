@@ -35,13 +35,10 @@ impl FloatOpImpl for Relu {
     fn refs(&self) -> Vec<Ref> {
         self.input().collect()
     }
-    fn eval(&self, x: &Inputs<f64>, len: usize) -> Vec<f64> {
-        let mut out: Vec<f64> = self
-            .input()
+    fn eval(&self, x: &Inputs<f64>) -> Vec<f64> {
+        self.input()
             .map(|r| x.at(r).unwrap_or(0.0).max(0.0))
-            .collect();
-        out.resize(len, 0.0);
-        out
+            .collect()
     }
     fn keeps_scale(&self) -> bool {
         true
@@ -53,12 +50,9 @@ impl FloatOpImpl for Relu {
 
 impl Relu {
     fn values(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
-        self.input()
-            .map(|r| x.at(r))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| WitnessError::Overflow {
-                node: ctx.node.name.clone(),
-            })
+        x.all(self.input()).ok_or_else(|| WitnessError::Overflow {
+            node: ctx.node.name.clone(),
+        })
     }
 }
 
@@ -100,11 +94,7 @@ impl<L: Layouter<Fr>> Synthesize<L> for Relu {
         x: &Inputs<Wire<Fr>>,
         w: &mut WitnessCursor,
     ) -> Result<Vec<Wire<Fr>>, Error> {
-        let xs: Vec<Wire<Fr>> = self
-            .input()
-            .map(|r| x.at(r))
-            .collect::<Option<_>>()
-            .ok_or(Error::Synthesis)?;
+        let xs = x.all(self.input()).ok_or(Error::Synthesis)?;
         let out = chips
             .rescale
             .rescale(layouter, &xs, 0, true, w.rescale()?)?;
