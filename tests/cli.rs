@@ -455,3 +455,37 @@ fn a_closed_stdout_ends_the_command_without_a_panic() {
         describe(&out)
     );
 }
+
+#[test]
+fn a_build_folder_from_the_chain_format_is_a_clear_error() {
+    // model.json v1 (the chain of dense layers before the graph IR): prove says what to do
+    let dir = built("mlp_tiny");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let old = tmp.path().join("old");
+    std::fs::create_dir_all(&old).expect("mkdir");
+    for f in [
+        "settings.json",
+        "commitment.json",
+        "pk.bin",
+        "vk.bin",
+        "srs.bin",
+    ] {
+        std::fs::copy(dir.join(f), old.join(f)).expect("copy");
+    }
+    std::fs::write(
+        old.join("model.json"),
+        r#"{"format": "zkinfer/model/v1", "model": {"input_shape": [1, 64], "layers": []}}"#,
+    )
+    .expect("write");
+    let proof = tmp.path().join("proof.json");
+    let input = model_dir("mlp_tiny").join("input.json");
+    let o = zkinfer(&["prove", s(&old), "--input", s(&input), "-o", s(&proof)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("zkinfer/model/v1") && err.contains("zkinfer compile"),
+        "{}",
+        describe(&o)
+    );
+    assert!(!proof.exists());
+}
