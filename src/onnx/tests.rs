@@ -223,7 +223,18 @@ fixture_tests!(
     gemm_weight_first_pruned,
     resize_nearest,
     resize_linear,
+    conv_transpose,
+    dropout_inference,
+    dynamic_flatten,
+    split_three,
+    sum_mean_variadic,
 );
+
+#[test]
+fn prelu_is_reported_until_its_select_is_supported() {
+    let err = load_onnx(&fixtures().join("ops/prelu_const.onnx")).expect_err("prelu");
+    assert!(!err.unsupported().is_empty(), "{err}");
+}
 
 #[test]
 fn a_fractional_power_is_reported_not_approximated() {
