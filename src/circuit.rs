@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use zkinfer_circuits::{
     fixed::to_field,
+    func::{FuncChip, FuncConfig, FuncTable},
     load_instance,
     matmul::MatMulChip,
     matmul::MatMulConfig,
@@ -49,6 +50,10 @@ pub struct CircuitShape {
     /// omitted from JSON when false, so other circuits keep their digests).
     #[serde(default, skip_serializing_if = "is_false")]
     pub products: bool,
+    /// Whether the circuit has the function chip and table (only models with table-lookup
+    /// functions do; omitted from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub funcs: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -71,6 +76,7 @@ impl Default for CircuitShape {
             relu_bits: 8,
             remainder_limbs: 1,
             products: false,
+            funcs: false,
         }
     }
 }
@@ -81,6 +87,7 @@ pub struct ModelConfig {
     dense: MatMulConfig,
     rescale: RescaleConfig,
     product: Option<ProductConfig>,
+    func: Option<FuncConfig>,
     instance: Column<Instance>,
 }
 
@@ -94,6 +101,10 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
         dense: MatMulConfig::configure(meta, shape.lanes),
         rescale: RescaleConfig::configure(meta, range, relu, shape.remainder_limbs),
         product: shape.products.then(|| ProductConfig::configure(meta)),
+        func: shape.funcs.then(|| {
+            let table = FuncTable::configure(meta);
+            FuncConfig::configure(meta, range, table)
+        }),
         instance,
     }
 }
@@ -194,6 +205,10 @@ impl ModelCircuit {
         config.rescale.range.load(layouter)?;
         config.rescale.relu.load(layouter)?;
         let model = &self.model;
+        if let Some(f) = &config.func {
+            f.table
+                .load(layouter, &crate::ops::func::tables(&model.graph))?;
+        }
         let g = &model.graph;
         let n_in = model.input_len();
         let inputs = load_instance(layouter, config.instance, config.rescale.z, n_in)?;
@@ -202,6 +217,7 @@ impl ModelCircuit {
             dense: MatMulChip::construct(config.dense.clone(), 0),
             rescale: RescaleChip::construct(config.rescale.clone(), n_in),
             product: config.product.clone().map(|c| ProductChip::construct(c, 0)),
+            func: config.func.clone().map(|c| FuncChip::construct(c, 0)),
             range_bits: self.shape.range_bits,
         };
         for (i, node) in g.nodes.iter().enumerate() {

@@ -53,8 +53,8 @@ pub struct Plan {
     pub dense_rows: usize,
     /// Rows of the rescale columns (input + rescales).
     pub rescale_rows: usize,
-    /// Rows of the product columns (omitted from JSON when 0, so circuits without products
-    /// keep their digests).
+    /// Rows of the product (and function-chip) columns (omitted from JSON when 0, so circuits
+    /// without them keep their digests).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub product_rows: usize,
     /// Rows the tables need.
@@ -86,6 +86,11 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
             .nodes
             .iter()
             .any(|n| matches!(n.op, crate::ops::QuantOp::Mul(_))),
+        funcs: model
+            .graph
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, crate::ops::QuantOp::Func(_))),
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
@@ -95,9 +100,14 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
         cost += model.graph.nodes[i].op.imp().cost(&ctx);
     }
     let dense_rows = cost.dense_rows;
-    let product_rows = cost.product_rows;
+    let product_rows = cost.product_rows.max(cost.func_rows);
+    let func_table_rows = if shape.funcs {
+        crate::ops::func::tables(&model.graph).len() + 1
+    } else {
+        0
+    };
     let rescale_rows = model.input_len() + cost.rescale_rows;
-    let table_rows = 1usize << model.table_bits.max(shape.range_bits);
+    let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
     let reserved = cs.minimum_rows();
     let need = dense_rows
         .max(rescale_rows)

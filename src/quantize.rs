@@ -324,8 +324,18 @@ pub fn quantize(
     } else {
         2 * bits
     };
-    let graph = model.map(|i, node| {
+    let n_funcs = model
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, FloatOp::Func(_)))
+        .count();
+    let func_budget = (1usize << bits) / n_funcs.max(1);
+    let mut graph = model.map(|i, node| {
         let ctx = QuantCtx {
+            in_max: maxima
+                .as_ref()
+                .map(|m| node.inputs.iter().map(|&t| m[t]).collect()),
+            func_budget,
             name: &node.name,
             in_scales: node.inputs.iter().map(|&t| scales[t]).collect(),
             out_scale: scales[n_in + i],
@@ -335,6 +345,7 @@ pub fn quantize(
         };
         node.op.imp().quantize(&ctx)
     })?;
+    crate::ops::func::assign_tags(&mut graph);
     Ok(QuantModel {
         graph,
         scales,

@@ -46,6 +46,22 @@ pub enum WitnessError {
         /// Dequantized bound.
         bound: f64,
     },
+    /// An input of a function outside its table.
+    #[error("input {index} of node `{node}` ({func}) is {value:.4}, outside the function's table [{lo:.4}, {hi:.4}) (the calibrated range with headroom, where the function is defined); recompile with calibration data that covers this input")]
+    OutsideTable {
+        /// The node.
+        node: String,
+        /// The function.
+        func: String,
+        /// Element.
+        index: usize,
+        /// Dequantized input.
+        value: f64,
+        /// Table start.
+        lo: f64,
+        /// Table end.
+        hi: f64,
+    },
     /// Integer overflow or a malformed node (cannot happen for models that passed compile).
     #[error("integer overflow or malformed data at node `{node}`")]
     Overflow {

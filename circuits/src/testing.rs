@@ -345,3 +345,119 @@ impl Circuit<Fr> for ProductCircuit {
         Ok(())
     }
 }
+
+/// Piecewise-linear lookups of public inputs: instance `[x…, acc…]`.
+#[derive(Clone, Debug, Default)]
+pub struct FuncCircuit {
+    /// Range-table bits `R`.
+    pub range_bits: u32,
+    /// Segment bits `r ≤ R`.
+    pub r: u32,
+    /// The table.
+    pub segments: Vec<crate::func::Segment>,
+    /// Variant looked up.
+    pub tag: u64,
+    /// Inputs.
+    pub x: Vec<i64>,
+    /// Per-element witness (tamper freely); `acc` is the public output.
+    pub witness: Vec<crate::func::FuncWitness>,
+}
+
+impl FuncCircuit {
+    /// The honest circuit.
+    pub fn honest(
+        range_bits: u32,
+        r: u32,
+        segments: Vec<crate::func::Segment>,
+        tag: u64,
+        x: Vec<i64>,
+    ) -> Self {
+        let witness = x
+            .iter()
+            .map(|&v| {
+                crate::func::FuncWitness::compute(v, r, |hi| {
+                    segments
+                        .iter()
+                        .find(|s| s.tag == tag && s.hi == hi)
+                        .map(|s| (s.f0, s.slope))
+                })
+                .expect("x inside the table")
+            })
+            .collect();
+        Self {
+            range_bits,
+            r,
+            segments,
+            tag,
+            x,
+            witness,
+        }
+    }
+}
+
+impl HasInstances for FuncCircuit {
+    fn instances(&self) -> Vec<Vec<Fr>> {
+        vec![self
+            .x
+            .iter()
+            .copied()
+            .chain(self.witness.iter().map(|w| w.acc))
+            .map(to_field)
+            .collect()]
+    }
+}
+
+impl Circuit<Fr> for FuncCircuit {
+    type Config = (crate::func::FuncConfig, Column<Advice>, Column<Instance>);
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = u32;
+
+    fn without_witnesses(&self) -> Self {
+        Self {
+            witness: vec![],
+            ..self.clone()
+        }
+    }
+    fn params(&self) -> u32 {
+        self.range_bits
+    }
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, range_bits: u32) -> Self::Config {
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        let x = meta.advice_column();
+        meta.enable_equality(x);
+        let range = RangeTable::configure(meta, range_bits);
+        let table = crate::func::FuncTable::configure(meta);
+        (
+            crate::func::FuncConfig::configure(meta, range, table),
+            x,
+            instance,
+        )
+    }
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+        Self::configure_with_params(meta, 4)
+    }
+    fn synthesize(
+        &self,
+        (config, x, instance): Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        use crate::func::{FuncChip, FuncInstructions};
+        config.range.load(&mut layouter)?;
+        config.table.load(&mut layouter, &self.segments)?;
+        let n = self.x.len();
+        let inputs = load_instance(&mut layouter, instance, x, n)?;
+        let witness = (!self.witness.is_empty()).then_some(self.witness.as_slice());
+        let acc = FuncChip::construct(config, 0).interpolate(
+            &mut layouter,
+            &inputs,
+            self.tag,
+            self.r,
+            witness,
+        )?;
+        for (j, w) in acc.iter().enumerate() {
+            layouter.constrain_instance(w.cell, instance, n + j);
+        }
+        Ok(())
+    }
+}

@@ -9,6 +9,7 @@
 //! | [`linear::Linear`] | `y_j = b_j + Σ w·x` over any elements of any inputs (Gemm, Conv, pooling sums, Add/Sub, BatchNorm, constants) | dense chip per group of outputs sharing their inputs, then rescale (+ fused ReLU) |
 //! | [`relu::Relu`] | `max(x, 0)` | rescale chip at shift 0 (range limbs + sign table) |
 //! | [`mul::Mul`] | `y_j = x[a_j]·x[b_j]` (Mul of two tensors, Square, small integer Pow) | product chip, then rescale |
+//! | [`func::Func`] | `y = f(x)` for a registry function ([`funcs`]: sigmoid, tanh, exp, log, GELU, …) | function chip (piecewise-linear lookup), then rescale |
 //! | [`max::Max`] | max (or min) over a window of elements | per step `d = ±(a − m)`, `r = ReLU(d)`, `m' = m ± r` |
 //! | [`gather::Gather`] | every output element is an input element or a constant (Reshape, Transpose, Slice, Concat, Pad, …) | copy constraints only (constants as fixed bias cells) |
 //!
@@ -16,6 +17,8 @@
 //! plan cost, synthesis). The stages iterate the graph and call [`FloatOp`] / [`QuantOp`]
 //! methods; the only matches on the op kind are the dispatch below.
 
+pub mod func;
+pub mod funcs;
 pub mod gather;
 pub mod linear;
 pub mod max;
@@ -32,6 +35,7 @@ use crate::witness::WitnessError;
 use halo2_proofs::{circuit::Layouter, halo2curves::bn256::Fr, plonk::Error};
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::{
+    func::{FuncChip, FuncWitness},
     matmul::{DenseWitness, MatMulChip},
     product::ProductChip,
     rescale::{RescaleChip, RescaleWitness},
@@ -52,6 +56,8 @@ pub enum FloatOp {
     Max(max::Max),
     /// See [`mul::Mul`].
     Mul(mul::Mul),
+    /// See [`func::Func`].
+    Func(func::Func),
     /// See [`gather::Gather`].
     Gather(gather::Gather<f64>),
 }
@@ -68,6 +74,8 @@ pub enum QuantOp {
     Max(max::Max),
     /// See [`mul::QuantMul`].
     Mul(mul::QuantMul),
+    /// See [`func::QuantFunc`].
+    Func(func::QuantFunc),
     /// See [`gather::Gather`].
     Gather(gather::Gather<i64>),
 }
@@ -88,6 +96,10 @@ pub struct QuantCtx<'a> {
     pub bounded: bool,
     /// Signed bits of the unbounded public outputs.
     pub output_bits: u32,
+    /// Calibrated `max |x|` of each input slot (`None` without calibration data).
+    pub in_max: Option<Vec<f64>>,
+    /// Table rows a function-table variant may use.
+    pub func_budget: usize,
 }
 
 impl QuantCtx<'_> {
@@ -128,6 +140,8 @@ pub struct Cost {
     pub rescale_rows: usize,
     /// Rows of the product chip's columns.
     pub product_rows: usize,
+    /// Rows of the function chip's columns.
+    pub func_rows: usize,
 }
 
 impl std::ops::AddAssign for Cost {
@@ -135,6 +149,7 @@ impl std::ops::AddAssign for Cost {
         self.dense_rows += o.dense_rows;
         self.rescale_rows += o.rescale_rows;
         self.product_rows += o.product_rows;
+        self.func_rows += o.func_rows;
     }
 }
 
@@ -148,6 +163,8 @@ pub struct NodeWitness {
     pub rescale: Vec<Vec<RescaleWitness>>,
     /// Product-chip outputs, one list per product call.
     pub product: Vec<Vec<i64>>,
+    /// Function-chip rows, one list per lookup call.
+    pub func: Vec<Vec<FuncWitness>>,
 }
 
 /// Hands the node's precomputed chip witnesses to synthesis in order.
@@ -156,6 +173,7 @@ pub struct WitnessCursor<'a> {
     dense: usize,
     rescale: usize,
     product: usize,
+    func: usize,
 }
 
 impl<'a> WitnessCursor<'a> {
@@ -166,6 +184,7 @@ impl<'a> WitnessCursor<'a> {
             dense: 0,
             rescale: 0,
             product: 0,
+            func: 0,
         }
     }
     /// The next dense witness (`Ok(None)` at key generation).
@@ -189,6 +208,15 @@ impl<'a> WitnessCursor<'a> {
 }
 
 impl<'a> WitnessCursor<'a> {
+    /// The next function-chip list.
+    pub fn func(&mut self) -> Result<Option<&'a [FuncWitness]>, Error> {
+        let Some(w) = self.w else { return Ok(None) };
+        self.func += 1;
+        w.func
+            .get(self.func - 1)
+            .map(|v| Some(v.as_slice()))
+            .ok_or(Error::Synthesis)
+    }
     /// The next product list.
     pub fn product(&mut self) -> Result<Option<&'a [i64]>, Error> {
         let Some(w) = self.w else { return Ok(None) };
@@ -208,6 +236,8 @@ pub struct Chips {
     pub rescale: RescaleChip<Fr>,
     /// The product chip, when the circuit has one ([`crate::circuit::CircuitShape::products`]).
     pub product: Option<ProductChip<Fr>>,
+    /// The function chip, when the circuit has one ([`crate::circuit::CircuitShape::funcs`]).
+    pub func: Option<FuncChip<Fr>>,
     /// Remainder table bits `R`.
     pub range_bits: u32,
 }
@@ -269,6 +299,7 @@ impl FloatOp {
             FloatOp::Relu(o) => o,
             FloatOp::Max(o) => o,
             FloatOp::Mul(o) => o,
+            FloatOp::Func(o) => o,
             FloatOp::Gather(o) => o,
         }
     }
@@ -282,6 +313,7 @@ impl QuantOp {
             QuantOp::Relu(o) => o,
             QuantOp::Max(o) => o,
             QuantOp::Mul(o) => o,
+            QuantOp::Func(o) => o,
             QuantOp::Gather(o) => o,
         }
     }
@@ -292,6 +324,7 @@ impl QuantOp {
             QuantOp::Relu(o) => o,
             QuantOp::Max(o) => o,
             QuantOp::Mul(o) => o,
+            QuantOp::Func(o) => o,
             QuantOp::Gather(o) => o,
         }
     }

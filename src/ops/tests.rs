@@ -286,3 +286,118 @@ fn a_final_relu_is_bounded_and_its_sign_cannot_be_forged() {
     t.cw.instance[n_in + 2] = -7 * t.cw.nodes[0].rescale[0][2].y;
     t.expect_failure("relu sign table");
 }
+
+fn func_graph(name: &str, n: usize) -> FloatGraph {
+    chain(
+        &[1, n],
+        vec![(
+            vec![],
+            vec![1, n],
+            FloatOp::Func(super::func::Func {
+                name: name.into(),
+                params: vec![],
+                len: n,
+            }),
+        )],
+    )
+}
+
+#[test]
+fn every_registry_function_tracks_its_float_reference_over_its_domain() {
+    // calibrated on [-4, 4] (or (0, 4] where the function needs x > 0), evaluated on a grid of
+    // 400 points: the fixed-point value is within the interpolation error between the table's
+    // segment ends, plus input and output rounding
+    for def in super::funcs::FUNCS {
+        if def.name == "sign" {
+            continue; // discontinuous: exact away from 0, checked below
+        }
+        let positive = def.domain != super::funcs::Domain::All;
+        let grid: Vec<f64> = (0..400)
+            .map(|i| {
+                let t = f64::from(i) / 399.0;
+                if positive {
+                    0.05 + 3.95 * t
+                } else {
+                    -4.0 + 8.0 * t
+                }
+            })
+            .collect();
+        let g = func_graph(def.name, grid.len());
+        let q = quantize(&g, Some(&[vec![grid.clone()]]), &QuantOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", def.name));
+        let super::QuantOp::Func(qf) = &q.graph.nodes[0].op else {
+            panic!("{}: not a table function", def.name)
+        };
+        let (s_in, s_out) = (q.scale(0), q.scale(1));
+        let trace = witness::run(&q, witness::quantize_input(&q, &grid).expect("input"))
+            .unwrap_or_else(|e| panic!("{}: {e}", def.name));
+        let f = |x: f64| (def.f)(x, &[]);
+        let mut worst = 0f64;
+        for (&x, &y) in grid.iter().zip(&trace.output()) {
+            let xq = (x * 2f64.powi(s_in as i32)).round();
+            let xr = xq / 2f64.powi(s_in as i32);
+            let w = 2f64.powi(qf.r as i32 - s_in as i32);
+            let x0 = (xq / 2f64.powi(qf.r as i32)).floor() * w;
+            let interp = f(x0) + (f(x0 + w) - f(x0)) * (xr - x0) / w;
+            let bound =
+                (interp - f(xr)).abs() + (f(xr) - f(x)).abs() + 2.0 / 2f64.powi(s_out as i32);
+            let got = witness::dequantize(y, s_out);
+            let err = (got - f(x)).abs();
+            assert!(
+                err <= bound + 1e-12,
+                "{}({x}) = {got}, float {} (bound {bound}, r = {})",
+                def.name,
+                f(x),
+                qf.r
+            );
+            worst = worst.max(err);
+        }
+        println!(
+            "{}: max error {worst:.2e} (segments of 2^{}, scales {s_in} -> {s_out})",
+            def.name, qf.r
+        );
+    }
+}
+
+#[test]
+fn a_function_table_cannot_be_bent() {
+    let g = func_graph("sigmoid", 4);
+    let x = [-2.0, -0.5, 0.25, 3.0];
+    let cal = vec![vec![vec![-4.0, -1.0, 1.0, 4.0]]];
+    let opts = QuantOptions::default();
+    let q = Arc::new(quantize(&g, Some(&cal), &opts).expect("quantize"));
+    let p = plan(&q).expect("plan");
+    let trace = witness::run(&q, witness::quantize_input(&q, &x).expect("in")).expect("run");
+    let mk = |cw: CircuitWitness| {
+        let instance = instance_field(&cw.instance);
+        let c = ModelCircuit::prove(q.clone(), p.shape, cw);
+        MockProver::run(p.k, &c, vec![instance])
+            .expect("mock")
+            .verify()
+            .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect::<Vec<_>>())
+    };
+    let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    mk(honest.clone()).expect("honest");
+    // a segment value that is not the table's, carried through to the output
+    let mut t = honest.clone();
+    let w = &mut t.nodes[0].func[0][1];
+    w.f0 += 3;
+    w.acc = w.f0
+        * (1i64
+            << match &q.graph.nodes[0].op {
+                super::QuantOp::Func(f) => f.r,
+                _ => unreachable!(),
+            })
+        + w.slope * w.lo;
+    let errs = mk(t).expect_err("bent table");
+    assert!(errs.iter().any(|e| e.contains("func table")), "{errs:#?}");
+    // an input outside the calibrated table is a witness error naming the node
+    let far = witness::run(
+        &q,
+        witness::quantize_input(&q, &[0.0, 0.0, 0.0, 50.0]).expect("in"),
+    );
+    assert!(
+        matches!(far, Err(witness::WitnessError::OutsideTable { ref node, index: 3, .. }) if node == "n0"),
+        "{far:?}"
+    );
+}

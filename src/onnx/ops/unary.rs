@@ -1,9 +1,11 @@
-//! Element-wise unary ops that need no lookup table: Neg (a Linear), LeakyRelu with a constant
-//! slope (`α·x + (1 − α)·ReLU(x)`), Abs (`2·ReLU(x) − x`), Square and Pow with an integer
-//! exponent 1..=8 (a chain of products).
+//! Element-wise unary ops: Neg (a Linear), LeakyRelu with a constant slope
+//! (`α·x + (1 − α)·ReLU(x)`), Abs (`2·ReLU(x) − x`), Square and Pow with an integer exponent
+//! 1..=8 (a chain of products); every function of the table registry (Sigmoid, Tanh, Exp, Log,
+//! Sqrt, Reciprocal, Erf, GELU, HardSwish, Sin, Cos, Sign, real powers) as a Func node.
 
 use super::super::{Built, Loader, Value};
 use crate::graph::Ref;
+use crate::ops::func::Func;
 use crate::ops::linear::{Linear, Row};
 use crate::ops::mul::Mul;
 use crate::ops::relu::Relu;
@@ -11,7 +13,7 @@ use crate::ops::FloatOp;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math::PowConst;
-use tract_onnx::tract_core::ops::nn::LeakyRelu;
+use tract_onnx::tract_core::ops::nn::{GeluApproximate, LeakyRelu};
 
 pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     let Some(op) = node.op_as::<ElementWiseOp>() else {
@@ -27,6 +29,24 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
         };
         let shape = l.shape(OutletId::new(node.id, 0))?;
         return power(l, &node.name, x, shape, e);
+    }
+    if let Some((func, params)) = table_function(op) {
+        let Value::Tensor(x) = l.value(node, 0) else {
+            return Err("the input is not an activation".into());
+        };
+        let shape = l.shape(OutletId::new(node.id, 0))?;
+        let len = shape.iter().product();
+        let t = l.add(
+            &node.name,
+            vec![x],
+            shape,
+            FloatOp::Func(Func {
+                name: func.into(),
+                params,
+                len,
+            }),
+        );
+        return Ok(Built::Done(vec![Value::Tensor(t)]));
     }
     // (weight of x, weight of ReLU(x)) in the result
     let (wx, wr) = if let Some(lr) = op.0.downcast_ref::<LeakyRelu>() {
@@ -103,4 +123,33 @@ pub(super) fn power(
         );
     }
     Ok(Built::Done(vec![Value::Tensor(acc)]))
+}
+
+/// The registry function (and its parameters) a tract element-wise op computes, if any.
+fn table_function(op: &ElementWiseOp) -> Option<(&'static str, Vec<f64>)> {
+    if let Some(p) = op.0.downcast_ref::<PowConst>() {
+        // integer exponents are products; any other real exponent is a table on x > 0
+        let e = f64::from(p.exponent);
+        return (e.fract() != 0.0 || !(1.0..=MAX_POWER).contains(&e)).then(|| ("pow", vec![e]));
+    }
+    if op.0.downcast_ref::<GeluApproximate>().is_some() {
+        return Some(("gelu_tanh", vec![]));
+    }
+    let f = match op.0.name().as_str() {
+        "Sigmoid" => "sigmoid",
+        "Tanh" => "tanh",
+        "Exp" => "exp",
+        "Ln" => "log",
+        "Sqrt" => "sqrt",
+        "Rsqrt" => "rsqrt",
+        "Recip" => "reciprocal",
+        "Erf" => "erf",
+        "GeluExact" => "gelu",
+        "HardSwish" => "hard_swish",
+        "Sin" => "sin",
+        "Cos" => "cos",
+        "Sign" => "sign",
+        _ => return None,
+    };
+    Some((f, vec![]))
 }
