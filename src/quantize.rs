@@ -329,7 +329,9 @@ pub fn quantize(
         .iter()
         .filter(|n| matches!(n.op, FloatOp::Func(_)))
         .count();
-    let func_budget = (1usize << bits) / n_funcs.max(1);
+    // k = B + 1 holds 2^(B+1) rows (the 2^B-row tables use half): function tables may use
+    // the rest, less room for halo2's reserved rows, without raising k
+    let func_budget = ((1usize << (bits + 1)) - 64) / n_funcs.max(1);
     let mut graph = model.map(|i, node| {
         let ctx = QuantCtx {
             in_max: maxima

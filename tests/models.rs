@@ -128,3 +128,13 @@ fn residual_mlp() {
 fn residual_conv() {
     check_model(MODELS[7]);
 }
+
+#[test]
+fn mlp_sigmoid() {
+    check_model(MODELS[8]);
+}
+
+#[test]
+fn mlp_tanh() {
+    check_model(MODELS[9]);
+}

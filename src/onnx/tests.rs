@@ -264,6 +264,8 @@ fn bundled_models_match_onnxruntime() {
         "dw_separable",
         "residual_mlp",
         "residual_conv",
+        "mlp_sigmoid",
+        "mlp_tanh",
     ] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models")

@@ -11,8 +11,8 @@
 //!
 //! Table size from range analysis: the domain is the calibrated `±headroom·max|x|` (every
 //! representable input without calibration data), the segment width `2^r` the smallest that
-//! fits the domain in the row budget (`2^B` rows shared by the model's distinct tables, so the
-//! tables do not raise `k`); segments where `f` is undefined (log at 0) or leaves the output
+//! fits the domain in the row budget (the `2^(B+1)` rows of `k = B + 1`, less halo2's reserved
+//! rows, shared by the model's distinct tables, so the tables do not raise `k`); segments where `f` is undefined (log at 0) or leaves the output
 //! range are left out. An input outside the table is a witness
 //! error naming the node (recalibrate), never a wrong proof: the lookup cannot be satisfied.
 //! Identical tables (one function at the same scales) share one tag.

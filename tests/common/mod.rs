@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use zkinfer::pipeline::{self, CompileOptions, Quiet};
 
 /// The bundled models.
-pub const MODELS: [&str; 8] = [
+pub const MODELS: [&str; 10] = [
     "mlp_tiny",
     "mlp_digits",
     "mlp_wide",
@@ -16,6 +16,8 @@ pub const MODELS: [&str; 8] = [
     "dw_separable",
     "residual_mlp",
     "residual_conv",
+    "mlp_sigmoid",
+    "mlp_tanh",
 ];
 
 /// `models/<name>` in the repository.
