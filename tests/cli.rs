@@ -278,7 +278,7 @@ fn bad_files_exit_2_and_write_nothing() {
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("`Floor` at node `floor1`") && err.contains("`Softmax` at node `softmax2`"),
+        err.contains("`Floor` at node `floor1`") && err.contains("at node `round2`"),
         "{}",
         describe(&o)
     );

@@ -181,7 +181,7 @@ fn check(proto: &ModelProto, x_shape: &[usize], what: &str, rng: &mut Rng) {
     for (&v, b) in trace.output().iter().zip(&reference) {
         let a = witness::dequantize(v, s);
         assert!(
-            (a - b).abs() <= 0.02 * (1.0 + b.abs()),
+            (a - b).abs() <= 1e-3 * (1.0 + b.abs()),
             "{what}: fixed {a} vs {b}"
         );
     }

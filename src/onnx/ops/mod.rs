@@ -9,6 +9,7 @@ mod layout;
 mod pool;
 mod reduce;
 mod resize;
+mod softmax;
 mod unary;
 
 use super::{Built, Loader};
@@ -24,6 +25,7 @@ const BUILDERS: &[Builder] = &[
     pool::build,
     reduce::build,
     resize::build,
+    softmax::build,
     binary::build,
     unary::build,
 ];
