@@ -112,3 +112,44 @@ fn a_fixed_batch_is_proved_as_declared() {
     );
     assert!(out.contains("proof accepted"), "{out}");
 }
+
+#[test]
+fn accuracy_reports_agreement_errors_and_labels() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = model_dir("mlp_sigmoid");
+    let dir = tmp.path().join("m");
+    run_ok(&[
+        "compile",
+        s(&src.join("network.onnx")),
+        "-o",
+        s(&dir),
+        "--calibration",
+        s(&src.join("calibration.json")),
+    ]);
+    let cal = src.join("calibration.json");
+    let out = run_ok(&["accuracy", s(&dir), "--data", s(&cal)]);
+    assert!(
+        out.contains("argmax agreement (fixed point vs float): 32/32 (100.0 %)"),
+        "{out}"
+    );
+    // labels inside the data file, and --json
+    let mut data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cal).expect("read")).expect("json");
+    data["labels"] = serde_json::json!(vec![7; 32]);
+    let with_labels = tmp.path().join("data.json");
+    std::fs::write(&with_labels, data.to_string()).expect("write");
+    let out = run_ok(&["accuracy", s(&dir), "--data", s(&with_labels), "--json"]);
+    let r: serde_json::Value = serde_json::from_str(&out).expect("json report");
+    assert_eq!(r["samples"], 32);
+    assert_eq!(r["argmax_agree"], 32);
+    assert!(r["max_abs_error"][0].as_f64().expect("f") < 0.01);
+    // fixed and float predictions agree everywhere, so their label accuracies do too
+    assert_eq!(r["float_label_accuracy_pct"], r["fixed_label_accuracy_pct"]);
+    assert!(r["float_label_accuracy_pct"].as_f64().expect("pct") > 0.0);
+    // a labels file with the wrong count is an error (exit 2)
+    let bad = tmp.path().join("labels.json");
+    std::fs::write(&bad, "[1, 2, 3]").expect("write");
+    let o = zkinfer(&["accuracy", s(&dir), "--data", s(&cal), "--labels", s(&bad)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("3 labels for 32 samples"));
+}

@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand (parse → validated options → one library
 //! call). Exit codes: 0 success / proof accepted, 1 proof rejected, 2 bad usage or bad input.
 
+mod accuracy;
 mod compile;
 mod demo;
 mod params;
@@ -34,6 +35,8 @@ enum Command {
     Verify(verify::Args),
     /// Compile, set up, prove and verify a bundled model.
     Demo(demo::Args),
+    /// Compare the fixed-point model with the float model on many samples.
+    Accuracy(accuracy::Args),
     /// Structured reference strings (SRS).
     Params(params::Args),
 }
@@ -47,6 +50,7 @@ pub fn run() -> ExitCode {
         Command::Prove(a) => prove::exec(a),
         Command::Verify(a) => verify::exec(a),
         Command::Demo(a) => demo::exec(a),
+        Command::Accuracy(a) => accuracy::exec(a),
         Command::Params(a) => params::exec(a),
     };
     match result {

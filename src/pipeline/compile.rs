@@ -193,6 +193,7 @@ pub fn compile(
         },
     )?;
     artifact::write_json(&out_dir.join(files::SETTINGS), &settings)?;
+    artifact::write_atomic(&out_dir.join(files::ONNX), &source)?;
     Ok(CompileReport {
         settings,
         calibration,

@@ -1,11 +1,13 @@
-//! The four user-facing operations as library calls: [`compile()`], [`setup()`], [`prove()`],
-//! [`verify()`]. The CLI is a thin layer over these.
+//! The user-facing operations as library calls: [`compile()`], [`setup()`], [`prove()`],
+//! [`verify()`], [`accuracy()`]. The CLI is a thin layer over these.
 
+mod accuracy;
 mod compile;
 mod prove;
 mod setup;
 mod verify;
 
+pub use accuracy::{accuracy, read_labels, AccuracyReport};
 pub use compile::{compile, CalibrationReport, CompileOptions, CompileReport};
 pub use prove::{prove, ProveReport};
 pub use setup::{setup, SetupReport};
@@ -74,6 +76,8 @@ pub mod files {
     pub const SRS: &str = "srs.bin";
     /// The published commitment.
     pub const COMMITMENT: &str = "commitment.json";
+    /// A copy of the source model (for `accuracy`).
+    pub const ONNX: &str = "network.onnx";
 }
 
 /// Reads settings.json and model.json of a build folder.
