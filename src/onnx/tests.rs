@@ -245,6 +245,9 @@ fixture_tests!(
     gemm_softmax,
     softmax_axis1,
     logsoftmax,
+    layernorm17,
+    instancenorm,
+    div_two_tensors,
 );
 
 #[test]

@@ -17,6 +17,7 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
         Reducer::Sum => l.affine(node),
         Reducer::Max => super::pool::windows(l, node, &sum, false),
         Reducer::Min => super::pool::windows(l, node, &sum, true),
+        Reducer::MeanOfSquares => Ok(Built::NotMine), // see norm.rs
         other => Err(format!("reduction {other:?} is not supported")),
     }
 }

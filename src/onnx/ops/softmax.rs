@@ -3,7 +3,7 @@
 //! `s = Σ e` (at least 1: the max's own term), then `e · (1/s)` (reciprocal table on
 //! `[1, n]`, a product) for Softmax or `d − log(s)` (log table) for LogSoftmax.
 
-use super::super::{probe, Built, Loader, Value};
+use super::super::{Built, Loader, Value};
 use crate::graph::Ref;
 use crate::ops::func::Func;
 use crate::ops::linear::{Linear, Row};
@@ -11,7 +11,7 @@ use crate::ops::max::Max;
 use crate::ops::mul::Mul;
 use crate::ops::FloatOp;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::ops::nn::{Reduce, Reducer, Softmax, SoftmaxKind};
+use tract_onnx::tract_core::ops::nn::{Softmax, SoftmaxKind};
 
 pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     let Some(op) = node.op_as::<Softmax>() else {
@@ -25,33 +25,7 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     };
     let shape = l.shape(OutletId::new(node.id, 0))?;
     let n: usize = shape.iter().product();
-    // the windows: the elements each reduced output sums over
-    let sum = Reduce {
-        axes: op.axes.clone(),
-        reducer: Reducer::Sum,
-    };
-    let (args, _) = l.args(node)?;
-    let reduced = sum
-        .output_facts(&[&f32::fact(&shape)])
-        .ok()
-        .and_then(|f| f[0].shape.as_concrete().map(|s| s.to_vec()))
-        .ok_or("cannot read the reduced shape")?;
-    let r_len: usize = reduced.iter().product();
-    let lin = probe::affine(&sum, &args, r_len, true).map_err(|e| format!("{e:#}"))?;
-    let windows: Vec<Vec<Ref>> = lin
-        .rows
-        .iter()
-        .map(|r| r.terms.iter().map(|t| t.0).collect())
-        .collect();
-    let mut window_of = vec![usize::MAX; n];
-    for (w, win) in windows.iter().enumerate() {
-        for e in win {
-            window_of[e.idx()] = w;
-        }
-    }
-    if windows.iter().any(Vec::is_empty) || window_of.contains(&usize::MAX) {
-        return Err("the axes do not partition the input".into());
-    }
+    let (windows, window_of, reduced) = super::windows_over(l, node, &op.axes)?;
     let name = node.name.as_str();
     let m = l.add(
         name,
