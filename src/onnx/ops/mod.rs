@@ -43,14 +43,17 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     Ok(Built::NotMine)
 }
 
-/// The windows of a reduction of `node`'s first input over `axes`: the input elements each
-/// reduced output covers, the window of every input element, and the reduced shape (axes
-/// kept, of size 1). Read off tract's own sum over the same axes.
+/// A reduction's windows: the input elements each reduced output covers, the window of every
+/// input element, and the reduced shape (axes kept, of size 1).
+pub(super) type Windows = (Vec<Vec<crate::graph::Ref>>, Vec<usize>, Vec<usize>);
+
+/// The windows of a reduction of `node`'s first input over `axes`, read off tract's own sum
+/// over the same axes.
 pub(super) fn windows_over(
     l: &Loader,
     node: &TypedNode,
     axes: &[usize],
-) -> Result<(Vec<Vec<crate::graph::Ref>>, Vec<usize>, Vec<usize>), String> {
+) -> Result<Windows, String> {
     use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
     let shape = l.shape(node.inputs[0])?;
     let n: usize = shape.iter().product();
