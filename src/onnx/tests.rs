@@ -248,6 +248,8 @@ fixture_tests!(
     layernorm17,
     instancenorm,
     div_two_tensors,
+    matmul_two_acts,
+    attention_head,
 );
 
 #[test]
