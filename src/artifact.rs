@@ -147,6 +147,9 @@ pub struct TensorSettings {
     pub shape: Vec<usize>,
     /// Fixed-point scale.
     pub scale: u32,
+    /// The value is a proven class index (`compile --prove-argmax`), not a score.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub class_index: bool,
 }
 
 /// One node of the fixed-point graph (a summary; no weights).
@@ -299,7 +302,12 @@ impl OutputField {
                         .iter()
                         .map(|&q| crate::witness::dequantize(q, o.scale))
                         .collect(),
-                    predicted_class: argmax(&v),
+                    predicted_class: if o.class_index {
+                        v.first()
+                            .map_or(0, |&c| usize::try_from(c).unwrap_or(usize::MAX))
+                    } else {
+                        argmax(&v)
+                    },
                     values: v,
                     scale: o.scale,
                 }

@@ -81,11 +81,12 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
         } else {
             1
         },
-        products: model
-            .graph
-            .nodes
-            .iter()
-            .any(|n| matches!(n.op, crate::ops::QuantOp::Mul(_))),
+        products: model.graph.nodes.iter().any(|n| {
+            matches!(
+                n.op,
+                crate::ops::QuantOp::Mul(_) | crate::ops::QuantOp::ArgMax(_)
+            )
+        }),
         funcs: model
             .graph
             .nodes

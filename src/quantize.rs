@@ -315,6 +315,11 @@ pub fn quantize(
         let c = &mut class_scale[class[t]];
         *c = Some(c.map_or(s, |old| old.min(s)));
     }
+    for (i, node) in model.nodes.iter().enumerate() {
+        if let Some(s) = node.op.imp().fixed_output_scale() {
+            class_scale[class[n_in + i]] = Some(s);
+        }
+    }
     let scales: Vec<u32> = (0..n)
         .map(|t| class_scale[class[t]].unwrap_or(DEFAULT_SCALE))
         .collect();

@@ -153,3 +153,44 @@ fn accuracy_reports_agreement_errors_and_labels() {
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("3 labels for 32 samples"));
 }
+
+#[test]
+fn prove_argmax_makes_the_class_the_public_output() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = model_dir("cnn_bn");
+    let dir = tmp.path().join("am");
+    run_ok(&[
+        "compile",
+        s(&src.join("network.onnx")),
+        "-o",
+        s(&dir),
+        "--calibration",
+        s(&src.join("calibration.json")),
+        "--prove-argmax",
+    ]);
+    run_ok(&["setup", s(&dir)]);
+    let proof = dir.join("proof.json");
+    run_ok(&[
+        "prove",
+        s(&dir),
+        "--input",
+        s(&src.join("input.json")),
+        "-o",
+        s(&proof),
+    ]);
+    let out = run_ok(&[
+        "verify",
+        "--commitment",
+        s(&dir.join("commitment.json")),
+        "--vk",
+        s(&dir.join("vk.bin")),
+        "--proof",
+        s(&proof),
+    ]);
+    let class = expected_argmax("cnn_bn");
+    assert!(out.contains(&format!("predicted class: {class}")), "{out}");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).expect("read")).expect("json");
+    assert_eq!(p["outputs"][0]["values"], serde_json::json!([class]));
+    assert_eq!(p["outputs"][0]["name"], "argmax");
+}

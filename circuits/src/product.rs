@@ -56,6 +56,14 @@ impl ProductConfig {
 
 /// Operations the product chip provides.
 pub trait ProductInstructions<F: PrimeField> {
+    /// Assigns `n` free witness cells (selector off: no gate binds them here; the caller must
+    /// constrain them, e.g. by copying them into products).
+    fn free_cells(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        n: usize,
+        witness: Option<&[i64]>,
+    ) -> Result<Vec<Wire<F>>, Error>;
     /// Lays out `c_i = 2^e · a_i · b_i` for every pair and returns the `c` wires. `witness`
     /// holds the claimed products (tests tamper them).
     fn products(
@@ -96,6 +104,31 @@ pub fn products(pairs: &[(i64, i64)], e: u32) -> Option<Vec<i64>> {
 }
 
 impl<F: PrimeField> ProductInstructions<F> for ProductChip<F> {
+    fn free_cells(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        n: usize,
+        witness: Option<&[i64]>,
+    ) -> Result<Vec<Wire<F>>, Error> {
+        if witness.is_some_and(|w| w.len() != n) {
+            return Err(Error::Synthesis);
+        }
+        let start = self.next_row;
+        self.next_row += n;
+        let col = self.config.c;
+        layouter.assign_region(
+            || "free witness cells",
+            |mut region| {
+                Ok((0..n)
+                    .map(|i| {
+                        let v = known_if(witness.map(|w| w[i]), to_field);
+                        Wire::assign(&mut region, col, start + i, v)
+                    })
+                    .collect())
+            },
+        )
+    }
+
     fn products(
         &mut self,
         layouter: &mut impl Layouter<F>,

@@ -23,6 +23,10 @@ pub struct Args {
     /// Signed bits of the activation lookup table (k ≥ bits + 1); chosen from the data if omitted.
     #[arg(long)]
     pub lookup_bits: Option<u32>,
+    /// Prove the predicted class: the public output is the index of the first output's
+    /// maximum (ties: the first index, as ONNX ArgMax), not the values.
+    #[arg(long)]
+    pub prove_argmax: bool,
 }
 
 /// Runs `compile`.
@@ -33,6 +37,7 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             scale: args.scale,
             lookup_bits: args.lookup_bits,
         },
+        prove_argmax: args.prove_argmax,
     };
     let report = compile(&args.model, &args.output, &opts)?;
     print_report(&report, &args.output);

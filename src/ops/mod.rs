@@ -10,6 +10,7 @@
 //! | [`relu::Relu`] | `max(x, 0)` | rescale chip at shift 0 (range limbs + sign table) |
 //! | [`mul::Mul`] | `y_j = x[a_j]·x[b_j]` (Mul of two tensors, Square, small integer Pow) | product chip, then rescale |
 //! | [`func::Func`] | `y = f(x)` for a registry function ([`funcs`]: sigmoid, tanh, exp, log, GELU, …) | function chip (piecewise-linear lookup), then rescale |
+//! | [`argmax::ArgMax`] | the first maximum's index (`compile --prove-argmax`) | a proven max, a one-hot selector, comparisons |
 //! | [`max::Max`] | max (or min) over a window of elements | per step `d = ±(a − m)`, `r = ReLU(d)`, `m' = m ± r` |
 //! | [`gather::Gather`] | every output element is an input element or a constant (Reshape, Transpose, Slice, Concat, Pad, …) | copy constraints only (constants as fixed bias cells) |
 //!
@@ -17,6 +18,7 @@
 //! plan cost, synthesis). The stages iterate the graph and call [`FloatOp`] / [`QuantOp`]
 //! methods; the only matches on the op kind are the dispatch below.
 
+pub mod argmax;
 pub mod func;
 pub mod funcs;
 pub mod gather;
@@ -58,6 +60,8 @@ pub enum FloatOp {
     Mul(mul::Mul),
     /// See [`func::Func`].
     Func(func::Func),
+    /// See [`argmax::ArgMax`].
+    ArgMax(argmax::ArgMax),
     /// See [`gather::Gather`].
     Gather(gather::Gather<f64>),
 }
@@ -76,6 +80,8 @@ pub enum QuantOp {
     Mul(mul::QuantMul),
     /// See [`func::QuantFunc`].
     Func(func::QuantFunc),
+    /// See [`argmax::ArgMax`].
+    ArgMax(argmax::ArgMax),
     /// See [`gather::Gather`].
     Gather(gather::Gather<i64>),
 }
@@ -126,6 +132,10 @@ pub trait FloatOpImpl {
     /// fused ReLU is only sound on bounded rows: the sign table gives it).
     fn output_needs_bound(&self) -> bool {
         false
+    }
+    /// A scale the output must have whatever the data (an index is an integer: scale 0).
+    fn fixed_output_scale(&self) -> Option<u32> {
+        None
     }
     /// The fixed-point op.
     fn quantize(&self, ctx: &QuantCtx) -> Result<QuantOp, QuantizeError>;
@@ -300,6 +310,7 @@ impl FloatOp {
             FloatOp::Max(o) => o,
             FloatOp::Mul(o) => o,
             FloatOp::Func(o) => o,
+            FloatOp::ArgMax(o) => o,
             FloatOp::Gather(o) => o,
         }
     }
@@ -314,6 +325,7 @@ impl QuantOp {
             QuantOp::Max(o) => o,
             QuantOp::Mul(o) => o,
             QuantOp::Func(o) => o,
+            QuantOp::ArgMax(o) => o,
             QuantOp::Gather(o) => o,
         }
     }
@@ -325,6 +337,7 @@ impl QuantOp {
             QuantOp::Max(o) => o,
             QuantOp::Mul(o) => o,
             QuantOp::Func(o) => o,
+            QuantOp::ArgMax(o) => o,
             QuantOp::Gather(o) => o,
         }
     }

@@ -401,3 +401,103 @@ fn a_function_table_cannot_be_bent() {
         "{far:?}"
     );
 }
+
+fn argmax_setup(z: &[f64]) -> Setup {
+    let g = chain(
+        &[1, z.len()],
+        vec![(
+            vec![],
+            vec![1],
+            FloatOp::ArgMax(super::argmax::ArgMax { n: z.len() }),
+        )],
+    );
+    setup(&g, z)
+}
+
+/// Replaces the argmax node's witness (node 0) by the one for a claimed index, and the public
+/// output with it.
+fn claim_index(s: &mut Setup, c: usize) {
+    let lanes = s.lanes;
+    let q = s.q.clone();
+    let ctx = q.node_ctx(0, lanes, q.table_bits);
+    let super::QuantOp::ArgMax(op) = &q.graph.nodes[0].op else {
+        panic!("not an argmax")
+    };
+    let z: Vec<i64> = s.cw.instance[..op.n].to_vec();
+    let x = crate::graph::Inputs(vec![z.as_slice()]);
+    s.cw.nodes[0] = op.witness_for(&ctx, &x, Some(c)).expect("witness");
+    let n_in = q.input_len();
+    s.cw.instance[n_in] = c as i64;
+}
+
+#[test]
+fn argmax_is_the_first_maximum_and_cannot_be_claimed_otherwise() {
+    // a tie between 1 and 2: ONNX (and zkinfer) answer 1
+    let z = [0.5, 1.0, 1.0, -0.5];
+    let s = argmax_setup(&z);
+    s.run().expect("honest argmax");
+    assert_eq!(s.cw.instance[4], 1);
+    // the later index of the tie: z_1 = m with t_1 = 1 makes v_1 = −1 ≠ ReLU(v_1)
+    let mut t = argmax_setup(&z);
+    claim_index(&mut t, 2);
+    let err = t.run().expect_err("second of a tie");
+    assert!(!err.is_empty());
+    // an index that is not a maximum: Σ s·z − m ≠ 0
+    let mut t = argmax_setup(&z);
+    claim_index(&mut t, 0);
+    t.run().expect_err("not a maximum");
+    // the honest witness with another public output: the index row disagrees
+    let mut t = argmax_setup(&z);
+    t.cw.instance[4] = 3;
+    t.run().expect_err("edited output");
+}
+
+#[test]
+fn argmax_selector_must_be_one_hot() {
+    // With a tie z_1 = z_2 = m, the selector s = (0, 2, −1, 0) passes every check but
+    // booleanity: Σ s = 1, Σ s·z = 2m − m = m, t = (1, −1, 0, 0) keeps every v ≥ 0, and it
+    // claims index Σ j·s = 0, which is not a maximum. Only s² = s catches it.
+    let z = [0.5, 1.0, 1.0, -0.5];
+    let mut t = argmax_setup(&z);
+    let n = z.len();
+    let lanes = t.lanes;
+    let zq: Vec<i64> = t.cw.instance[..n].to_vec();
+    let m = zq[1];
+    let s_bits = [0i64, 2, -1, 0];
+    let sz: Vec<i64> = s_bits.iter().zip(&zq).map(|(a, b)| a * b).collect();
+    let tt: Vec<i64> = (0..n).map(|j| s_bits[j + 1..].iter().sum()).collect();
+    let u: Vec<i64> = zq.iter().map(|&zj| m - zj - 1).collect();
+    let v: Vec<i64> = tt.iter().zip(&u).map(|(a, b)| a * b).collect();
+    assert!(v.iter().all(|&x| x >= 0));
+    let dense = |w: &[Vec<i64>], b: &[i64], x: &[i64]| {
+        DenseWitness::compute(lanes, w, b, x).expect("dense")
+    };
+    let w = &mut t.cw.nodes[0];
+    let start = 2 * (n - 1); // the max's dense blocks come first
+    w.product[0] = s_bits.to_vec();
+    w.product[1] = s_bits.iter().map(|b| b * b).collect();
+    w.product[2] = sz.clone();
+    w.product[3] = v.clone();
+    w.dense[start + 1] = dense(&[vec![1; n]], &[-1], &s_bits);
+    let mut xs = sz;
+    xs.push(m);
+    w.dense[start + 2] = dense(&[vec![1, 1, 1, 1, -1]], &[0], &xs);
+    w.dense[start + 3] = dense(&[vec![0, 1, 2, 3]], &[0], &s_bits);
+    let t_rows: Vec<Vec<i64>> = (0..n)
+        .map(|j| (0..n).map(|i| i64::from(i > j)).collect())
+        .collect();
+    w.dense[start + 4] = dense(&t_rows, &[0; 4], &s_bits);
+    let last = w.rescale.len() - 1;
+    w.rescale[last] = v
+        .iter()
+        .map(|&x| zkinfer_circuits::rescale::RescaleWitness::compute(x, 0, 8))
+        .collect();
+    let n_in = t.q.input_len();
+    t.cw.instance[n_in] = 0;
+    let errs = t.run().expect_err("a selector that is not one-hot");
+    assert!(
+        errs.iter()
+            .all(|e| e.contains("ermutation") || e.contains("quality")),
+        "only the booleanity copies should fail: {errs:#?}"
+    );
+}

@@ -18,6 +18,9 @@ pub struct CompileOptions {
     pub calibration: Option<PathBuf>,
     /// Quantization options.
     pub quant: QuantOptions,
+    /// Make the public output the index of the first output's maximum (proven), not the
+    /// values.
+    pub prove_argmax: bool,
 }
 
 /// How the fixed-point model compares with the float model on the calibration data.
@@ -51,6 +54,22 @@ fn model_name(path: &Path) -> String {
         Some(dir) if stem == "network" || stem == "model" => dir.to_string_lossy().into_owned(),
         _ => stem,
     }
+}
+
+/// Replaces the outputs by the proven index of the first output's maximum.
+fn with_argmax(g: &mut FloatGraph) {
+    let Some(&out) = g.outputs.first() else {
+        return;
+    };
+    let n = g.len(out);
+    g.nodes.push(crate::graph::Node {
+        name: "argmax".into(),
+        inputs: vec![out],
+        shape: vec![1],
+        op: crate::ops::FloatOp::ArgMax(crate::ops::argmax::ArgMax { n }),
+    });
+    g.outputs = vec![g.n_tensors() - 1];
+    g.output_names = vec!["argmax".into()];
 }
 
 /// Scale of every output value, in output order.
@@ -116,6 +135,10 @@ pub fn settings_of(
         name: name.to_string(),
         shape: g.shape(t).to_vec(),
         scale: model.scale(t),
+        class_index: matches!(
+            g.producer(t).map(|n| &n.op),
+            Some(crate::ops::QuantOp::ArgMax(_))
+        ),
     };
     Settings {
         format: SETTINGS_FORMAT.to_string(),
@@ -163,7 +186,10 @@ pub fn compile(
     opts: &CompileOptions,
 ) -> Result<CompileReport, PipelineError> {
     let source = artifact::read_bytes(onnx_path)?;
-    let float = onnx::load_onnx(onnx_path)?;
+    let mut float = onnx::load_onnx(onnx_path)?;
+    if opts.prove_argmax {
+        with_argmax(&mut float);
+    }
     let lens: Vec<usize> = (0..float.inputs.len()).map(|t| float.len(t)).collect();
     let samples = opts
         .calibration
