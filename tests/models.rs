@@ -138,3 +138,13 @@ fn mlp_sigmoid() {
 fn mlp_tanh() {
     check_model(MODELS[9]);
 }
+
+#[test]
+fn mlp_tanh_softmax() {
+    check_model(MODELS[10]);
+}
+
+#[test]
+fn attention_tiny() {
+    check_model(MODELS[11]);
+}

@@ -282,6 +282,8 @@ fn bundled_models_match_onnxruntime() {
         "residual_conv",
         "mlp_sigmoid",
         "mlp_tanh",
+        "mlp_tanh_softmax",
+        "attention_tiny",
     ] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models")

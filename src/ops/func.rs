@@ -12,9 +12,11 @@
 //! Table size from range analysis: the domain is the calibrated `±headroom·max|x|` (every
 //! representable input without calibration data), the segment width `2^r` the smallest that
 //! fits the domain in the row budget (the `2^(B+1)` rows of `k = B + 1`, less halo2's reserved
-//! rows, shared by the model's distinct tables, so the tables do not raise `k`); segments where `f` is undefined (log at 0) or leaves the output
-//! range are left out. An input outside the table is a witness
-//! error naming the node (recalibrate), never a wrong proof: the lookup cannot be satisfied.
+//! rows, shared by the model's distinct tables, so the tables do not raise `k`). Segments where
+//! `f` is undefined or leaves the output range are left out, except that a function defined
+//! on `x > 0` (log, rsqrt, 1/x) saturates on `[0, 2^r)` at its value at `2^r`. An input outside
+//! the table is a witness error naming the node (recalibrate), never a wrong proof: the lookup
+//! cannot be satisfied. Uniform segments are coarse where `f` is steep (1/x, rsqrt near 0).
 //! Identical tables (one function at the same scales) share one tag.
 
 use super::funcs::{lookup, FuncDef};
@@ -105,8 +107,12 @@ impl FloatOpImpl for Func {
         };
         let mut segments = Vec::new();
         for hi in lo_x.div_euclid(1 << r)..=hi_x.div_euclid(1 << r) {
-            if let (Some(f0), Some(f1)) = (q(hi), q(hi + 1)) {
-                segments.push((hi, f0, f1 - f0));
+            match (q(hi), q(hi + 1)) {
+                (Some(f0), Some(f1)) => segments.push((hi, f0, f1 - f0)),
+                // a function defined on x > 0 (log, rsqrt, 1/x) saturates below its first
+                // representable point: [0, 2^r) takes the value at 2^r
+                (None, Some(f1)) if hi == 0 => segments.push((0, f1, 0)),
+                _ => {}
             }
         }
         if segments.is_empty() {
@@ -170,18 +176,15 @@ impl QuantFunc {
                 })?;
                 FuncWitness::compute(v, self.r, |hi| self.segment(hi)).ok_or_else(|| {
                     let s_in = ctx.in_scales.first().copied().unwrap_or(0);
-                    let edge = |k: usize| {
-                        self.segments
-                            .get(k)
-                            .map_or(0.0, |s| dequantize(s.0 << self.r, s_in))
-                    };
+                    let first = self.segments.first().map_or(0, |s| s.0);
+                    let last = self.segments.last().map_or(0, |s| s.0);
                     WitnessError::OutsideTable {
                         node: ctx.node.name.clone(),
                         func: self.name.clone(),
                         index: i as usize,
                         value: dequantize(v, s_in),
-                        lo: edge(0),
-                        hi: edge(self.segments.len()) + dequantize(1 << self.r, s_in),
+                        lo: dequantize(first << self.r, s_in),
+                        hi: dequantize((last + 1) << self.r, s_in),
                     }
                 })
             })

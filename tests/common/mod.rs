@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use zkinfer::pipeline::{self, CompileOptions, Quiet};
 
 /// The bundled models.
-pub const MODELS: [&str; 10] = [
+pub const MODELS: [&str; 12] = [
     "mlp_tiny",
     "mlp_digits",
     "mlp_wide",
@@ -18,6 +18,8 @@ pub const MODELS: [&str; 10] = [
     "residual_conv",
     "mlp_sigmoid",
     "mlp_tanh",
+    "mlp_tanh_softmax",
+    "attention_tiny",
 ];
 
 /// `models/<name>` in the repository.
