@@ -152,7 +152,7 @@ impl QuantModel {
         if !TABLE_BITS_RANGE.contains(&self.table_bits) || !(1..=63).contains(&self.output_bits) {
             return Err("bit widths out of range".into());
         }
-        Ok(())
+        crate::ops::func::check_tags(&self.graph)
     }
 }
 

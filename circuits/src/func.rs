@@ -130,8 +130,8 @@ pub struct FuncConfig {
 
 impl FuncConfig {
     /// Configures the chip over the range table (`R` bits) and a function table. Side effects:
-    /// 6 advice columns (equality on `x`, `acc`), one fixed column, one selector, two gates,
-    /// two lookups.
+    /// 6 advice columns (equality on `x`, `acc`), three fixed columns (`tag`, `two_r`,
+    /// `lo_scale`), one complex selector, two gates, two lookups.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
         range: RangeTable,

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::graph::{Inputs, Ref};
 use crate::quantize::QuantizeError;
-use crate::witness::WitnessError;
+use crate::witness::{dequantize, WitnessError};
 use halo2_proofs::{
     circuit::{Cell, Layouter},
     halo2curves::bn256::Fr,
@@ -28,7 +28,7 @@ use halo2_proofs::{
 };
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::{
-    fixed::relu,
+    fixed::{fits_signed, relu},
     matmul::{DenseWitness, MatMulConfig, MatMulInstructions},
     product::ProductInstructions,
     rescale::{RescaleInstructions, RescaleWitness},
@@ -172,9 +172,26 @@ impl QuantOpImpl for ArgMax {
         (0..self.n as u32).map(|i| Ref(0, i)).collect()
     }
     fn eval(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
-        // the max's differences must fit (the same check Max makes)
+        // the max's differences must fit (the same check Max makes), and so must every
+        // `v_j = m − z_j − 1` before the index, which goes through a bounded ReLU row
         QuantOpImpl::eval(&self.max(), ctx, x)?;
-        Ok(vec![self.values(ctx, x, None)?.c as i64])
+        let st = self.values(ctx, x, None)?;
+        if let Some((index, &v)) =
+            st.v.iter()
+                .enumerate()
+                .find(|(_, &v)| !fits_signed(v, ctx.activation_bits))
+        {
+            return Err(WitnessError::ActivationRange {
+                node: ctx.node.name.clone(),
+                index,
+                value: dequantize(v, ctx.in_scales.first().copied().unwrap_or(0)),
+                bound: dequantize(
+                    1i64 << (ctx.activation_bits - 1),
+                    ctx.in_scales.first().copied().unwrap_or(0),
+                ),
+            });
+        }
+        Ok(vec![st.c as i64])
     }
     fn witness(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<NodeWitness, WitnessError> {
         self.witness_for(ctx, x, None)

@@ -74,7 +74,7 @@ impl FloatOpImpl for Func {
         true
     }
     fn quantize(&self, ctx: &QuantCtx) -> Result<QuantOp, QuantizeError> {
-        let def = self.def().ok_or_else(|| {
+        self.def().ok_or_else(|| {
             QuantizeError::Graph(format!(
                 "node `{}`: unknown function {}",
                 ctx.name, self.name
@@ -91,7 +91,6 @@ impl FloatOpImpl for Func {
             Some(&m) => ((m * HEADROOM * 2f64.powi(s_in as i32)).ceil() as i64).clamp(1, big),
             None => big,
         };
-        let _ = def.flat;
         let (lo_x, hi_x) = (-bound - 1, bound);
         let range_bits = ctx.table_bits;
         let budget = ctx.func_budget.max(2) as i64;
@@ -288,4 +287,25 @@ pub fn tables(g: &Graph<QuantOp>) -> Vec<Segment> {
         }
     }
     out
+}
+
+/// Checks that nodes sharing a tag share their table (model.json is read back from disk).
+pub fn check_tags(g: &Graph<QuantOp>) -> Result<(), String> {
+    let mut seen: Vec<(u64, &QuantFunc)> = Vec::new();
+    for n in &g.nodes {
+        if let QuantOp::Func(f) = &n.op {
+            match seen.iter().find(|(t, _)| *t == f.tag) {
+                Some((_, other)) if other.r != f.r || other.segments != f.segments => {
+                    return Err(format!(
+                        "node `{}` shares table tag {} with another node but not its table",
+                        n.name, f.tag
+                    ));
+                }
+                Some(_) => {}
+                None if f.tag == 0 => return Err(format!("node `{}` has no table tag", n.name)),
+                None => seen.push((f.tag, f)),
+            }
+        }
+    }
+    Ok(())
 }

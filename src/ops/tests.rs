@@ -501,3 +501,69 @@ fn argmax_selector_must_be_one_hot() {
         "only the booleanity copies should fail: {errs:#?}"
     );
 }
+
+#[test]
+fn argmax_over_a_spread_wider_than_the_activations_is_a_witness_error() {
+    // 16-bit activations at scale 6: every max-fold difference fits, but v_0 = m − z_0 − 1
+    // (1000 at scale 6 = 63999) does not: the witness must refuse, not hand a failing proof on
+    let g = chain(
+        &[1, 3],
+        vec![(
+            vec![],
+            vec![1],
+            FloatOp::ArgMax(super::argmax::ArgMax { n: 3 }),
+        )],
+    );
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+    };
+    let q = quantize(&g, None, &opts).expect("quantize");
+    let x = witness::quantize_input(&q, &[-500.0, 0.0, 500.0]).expect("input");
+    assert!(
+        matches!(
+            witness::run(&q, x),
+            Err(witness::WitnessError::ActivationRange { .. })
+        ),
+        "a v_j past the activation range must be a witness error"
+    );
+}
+
+#[test]
+fn nodes_sharing_a_table_tag_must_share_the_table() {
+    let g = chain(
+        &[1, 2],
+        vec![
+            (
+                vec![0],
+                vec![1, 2],
+                FloatOp::Func(super::func::Func {
+                    name: "tanh".into(),
+                    params: vec![],
+                    len: 2,
+                }),
+            ),
+            (
+                vec![0],
+                vec![1, 2],
+                FloatOp::Func(super::func::Func {
+                    name: "sigmoid".into(),
+                    params: vec![],
+                    len: 2,
+                }),
+            ),
+        ],
+    );
+    let mut g = g;
+    g.outputs = vec![1, 2];
+    let mut q =
+        quantize(&g, Some(&[vec![vec![-1.0, 1.0]]]), &QuantOptions::default()).expect("quantize");
+    q.check().expect("distinct tags");
+    if let super::QuantOp::Func(f) = &mut q.graph.nodes[1].op {
+        f.tag = 1; // claim tanh's tag for sigmoid's table
+    }
+    assert!(q
+        .check()
+        .expect_err("shared tag")
+        .contains("shares table tag"));
+}

@@ -24,6 +24,7 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     match (acts, node.inputs.len()) {
         (1, _) => l.affine(node),
         (2, 2) => bilinear(l, node, op),
+        (0, _) => Err("an einsum of constants only".into()),
         _ => Err("an einsum of more than two activations".into()),
     }
 }
@@ -47,7 +48,7 @@ fn bilinear(l: &mut Loader, node: &TypedNode, op: &EinSum) -> Result<Built, Stri
             ins.chain(outs).max().unwrap_or(1)
         })
         .collect();
-    let axis_at = |which: usize, rank: usize| -> Vec<usize> {
+    let axis_at = |which: usize, rank: usize| -> Result<Vec<usize>, String> {
         (0..rank)
             .map(|p| {
                 axes.iter()
@@ -58,14 +59,14 @@ fn bilinear(l: &mut Loader, node: &TypedNode, op: &EinSum) -> Result<Built, Stri
                             ax.outputs[0].contains(&p)
                         }
                     })
-                    .unwrap_or(0)
+                    .ok_or_else(|| format!("no axis at position {p}"))
             })
             .collect()
     };
     let at = [
-        axis_at(0, shapes[0].len()),
-        axis_at(1, shapes[1].len()),
-        axis_at(2, out_shape.len()),
+        axis_at(0, shapes[0].len())?,
+        axis_at(1, shapes[1].len())?,
+        axis_at(2, out_shape.len())?,
     ];
     let dims = [shapes[0].clone(), shapes[1].clone(), out_shape.clone()];
     let flat = |t: usize, coord: &[usize]| -> usize {
