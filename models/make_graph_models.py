@@ -25,16 +25,13 @@ import os
 import autograd.numpy as anp
 import numpy as np
 import onnx
-import onnxruntime as ort
 from autograd import grad
 from onnx import TensorProto, helper, numpy_helper
 
 import make_models  # the same folder: data split and ONNX/onnxruntime helpers
-from make_models import f32list, load_data, ort_run, param_count
+from make_models import SAMPLE_INDEX, load_data, ort_run, write_outputs
 
 SEED = 0
-SAMPLE_INDEX = 0  # which test-set sample goes into input.json
-CALIB_SAMPLES = 32
 OPSET = 13
 IR_VERSION = 8  # conservative, readable by older ONNX consumers (tract)
 BN_EPS = 1e-5  # ONNX BatchNormalization default epsilon (attribute omitted in the graph)
@@ -339,28 +336,9 @@ def main():
                              {k: v.astype(np.float64) for k, v in p.items()}))
         diff = float(np.abs(out_all - ref).max())
         assert diff < 1e-4, f"{name}: onnxruntime vs numpy max abs diff {diff}"
-        acc = float((out_all.argmax(1) == yte).mean())
-        x0 = Xte[SAMPLE_INDEX]
+        exp = write_outputs(d, name, arch, in_shape, model, out_all, Xte, yte)
         y0 = out_all[SAMPLE_INDEX]
         top2 = np.sort(y0)[-2:]
-
-        with open(os.path.join(d, "input.json"), "w") as f:
-            json.dump({"input_data": [f32list(x0)]}, f)
-        with open(os.path.join(d, "calibration.json"), "w") as f:
-            json.dump({"input_data": [f32list(Xte[:CALIB_SAMPLES])]}, f)
-        exp = {
-            "model": name,
-            "arch": arch,
-            "input_shape": list(in_shape),
-            "params": param_count(model),
-            "test_accuracy_float": acc,
-            "sample_index": SAMPLE_INDEX,
-            "label": int(yte[SAMPLE_INDEX]),
-            "argmax": int(np.argmax(y0)),
-            "output": f32list(y0),
-        }
-        with open(os.path.join(d, "expected.json"), "w") as f:
-            json.dump(exp, f, indent=1)
         summary[name] = {k: exp[k] for k in ("params", "test_accuracy_float", "argmax", "label")}
         print(json.dumps({"model": name, **summary[name], "margin": round(float(top2[1] - top2[0]), 3),
                           "ort_vs_numpy_max_abs_diff": diff}), flush=True)

@@ -45,7 +45,7 @@ from onnx import TensorProto, helper, numpy_helper
 from sklearn.neural_network import MLPClassifier
 
 import make_models
-from make_models import SEED, CALIB_SAMPLES, SAMPLE_INDEX, f32list, load_data, ort_run, param_count
+from make_models import SEED, load_data, ort_run, write_outputs
 
 PRODUCER = "zkinfer-bench-make_nonlinear_models"
 
@@ -252,29 +252,6 @@ def save_model(graph, path, opset):
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, path)
     return model
-
-
-def write_outputs(d, name, arch, in_shape, model, out_all, Xte, yte):
-    acc = float((out_all.argmax(1) == yte).mean())
-    y0 = out_all[SAMPLE_INDEX]
-    with open(os.path.join(d, "input.json"), "w") as f:
-        json.dump({"input_data": [f32list(Xte[SAMPLE_INDEX])]}, f)
-    with open(os.path.join(d, "calibration.json"), "w") as f:
-        json.dump({"input_data": [f32list(Xte[:CALIB_SAMPLES])]}, f)
-    exp = {
-        "model": name,
-        "arch": arch,
-        "input_shape": list(in_shape),
-        "params": param_count(model),
-        "test_accuracy_float": acc,
-        "sample_index": SAMPLE_INDEX,
-        "label": int(yte[SAMPLE_INDEX]),
-        "argmax": int(np.argmax(y0)),
-        "output": f32list(y0),
-    }
-    with open(os.path.join(d, "expected.json"), "w") as f:
-        json.dump(exp, f, indent=1)
-    return exp
 
 
 def main():

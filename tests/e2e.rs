@@ -13,12 +13,20 @@ fn run_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// compile → setup → prove → verify; returns verify's stdout.
-fn pipeline(model: &Path, calibration: Option<&Path>, input: &Path, dir: &Path) -> String {
+/// compile (with `extra` options) → setup → prove → verify; returns verify's stdout. The
+/// proof is left at `dir/proof.json`.
+fn pipeline(
+    model: &Path,
+    calibration: Option<&Path>,
+    input: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> String {
     let mut compile = vec!["compile", s(model), "-o", s(dir)];
     if let Some(c) = calibration {
         compile.extend(["--calibration", s(c)]);
     }
+    compile.extend(extra);
     run_ok(&compile);
     run_ok(&["setup", s(dir)]);
     let proof = dir.join("proof.json");
@@ -45,6 +53,7 @@ fn every_bundled_model_proves_and_verifies_with_the_float_prediction() {
             Some(&src.join("calibration.json")),
             &src.join("input.json"),
             &tmp.path().join(name),
+            &[],
         );
         assert!(
             out.contains(&format!("predicted class: {}", expected_argmax(name))),
@@ -68,6 +77,7 @@ fn two_inputs_and_two_outputs_are_all_public_and_reported() {
         None,
         &input,
         &tmp.path().join("maxmin"),
+        &[],
     );
     assert!(
         out.contains("output `out0` [1, 5]: [1.000, -1.000, 2.000, 0.250, 0.000]"),
@@ -109,6 +119,7 @@ fn a_fixed_batch_is_proved_as_declared() {
         None,
         &input,
         &tmp.path().join("batch"),
+        &[],
     );
     assert!(out.contains("proof accepted"), "{out}");
 }
@@ -159,34 +170,14 @@ fn prove_argmax_makes_the_class_the_public_output() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = model_dir("cnn_bn");
     let dir = tmp.path().join("am");
-    run_ok(&[
-        "compile",
-        s(&src.join("network.onnx")),
-        "-o",
-        s(&dir),
-        "--calibration",
-        s(&src.join("calibration.json")),
-        "--prove-argmax",
-    ]);
-    run_ok(&["setup", s(&dir)]);
+    let out = pipeline(
+        &src.join("network.onnx"),
+        Some(&src.join("calibration.json")),
+        &src.join("input.json"),
+        &dir,
+        &["--prove-argmax"],
+    );
     let proof = dir.join("proof.json");
-    run_ok(&[
-        "prove",
-        s(&dir),
-        "--input",
-        s(&src.join("input.json")),
-        "-o",
-        s(&proof),
-    ]);
-    let out = run_ok(&[
-        "verify",
-        "--commitment",
-        s(&dir.join("commitment.json")),
-        "--vk",
-        s(&dir.join("vk.bin")),
-        "--proof",
-        s(&proof),
-    ]);
     let class = expected_argmax("cnn_bn");
     assert!(out.contains(&format!("predicted class: {class}")), "{out}");
     let p: serde_json::Value =

@@ -271,20 +271,17 @@ fn every_unsupported_node_is_reported_at_once() {
 
 #[test]
 fn bundled_models_match_onnxruntime() {
-    for name in [
-        "mlp_tiny",
-        "mlp_digits",
-        "mlp_wide",
-        "cnn_small",
-        "cnn_bn",
-        "dw_separable",
-        "residual_mlp",
-        "residual_conv",
-        "mlp_sigmoid",
-        "mlp_tanh",
-        "mlp_tanh_softmax",
-        "attention_tiny",
-    ] {
+    // every model folder under models/, so a new bundled model is checked without a list
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .expect("models/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("network.onnx").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 12, "{names:?}");
+    for name in &names {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models")
             .join(name);
