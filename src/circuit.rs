@@ -206,8 +206,7 @@ impl ModelCircuit {
         config.rescale.relu.load(layouter)?;
         let model = &self.model;
         if let Some(f) = &config.func {
-            f.table
-                .load(layouter, &crate::ops::func::tables(&model.graph))?;
+            f.load_table(layouter, &crate::ops::func::tables(&model.graph))?;
         }
         let g = &model.graph;
         let n_in = model.input_len();

@@ -28,7 +28,7 @@ pub const DEFAULT_SCALE: u32 = 7;
 /// Default table bits `B` (tables of 2^B rows, so k ≥ B + 1; activations get 2·B bits).
 pub const DEFAULT_TABLE_BITS: u32 = 11;
 /// Largest activation scale the calibrated policy picks.
-pub const MAX_ACTIVATION_SCALE: u32 = 14;
+pub const MAX_ACTIVATION_SCALE: u32 = 18;
 /// Largest weight scale.
 pub const MAX_WEIGHT_SCALE: u32 = 16;
 /// Table bits allowed (a 2^B table forces k ≥ B + 1).
@@ -179,15 +179,19 @@ fn find(parent: &mut [usize], mut t: usize) -> usize {
     t
 }
 
-/// Per-tensor calibration maxima `max |v|` over the samples.
-pub fn calibrate(model: &FloatGraph, samples: &[Vec<Vec<f64>>]) -> Vec<f64> {
-    let mut m = vec![0f64; model.n_tensors()];
+/// Per-tensor calibrated ranges `(min, max)` over the samples (`(0, 0)` for an empty tensor).
+pub fn calibrate(model: &FloatGraph, samples: &[Vec<Vec<f64>>]) -> Vec<(f64, f64)> {
+    let mut m = vec![(f64::INFINITY, f64::NEG_INFINITY); model.n_tensors()];
     for s in samples {
         for (t, vals) in eval_float(model, s).iter().enumerate() {
-            m[t] = vals.iter().fold(m[t], |acc, v| acc.max(v.abs()));
+            m[t] = vals
+                .iter()
+                .fold(m[t], |(lo, hi), &v| (lo.min(v), hi.max(v)));
         }
     }
-    m
+    m.into_iter()
+        .map(|(lo, hi)| if lo <= hi { (lo, hi) } else { (0.0, 0.0) })
+        .collect()
 }
 
 /// Quantizes `model`; `calibration` holds input samples (one vector per graph input each).
@@ -221,7 +225,10 @@ pub fn quantize(
             }
         }
     }
-    let maxima = calibration.map(|s| calibrate(model, s));
+    let ranges = calibration.map(|s| calibrate(model, s));
+    let maxima: Option<Vec<f64>> = ranges
+        .as_ref()
+        .map(|r| r.iter().map(|&(lo, hi)| lo.abs().max(hi.abs())).collect());
     let n_in = model.inputs.len();
     let n = model.n_tensors();
 
@@ -339,7 +346,7 @@ pub fn quantize(
     let func_budget = ((1usize << (bits + 1)) - 64) / n_funcs.max(1);
     let mut graph = model.map(|i, node| {
         let ctx = QuantCtx {
-            in_max: maxima
+            in_range: ranges
                 .as_ref()
                 .map(|m| node.inputs.iter().map(|&t| m[t]).collect()),
             func_budget,

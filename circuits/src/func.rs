@@ -1,29 +1,33 @@
-//! # Univariate functions by piecewise-linear lookup
+//! # Univariate functions by piecewise-linear lookup over segments of varying width
 //!
-//! For an input `x` (an activation, already bounded to `2B` bits by its producer) the chip
-//! splits `x = hi·2^r + lo` with `lo ∈ [0, 2^r)` (`r ≤ R`, the segment width chosen per function
-//! variant), looks up the segment `(tag, hi) ↦ (f0, slope)` of a function table, and computes
-//! the interpolation `acc = f0·2^r + slope·lo` — the value of the segment's line at `x`, at `2^r`
-//! times the table's scale. The caller rescales `acc` (rescale chip) to the output scale.
+//! A function variant (`tag`) is a table of disjoint segments `[start, start + 2^r)` of the
+//! integer input, each with its own width (`r ≤ R`, the range table's bits): narrow where the
+//! function bends, wide where it is nearly straight. For an input `x` (an activation, already
+//! bounded to `2B` bits by its producer) the chip looks up the segment
+//! `(tag, start, lo_scale = 2^(R−r), f0, slope)` holding `x`, puts the position in it on the
+//! common scale `ℓ = (x − start)·2^(R−r) ∈ [0, 2^R)`, and computes the interpolation
+//! `acc = f0·2^R + slope·ℓ` — the value of the segment's line at `x` at `2^R` times the table's
+//! scale, for every segment alike. The caller rescales `acc` (rescale chip, shift `R`).
 //!
-//! | `x` (eq) | `hi` | `lo` | `f0` | `slope` | `acc` (eq) | `tag`, `two_r`, `lo_scale` (fixed) | `q` |
-//! |----------|------|------|------|---------|------------|------------------------------------|-----|
+//! | `x` (eq) | `start` | `lo_scale` | `ℓ` | `f0` | `slope` | `acc` (eq) | `tag` (fixed) | `q` |
+//! |----------|---------|------------|-----|------|---------|------------|---------------|-----|
 //!
-//! - gate `"x = hi·2^r + lo"`: `q·(x − hi·two_r − lo) = 0` (`two_r = 2^r`);
-//! - gate `"acc = f0·2^r + slope·lo"`: `q·(acc − f0·two_r − slope·lo) = 0` (degree 3);
-//! - lookup `"func lo in [0, 2^r)"`: `lo·lo_scale` into the range table `[0, 2^R)`
-//!   (`lo_scale = 2^(R−r)`; unused rows hold 0);
-//! - lookup `"func table (tag, hi) -> (f0, slope)"`: `(q·tag, q·hi, q·f0, q·slope)` into the
+//! - gate `"ℓ = (x − start)·lo_scale"`: `q·((x − start)·lo_scale − ℓ) = 0` (degree 3);
+//! - gate `"acc = f0·2^R + slope·ℓ"`: `q·(acc − f0·2^R − slope·ℓ) = 0` (degree 3);
+//! - lookup `"func ℓ in [0, 2^R)"`: `ℓ` into the range table (unused rows hold 0);
+//! - lookup `"func table (tag, start, lo_scale, f0, slope)"`: `q·` each of them into the
 //!   [`FuncTable`]. Tags start at 1 and the table holds one all-zero row, so unused rows
 //!   (`q = 0`) pass and no used row can take the zero row.
 //!
-//! Soundness: `hi` is a small integer (it is in the table) and `x` an integer, so
-//! `lo = x − hi·2^r` is an integer, and `lo·2^(R−r) ∈ [0, 2^R)` forces `lo ∈ [0, 2^r)`: the
-//! equation `x = hi·2^r + lo` holds over the integers and `(hi, lo)` is the unique
-//! decomposition of `x`;
-//! each `(tag, hi)` key occurs once in the table, so `f0` and `slope` are the committed
-//! segment's; `acc` is then exactly the interpolation. An `x` whose `hi` is outside the table's
-//! domain cannot be proved at all (the witness stage reports it before proving).
+//! Soundness: `(start, lo_scale, f0, slope)` is a committed row of the fixed `tag` (the table
+//! is fixed: the verifying key pins it). `x` is an integer with `|x| < 2^(2B)` and `start` a
+//! table integer of the same size, so `d = x − start` is a small integer and `d·2^(R−r)` an
+//! integer far below the field size; `ℓ ∈ [0, 2^R)` by the range lookup, so the field equation
+//! `d·2^(R−r) = ℓ` holds over the integers and forces `0 ≤ d < 2^r`: `x` lies in that row's
+//! segment. [`FuncTable::load`] refuses overlapping segments of one tag, so the segment, and
+//! with it `f0` and `slope`, is the unique one holding `x`; `acc` is then exactly the
+//! interpolation. An `x` in no segment cannot be proved at all (the witness stage reports it
+//! before proving).
 //!
 //! `configure` enables equality on `x` and `acc`.
 
@@ -31,73 +35,103 @@ use crate::{fixed::to_field, known_if, range::RangeTable, Wire};
 use halo2_proofs::{
     circuit::{Layouter, Value},
     halo2curves::ff::PrimeField,
-    plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector, TableColumn},
+    plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, TableColumn},
     poly::Rotation,
 };
 use std::marker::PhantomData;
 
-/// One row of a function table: segment `hi` of variant `tag` starts at `f0` with `slope`.
+/// One row of a function table: on `[start, start + 2^r)` variant `tag` runs from `f0` by
+/// `slope` (both at the table's scale).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Segment {
     /// Variant (function and scales), from 1.
     pub tag: u64,
-    /// High limb of the input.
-    pub hi: i64,
-    /// `f(hi·2^R)` at the table scale.
+    /// First input of the segment.
+    pub start: i64,
+    /// Width bits: the segment holds `2^r` inputs (`r ≤ R`).
+    pub r: u32,
+    /// `f(start)`.
     pub f0: i64,
-    /// `f((hi+1)·2^R) − f(hi·2^R)` at the table scale.
+    /// `f(start + 2^r) − f(start)`.
     pub slope: i64,
+}
+
+impl Segment {
+    /// Whether `x` is in the segment.
+    pub fn contains(&self, x: i64) -> bool {
+        x >= self.start && (x - self.start) >> self.r == 0
+    }
+}
+
+/// Checks a table: nonzero tags, widths `r ≤ range_bits` and, within a tag, disjoint segments.
+pub fn check_segments(segments: &[Segment], range_bits: u32) -> Result<(), String> {
+    if let Some(s) = segments.iter().find(|s| s.tag == 0 || s.r > range_bits) {
+        return Err(format!(
+            "segment at {} of tag {}: tag 0 or width 2^{} above 2^{range_bits}",
+            s.start, s.tag, s.r
+        ));
+    }
+    let mut sorted: Vec<&Segment> = segments.iter().collect();
+    sorted.sort_unstable_by_key(|s| (s.tag, s.start));
+    for w in sorted.windows(2) {
+        let end = w[0].start.checked_add(1 << w[0].r);
+        if w[0].tag == w[1].tag && end.is_none_or(|e| e > w[1].start) {
+            return Err(format!(
+                "segments at {} and {} of tag {} overlap",
+                w[0].start, w[1].start, w[0].tag
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The function table's columns.
 #[derive(Clone, Copy, Debug)]
 pub struct FuncTable {
     tag: TableColumn,
-    hi: TableColumn,
+    start: TableColumn,
+    lo_scale: TableColumn,
     f0: TableColumn,
     slope: TableColumn,
 }
 
 impl FuncTable {
-    /// Allocates four table columns.
+    /// Allocates five table columns.
     pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>) -> Self {
         Self {
             tag: meta.lookup_table_column(),
-            hi: meta.lookup_table_column(),
+            start: meta.lookup_table_column(),
+            lo_scale: meta.lookup_table_column(),
             f0: meta.lookup_table_column(),
             slope: meta.lookup_table_column(),
         }
     }
 
-    /// Fills the table with `segments` plus the all-zero row. Keys `(tag, hi)` must be unique
-    /// and tags nonzero (else `Error::Synthesis`).
+    /// Fills the table with `segments` plus the all-zero row (`lo_scale = 2^(range_bits − r)`).
+    /// The segments must pass [`check_segments`] (else `Error::Synthesis`).
     pub fn load<F: PrimeField>(
         &self,
         layouter: &mut impl Layouter<F>,
         segments: &[Segment],
+        range_bits: u32,
     ) -> Result<(), Error> {
-        let mut keys: Vec<(u64, i64)> = segments.iter().map(|s| (s.tag, s.hi)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        if keys.len() != segments.len() || segments.iter().any(|s| s.tag == 0) {
-            return Err(Error::Synthesis);
-        }
+        check_segments(segments, range_bits).map_err(|_| Error::Synthesis)?;
         layouter.assign_table(
-            || "func table (tag, hi) -> (f0, slope)",
+            || "func table (tag, start, lo_scale, f0, slope)",
             |mut table| {
-                let zero = Segment {
-                    tag: 0,
-                    hi: 0,
-                    f0: 0,
-                    slope: 0,
-                };
-                for (row, s) in std::iter::once(&zero).chain(segments).enumerate() {
-                    for (col, v) in [
-                        (self.tag, F::from(s.tag)),
-                        (self.hi, to_field(s.hi)),
-                        (self.f0, to_field(s.f0)),
-                        (self.slope, to_field(s.slope)),
-                    ] {
+                let zero = [F::ZERO; 5];
+                let rows = segments.iter().map(|s| {
+                    [
+                        F::from(s.tag),
+                        to_field(s.start),
+                        crate::fixed::pow2::<F>(range_bits - s.r),
+                        to_field(s.f0),
+                        to_field(s.slope),
+                    ]
+                });
+                for (row, vals) in std::iter::once(zero).chain(rows).enumerate() {
+                    let cols = [self.tag, self.start, self.lo_scale, self.f0, self.slope];
+                    for (col, v) in cols.into_iter().zip(vals) {
                         table.assign_cell(|| "func", col, row, || Value::known(v))?;
                     }
                 }
@@ -112,110 +146,126 @@ impl FuncTable {
 pub struct FuncConfig {
     /// The input (copied in).
     pub x: Column<Advice>,
-    hi: Column<Advice>,
-    lo: Column<Advice>,
+    start: Column<Advice>,
+    lo_scale: Column<Advice>,
+    l: Column<Advice>,
     f0: Column<Advice>,
     slope: Column<Advice>,
-    /// The interpolation `f0·2^R + slope·lo`.
+    /// The interpolation `f0·2^R + slope·ℓ`.
     pub acc: Column<Advice>,
     tag: Column<Fixed>,
-    two_r: Column<Fixed>,
-    lo_scale: Column<Fixed>,
     q: Selector,
     /// The function table.
     pub table: FuncTable,
-    /// The range table `lo` is checked in.
+    /// The range table `ℓ` is checked in (`R` bits).
     pub range: RangeTable,
 }
 
 impl FuncConfig {
     /// Configures the chip over the range table (`R` bits) and a function table. Side effects:
-    /// 6 advice columns (equality on `x`, `acc`), three fixed columns (`tag`, `two_r`,
-    /// `lo_scale`), one complex selector, two gates, two lookups.
+    /// 7 advice columns (equality on `x`, `acc`), one fixed column (`tag`), one complex
+    /// selector, two gates, two lookups.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
         range: RangeTable,
         table: FuncTable,
     ) -> Self {
-        let [x, hi, lo, f0, slope, acc] = [(); 6].map(|_| meta.advice_column());
+        let [x, start, lo_scale, l, f0, slope, acc] = [(); 7].map(|_| meta.advice_column());
         meta.enable_equality(x);
         meta.enable_equality(acc);
-        let [tag, two_r, lo_scale] = [(); 3].map(|_| meta.fixed_column());
+        let tag = meta.fixed_column();
         let q = meta.complex_selector();
-        meta.create_gate("x = hi·2^r + lo", |m| {
+        let two_big_r = Expression::Constant(crate::fixed::pow2::<F>(range.bits));
+        meta.create_gate("ℓ = (x − start)·lo_scale", |m| {
             let q = m.query_selector(q);
-            let [x, hi, lo] = [x, hi, lo].map(|c| m.query_advice(c, Rotation::cur()));
-            let two_r = m.query_fixed(two_r, Rotation::cur());
-            vec![q * (x - hi * two_r - lo)]
+            let [x, start, lo_scale, l] =
+                [x, start, lo_scale, l].map(|c| m.query_advice(c, Rotation::cur()));
+            vec![q * ((x - start) * lo_scale - l)]
         });
-        meta.create_gate("acc = f0·2^r + slope·lo", |m| {
+        meta.create_gate("acc = f0·2^R + slope·ℓ", |m| {
             let q = m.query_selector(q);
-            let [f0, slope, lo, acc] =
-                [f0, slope, lo, acc].map(|c| m.query_advice(c, Rotation::cur()));
-            let two_r = m.query_fixed(two_r, Rotation::cur());
-            vec![q * (acc - f0 * two_r - slope * lo)]
+            let [f0, slope, l, acc] =
+                [f0, slope, l, acc].map(|c| m.query_advice(c, Rotation::cur()));
+            vec![q * (acc - f0 * two_big_r.clone() - slope * l)]
         });
-        meta.lookup("func lo in [0, 2^r)", |m| {
-            let scale = m.query_fixed(lo_scale, Rotation::cur());
-            vec![(m.query_advice(lo, Rotation::cur()) * scale, range.values)]
+        meta.lookup("func ℓ in [0, 2^R)", |m| {
+            vec![(m.query_advice(l, Rotation::cur()), range.values)]
         });
-        meta.lookup("func table (tag, hi) -> (f0, slope)", |m| {
+        meta.lookup("func table (tag, start, lo_scale, f0, slope)", |m| {
             let q = m.query_selector(q);
             let tag_v = m.query_fixed(tag, Rotation::cur());
-            let [hi, f0, slope] = [hi, f0, slope].map(|c| m.query_advice(c, Rotation::cur()));
+            let [start, lo_scale, f0, slope] =
+                [start, lo_scale, f0, slope].map(|c| m.query_advice(c, Rotation::cur()));
             vec![
                 (q.clone() * tag_v, table.tag),
-                (q.clone() * hi, table.hi),
+                (q.clone() * start, table.start),
+                (q.clone() * lo_scale, table.lo_scale),
                 (q.clone() * f0, table.f0),
                 (q * slope, table.slope),
             ]
         });
         Self {
             x,
-            hi,
-            lo,
+            start,
+            lo_scale,
+            l,
             f0,
             slope,
             acc,
             tag,
-            two_r,
-            lo_scale,
             q,
             table,
             range,
         }
+    }
+
+    /// Loads the function table (see [`FuncTable::load`]) for this chip's `R`.
+    pub fn load_table<F: PrimeField>(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        segments: &[Segment],
+    ) -> Result<(), Error> {
+        self.table.load(layouter, segments, self.range.bits)
     }
 }
 
 /// The values one element assigns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FuncWitness {
-    /// `floor(x / 2^r)`.
-    pub hi: i64,
-    /// `x mod 2^r`.
-    pub lo: i64,
+    /// The segment's first input.
+    pub start: i64,
+    /// `2^(R − r)`.
+    pub lo_scale: i64,
+    /// `(x − start)·2^(R − r)`.
+    pub l: i64,
     /// The segment's start value.
     pub f0: i64,
     /// The segment's slope.
     pub slope: i64,
-    /// `f0·2^r + slope·lo`.
+    /// `f0·2^R + slope·ℓ`.
     pub acc: i64,
 }
 
 impl FuncWitness {
-    /// The honest witness of `x` against segments of `2^r` found by `segment(hi)` (`None`
-    /// when `hi` is outside the table or the interpolation overflows).
-    pub fn compute(x: i64, r: u32, segment: impl Fn(i64) -> Option<(i64, i64)>) -> Option<Self> {
-        let (hi, lo) = (x.div_euclid(1 << r), x.rem_euclid(1 << r));
-        let (f0, slope) = segment(hi)?;
-        let acc = f0
-            .checked_mul(1 << r)?
-            .checked_add(slope.checked_mul(lo)?)?;
+    /// The honest witness of `x` in `segment` under a range table of `range_bits` (`None`
+    /// when `x` is outside the segment, the width exceeds `2^R`, or the interpolation
+    /// overflows).
+    pub fn compute(x: i64, range_bits: u32, segment: &Segment) -> Option<Self> {
+        if !segment.contains(x) || segment.r > range_bits || range_bits > 40 {
+            return None;
+        }
+        let lo_scale = 1i64 << (range_bits - segment.r);
+        let l = (x - segment.start) * lo_scale;
+        let acc = segment
+            .f0
+            .checked_mul(1 << range_bits)?
+            .checked_add(segment.slope.checked_mul(l)?)?;
         Some(Self {
-            hi,
-            lo,
-            f0,
-            slope,
+            start: segment.start,
+            lo_scale,
+            l,
+            f0: segment.f0,
+            slope: segment.slope,
             acc,
         })
     }
@@ -223,13 +273,13 @@ impl FuncWitness {
 
 /// Operations the function chip provides.
 pub trait FuncInstructions<F: PrimeField> {
-    /// Interpolates variant `tag` (segments of `2^r`) at every `x`; returns the `acc` wires.
+    /// Interpolates variant `tag` at every `x`; returns the `acc` wires (scale `2^R` times the
+    /// table's).
     fn interpolate(
         &mut self,
         layouter: &mut impl Layouter<F>,
         x: &[Wire<F>],
         tag: u64,
-        r: u32,
         witness: Option<&[FuncWitness]>,
     ) -> Result<Vec<Wire<F>>, Error>;
 }
@@ -259,18 +309,16 @@ impl<F: PrimeField> FuncInstructions<F> for FuncChip<F> {
         layouter: &mut impl Layouter<F>,
         x: &[Wire<F>],
         tag: u64,
-        r: u32,
         witness: Option<&[FuncWitness]>,
     ) -> Result<Vec<Wire<F>>, Error> {
-        let big_r = self.config.range.bits;
-        if tag == 0 || r > big_r || witness.is_some_and(|w| w.len() != x.len()) {
+        if tag == 0 || witness.is_some_and(|w| w.len() != x.len()) {
             return Err(Error::Synthesis);
         }
         let start = self.next_row;
         self.next_row += x.len();
         let c = &self.config;
         layouter.assign_region(
-            || format!("func tag {tag}: acc = f0·2^R + slope·lo"),
+            || format!("func tag {tag}: acc = f0·2^R + slope·ℓ"),
             |mut region| {
                 x.iter()
                     .enumerate()
@@ -279,12 +327,11 @@ impl<F: PrimeField> FuncInstructions<F> for FuncChip<F> {
                         let w = witness.map(|w| w[i]);
                         c.q.enable(&mut region, row)?;
                         region.assign_fixed(c.tag, row, F::from(tag));
-                        region.assign_fixed(c.two_r, row, crate::fixed::pow2::<F>(r));
-                        region.assign_fixed(c.lo_scale, row, crate::fixed::pow2::<F>(big_r - r));
                         xi.copy_to(&mut region, c.x, row);
                         for (col, v) in [
-                            (c.hi, w.map(|w| w.hi)),
-                            (c.lo, w.map(|w| w.lo)),
+                            (c.start, w.map(|w| w.start)),
+                            (c.lo_scale, w.map(|w| w.lo_scale)),
+                            (c.l, w.map(|w| w.l)),
                             (c.f0, w.map(|w| w.f0)),
                             (c.slope, w.map(|w| w.slope)),
                         ] {
@@ -308,136 +355,175 @@ mod tests {
     use super::*;
     use crate::testing::{FuncCircuit, MockRun};
 
-    /// A table for f(x) = x² / 16 over hi ∈ [-4, 4) with r = R = 4 (tag 1), and an identity-like
-    /// second variant (tag 2) sharing the table.
+    const R: u32 = 5;
+
+    /// Tag 1: f(x) = x²/16 on [-64, 64) over segments that narrow towards 0 (widths 2^5 down
+    /// to 2^2); tag 2: f(x) = x on [-64, 64) in segments of 2^4, sharing the table.
     fn table() -> Vec<Segment> {
         let f = |x: i64| x * x / 16;
-        let mut t: Vec<Segment> = (-4..4)
-            .map(|hi| Segment {
+        let bounds = [
+            (-64, 5),
+            (-32, 4),
+            (-16, 3),
+            (-8, 3),
+            (0, 2),
+            (4, 2),
+            (8, 3),
+            (16, 4),
+            (32, 5),
+        ];
+        let mut t: Vec<Segment> = bounds
+            .iter()
+            .map(|&(start, r)| Segment {
                 tag: 1,
-                hi,
-                f0: f(hi * 16),
-                slope: f((hi + 1) * 16) - f(hi * 16),
+                start,
+                r,
+                f0: f(start),
+                slope: f(start + (1 << r)) - f(start),
             })
             .collect();
-        t.extend((-4..4).map(|hi| Segment {
+        t.extend((-4..4).map(|h| Segment {
             tag: 2,
-            hi,
-            f0: hi * 16,
+            start: h * 16,
+            r: 4,
+            f0: h * 16,
             slope: 16,
         }));
         t
     }
 
+    fn segment_of(tag: u64, x: i64) -> Segment {
+        *table()
+            .iter()
+            .find(|s| s.tag == tag && s.contains(x))
+            .expect("segment")
+    }
+
     #[test]
     fn interpolation_matches_reference_and_is_exact_on_lines() {
-        let xs = vec![-64, -17, -1, 0, 5, 16, 33, 63];
-        let c = FuncCircuit::honest(4, 4, table(), 1, xs.clone());
+        let xs = vec![-64, -33, -17, -1, 0, 3, 5, 16, 33, 63];
+        let c = FuncCircuit::honest(R, table(), 1, xs.clone());
         for (x, w) in xs.iter().zip(&c.witness) {
-            assert_eq!(w.hi * 16 + w.lo, *x);
-            // exact at segment starts, linear in between
-            assert_eq!(w.acc, w.f0 * 16 + w.slope * w.lo);
+            let s = segment_of(1, *x);
+            assert_eq!(w.start, s.start);
+            assert_eq!(w.l, (x - s.start) << (R - s.r));
+            assert!((0..1 << R).contains(&w.l));
+            assert_eq!(w.acc, w.f0 * 32 + w.slope * w.l);
+            // the interpolation, exactly: f0 + slope·(x − start)/2^r at scale 2^R
+            assert_eq!(
+                w.acc * (1 << s.r),
+                (s.f0 * (1 << s.r) + s.slope * (x - s.start)) << R
+            );
         }
-        MockRun::new().k(6).run(&c);
-        // on a line the interpolation is exact: acc = 16·x
-        let id = FuncCircuit::honest(4, 4, table(), 2, xs.clone());
+        MockRun::new().k(7).run(&c);
+        // on a line the interpolation is exact: acc = 2^R·x
+        let id = FuncCircuit::honest(R, table(), 2, xs.clone());
         for (x, w) in xs.iter().zip(&id.witness) {
-            assert_eq!(w.acc, 16 * x);
+            assert_eq!(w.acc, 32 * x);
         }
-        MockRun::new().k(6).run(&id);
+        MockRun::new().k(7).run(&id);
     }
 
     #[test]
     fn a_wrong_segment_value_is_caught_by_the_table() {
-        let mut c = FuncCircuit::honest(4, 4, table(), 1, vec![5, 33]);
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![5, 33]);
         c.witness[1].f0 += 1;
-        c.witness[1].acc += 16;
-        MockRun::new().k(6).expect_failure("func table").run(&c);
-        // another variant's segment for the same hi
-        let mut c = FuncCircuit::honest(4, 4, table(), 1, vec![5, 33]);
-        let other = FuncCircuit::honest(4, 4, table(), 2, vec![33]).witness[0];
-        c.witness[1] = other;
-        MockRun::new().k(6).expect_failure("func table").run(&c);
+        c.witness[1].acc += 32;
+        MockRun::new().k(7).expect_failure("func table").run(&c);
+        // another variant's segment holding the same x
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![5, 33]);
+        c.witness[1] = FuncCircuit::honest(R, table(), 2, vec![33]).witness[0];
+        MockRun::new().k(7).expect_failure("func table").run(&c);
     }
 
     #[test]
-    fn a_shifted_decomposition_is_caught() {
-        // hi + 1 with lo − 2^R satisfies x = hi·2^R + lo but lo leaves [0, 2^R)
-        let mut c = FuncCircuit::honest(4, 4, table(), 1, vec![33]);
+    fn a_neighbouring_segment_is_caught_by_the_range_check() {
+        // x = 5 lies in [4, 8); claiming [0, 4) gives ℓ = 5·2^3 = 40 ≥ 2^R
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![5]);
+        let s = segment_of(1, 0);
         let w = &mut c.witness[0];
-        w.hi -= 1;
-        w.lo += 16;
-        let (f0, slope) = table()
-            .iter()
-            .find(|s| s.tag == 1 && s.hi == w.hi)
-            .map(|s| (s.f0, s.slope))
-            .expect("segment");
-        w.f0 = f0;
-        w.slope = slope;
-        w.acc = f0 * 16 + slope * w.lo;
-        MockRun::new().k(6).expect_failure("func lo in").run(&c);
+        *w = FuncWitness {
+            start: s.start,
+            lo_scale: 1 << (R - s.r),
+            l: (5 - s.start) << (R - s.r),
+            f0: s.f0,
+            slope: s.slope,
+            acc: 0,
+        };
+        w.acc = w.f0 * 32 + w.slope * w.l;
+        MockRun::new().k(7).expect_failure("func ℓ in").run(&c);
+        // and below: x = 3 in [0, 4) claimed in [4, 8) gives a negative ℓ
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![3]);
+        let s = segment_of(1, 4);
+        let w = &mut c.witness[0];
+        w.start = s.start;
+        w.f0 = s.f0;
+        w.slope = s.slope;
+        w.l = (3 - s.start) << (R - s.r);
+        w.acc = w.f0 * 32 + w.slope * w.l;
+        MockRun::new().k(7).expect_failure("func ℓ in").run(&c);
     }
 
     #[test]
-    fn a_wrong_interpolation_breaks_the_gate() {
-        let mut c = FuncCircuit::honest(4, 4, table(), 1, vec![-17, 5]);
+    fn a_wider_segment_than_the_table_has_is_caught() {
+        // x = 7 in [4, 8) (lo_scale 8): claiming lo_scale 1 keeps ℓ = 3 in range, but no row
+        // of the table has that (start, lo_scale)
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![7]);
+        let w = &mut c.witness[0];
+        w.lo_scale = 1;
+        w.l = 3;
+        w.acc = w.f0 * 32 + w.slope * w.l;
+        MockRun::new().k(7).expect_failure("func table").run(&c);
+    }
+
+    #[test]
+    fn a_wrong_position_or_interpolation_breaks_the_gates() {
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![-17, 5]);
         c.witness[0].acc += 1;
         MockRun::new()
-            .k(6)
-            .expect_failure("acc = f0·2^r + slope·lo")
+            .k(7)
+            .expect_failure("acc = f0·2^R + slope·ℓ")
+            .run(&c);
+        // ℓ that is not (x − start)·lo_scale, with acc consistent with it
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![5]);
+        let w = &mut c.witness[0];
+        w.l += 1;
+        w.acc = w.f0 * 32 + w.slope * w.l;
+        MockRun::new()
+            .k(7)
+            .expect_failure("ℓ = (x − start)·lo_scale")
             .run(&c);
     }
 
     #[test]
     fn an_input_outside_the_table_cannot_be_proved() {
-        // x = 64 → hi = 4, not in the table: no honest witness; a forged in-table hi fails
-        assert!(FuncWitness::compute(64, 4, |hi| table()
-            .iter()
-            .find(|s| s.tag == 1 && s.hi == hi)
-            .map(|s| (s.f0, s.slope)))
-        .is_none());
-        let mut c = FuncCircuit::honest(4, 4, table(), 1, vec![63]);
+        // x = 64: in no segment, so no honest witness; the last segment's row fails the range
+        assert!(!table().iter().any(|s| s.tag == 1 && s.contains(64)));
+        let last = segment_of(1, 63);
+        assert!(FuncWitness::compute(64, R, &last).is_none());
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![63]);
         c.x = vec![64];
-        MockRun::new()
-            .k(6)
-            .expect_failure("x = hi·2^r + lo")
-            .run(&c);
-    }
-}
-
-#[cfg(test)]
-mod narrow_tests {
-    use super::*;
-    use crate::testing::{FuncCircuit, MockRun};
-
-    /// Segments of 2^2 under a range table of 2^4: f(x) = 3x over hi ∈ [-8, 8).
-    fn table() -> Vec<Segment> {
-        (-8..8)
-            .map(|hi| Segment {
-                tag: 1,
-                hi,
-                f0: 3 * hi * 4,
-                slope: 3 * 4,
-            })
-            .collect()
+        c.witness[0].l = (64 - last.start) << (R - last.r);
+        c.witness[0].acc = c.witness[0].f0 * 32 + c.witness[0].slope * c.witness[0].l;
+        MockRun::new().k(7).expect_failure("func ℓ in").run(&c);
     }
 
     #[test]
-    fn narrow_segments_interpolate_exactly_and_bind_lo() {
-        let xs = vec![-32, -5, 0, 3, 31];
-        let c = FuncCircuit::honest(4, 2, table(), 1, xs.clone());
-        for (x, w) in xs.iter().zip(&c.witness) {
-            assert_eq!(w.acc, 3 * x * 4);
-            assert!((0..4).contains(&w.lo));
-        }
-        MockRun::new().k(6).run(&c);
-        // lo = 4 + 1 with hi − 1: fits the 2^R table unscaled, but not 2^r once scaled
-        let mut t = FuncCircuit::honest(4, 2, table(), 1, vec![5]);
-        let w = &mut t.witness[0];
-        w.hi -= 1;
-        w.lo += 4;
-        w.f0 = 3 * w.hi * 4;
-        w.acc = w.f0 * 4 + w.slope * w.lo;
-        MockRun::new().k(6).expect_failure("func lo in").run(&t);
+    fn overlapping_or_too_wide_segments_are_refused() {
+        assert!(check_segments(&table(), R).is_ok());
+        let mut t = table();
+        t[4].r = 3; // [0, 8) overlaps [4, 8)
+        assert!(check_segments(&t, R).unwrap_err().contains("overlap"));
+        assert!(check_segments(&table(), 4).is_err()); // 2^5 > 2^4
+        let mut t = table();
+        t[0].tag = 0;
+        assert!(check_segments(&t, R).is_err());
+        let mut c = FuncCircuit::honest(R, table(), 1, vec![5]);
+        c.segments[4].r = 3;
+        assert!(
+            halo2_proofs::dev::MockProver::run(7, &c, crate::testing::HasInstances::instances(&c))
+                .is_err(),
+            "the table loader refuses overlapping segments"
+        );
     }
 }

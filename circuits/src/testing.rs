@@ -351,8 +351,6 @@ impl Circuit<Fr> for ProductCircuit {
 pub struct FuncCircuit {
     /// Range-table bits `R`.
     pub range_bits: u32,
-    /// Segment bits `r ≤ R`.
-    pub r: u32,
     /// The table.
     pub segments: Vec<crate::func::Segment>,
     /// Variant looked up.
@@ -364,10 +362,9 @@ pub struct FuncCircuit {
 }
 
 impl FuncCircuit {
-    /// The honest circuit.
+    /// The honest circuit (every `x` must lie in a segment of `tag`).
     pub fn honest(
         range_bits: u32,
-        r: u32,
         segments: Vec<crate::func::Segment>,
         tag: u64,
         x: Vec<i64>,
@@ -375,18 +372,15 @@ impl FuncCircuit {
         let witness = x
             .iter()
             .map(|&v| {
-                crate::func::FuncWitness::compute(v, r, |hi| {
-                    segments
-                        .iter()
-                        .find(|s| s.tag == tag && s.hi == hi)
-                        .map(|s| (s.f0, s.slope))
-                })
-                .expect("x inside the table")
+                let s = segments
+                    .iter()
+                    .find(|s| s.tag == tag && s.contains(v))
+                    .expect("x inside the table");
+                crate::func::FuncWitness::compute(v, range_bits, s).expect("a valid segment")
             })
             .collect();
         Self {
             range_bits,
-            r,
             segments,
             tag,
             x,
@@ -444,7 +438,7 @@ impl Circuit<Fr> for FuncCircuit {
     ) -> Result<(), Error> {
         use crate::func::{FuncChip, FuncInstructions};
         config.range.load(&mut layouter)?;
-        config.table.load(&mut layouter, &self.segments)?;
+        config.load_table(&mut layouter, &self.segments)?;
         let n = self.x.len();
         let inputs = load_instance(&mut layouter, instance, x, n)?;
         let witness = (!self.witness.is_empty()).then_some(self.witness.as_slice());
@@ -452,7 +446,6 @@ impl Circuit<Fr> for FuncCircuit {
             &mut layouter,
             &inputs,
             self.tag,
-            self.r,
             witness,
         )?;
         for (j, w) in acc.iter().enumerate() {

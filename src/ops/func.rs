@@ -1,23 +1,27 @@
 //! Core op `Func`: `y = f(x)` element-wise for a function of the registry
 //! ([`super::funcs`]): Sigmoid, Tanh, Exp, Log, Sqrt, Erf, GELU, Softplus, …
 //!
-//! Proved by piecewise-linear lookup (the function chip, `zkinfer_circuits::func`): the input
-//! `x` (scale `s_x`) is split `x = hi·2^r + lo`; the table holds, for every segment `hi` of the
-//! analysed domain, `f0 = round(f(hi·2^r / 2^s_x)·2^t)` and `slope = f0(hi + 1) − f0(hi)`;
-//! the chip computes `acc = f0·2^r + slope·lo` (scale `t + r`) and the rescale chip brings it to
-//! `y` at `t = s_y` (shift `r`, so one remainder limb). Consecutive segments meet exactly at
-//! their ends, so the error is the interpolation error of `f` over segments of `2^(r − s_x)`
-//! (at most `h²/8·max|f''|`) plus one output rounding.
+//! Proved by piecewise-linear lookup (the function chip, `zkinfer_circuits::func`): the table
+//! holds disjoint segments `[start, start + 2^r)` of the integer input `x` (scale `s_x`), each
+//! with `f0 = round(f(start / 2^s_x)·2^t)` and `slope = f0(end) − f0(start)`; the chip proves
+//! the segment holding `x` and `acc = f0·2^R + slope·(x − start)·2^(R−r)` (scale `t + R`), and
+//! the rescale chip brings it to `y` at `t = s_y` (shift `R`, one remainder limb). Consecutive
+//! segments meet exactly at their ends, so the error is the interpolation error of `f` over
+//! each segment (at most `h²/8·max|f''|` for a width `h`) plus one output rounding.
 //!
-//! Table size from range analysis: the domain is the calibrated `±headroom·max|x|` (every
-//! representable input without calibration data), the segment width `2^r` the smallest that
-//! fits the domain in the row budget (the `2^(B+1)` rows of `k = B + 1`, less halo2's reserved
-//! rows, shared by the model's distinct tables, so the tables do not raise `k`). Segments where
-//! `f` is undefined or leaves the output range are left out, except that a function defined
-//! on `x > 0` (log, rsqrt, 1/x) saturates on `[0, 2^r)` at its value at `2^r`. An input outside
-//! the table is a witness error naming the node (recalibrate), never a wrong proof: the lookup
-//! cannot be satisfied. Uniform segments are coarse where `f` is steep (1/x, rsqrt near 0).
-//! Identical tables (one function at the same scales) share one tag.
+//! Table size from range analysis: the domain is the calibrated `[min, max]` of the input,
+//! each end pushed away from zero by the headroom factor (every representable input without
+//! calibration data); so exp after a softmax's max-subtraction (inputs ≤ 0) spends no rows on
+//! positive inputs. The segments are chosen greedily from the left, each as wide as the
+//! tolerance `τ` allows (`f` sampled at 17 points per segment), with `τ` the smallest (down to
+//! a quarter of an output unit) whose segments fit the row budget: the `2^(B+1)` rows of
+//! `k = B + 1`, less halo2's reserved rows, shared by the model's distinct tables, so the
+//! tables do not raise `k`. Steep regions (1/x and rsqrt near 0, exp's upper end) get narrow
+//! segments, flat ones wide. Inputs where `f` is undefined or leaves the output range get no
+//! segment, except that a function defined on `x > 0` (log, rsqrt, 1/x) takes its value at
+//! one unit on `x = 0`. An input outside the table is a witness error naming the node
+//! (recalibrate), never a wrong proof: the lookup cannot be satisfied. Identical tables (one
+//! function at the same scales and domain) share one tag.
 
 use super::funcs::{lookup, FuncDef};
 use super::{
@@ -74,7 +78,7 @@ impl FloatOpImpl for Func {
         true
     }
     fn quantize(&self, ctx: &QuantCtx) -> Result<QuantOp, QuantizeError> {
-        self.def().ok_or_else(|| {
+        let def = self.def().ok_or_else(|| {
             QuantizeError::Graph(format!(
                 "node `{}`: unknown function {}",
                 ctx.name, self.name
@@ -83,37 +87,37 @@ impl FloatOpImpl for Func {
         let s_in = ctx.in_scales.first().copied().unwrap_or(0);
         let bits = ctx.activation_bits();
         let big = (1i64 << (bits - 1)) - 1;
-        // domain in input integers
-        // the calibrated range with headroom; without calibration data, every representable
-        // input (functions flat at both ends stay in range there; others lose the segments
-        // whose values leave the output range)
-        let bound = match ctx.in_max.as_ref().and_then(|m| m.first()) {
-            Some(&m) => ((m * HEADROOM * 2f64.powi(s_in as i32)).ceil() as i64).clamp(1, big),
-            None => big,
+        // the domain in input integers: the calibrated range with each end pushed away from
+        // zero by the headroom, or every representable input without calibration data
+        // (the lower end goes down, the upper end up)
+        let to_int = |v: f64, up: bool| {
+            let h = if (v > 0.0) == up {
+                HEADROOM
+            } else {
+                1.0 / HEADROOM
+            };
+            (v * h * 2f64.powi(s_in as i32)).clamp(-(big as f64) - 1.0, big as f64)
         };
-        let (lo_x, hi_x) = (-bound - 1, bound);
-        let range_bits = ctx.table_bits;
-        let budget = ctx.func_budget.max(2) as i64;
-        let count = |r: u32| hi_x.div_euclid(1 << r) - lo_x.div_euclid(1 << r) + 1;
-        let r = (0..=range_bits)
-            .find(|&r| count(r) <= budget)
-            .unwrap_or(range_bits);
+        let (lo_x, hi_x) = match ctx.in_range.as_ref().and_then(|r| r.first()) {
+            Some(&(lo, hi)) if lo <= hi => (
+                to_int(lo, false).floor() as i64,
+                to_int(hi, true).ceil() as i64,
+            ),
+            _ => (-big - 1, big),
+        };
         let t = ctx.out_scale;
-        let q = |hi: i64| -> Option<i64> {
-            let x = (hi * (1 << r)) as f64 / 2f64.powi(s_in as i32);
-            let y = (self.value(x) * 2f64.powi(t as i32)).round();
-            (y.is_finite() && y.abs() < big as f64).then_some(y as i64)
+        let fv = |x: i64| -> Option<f64> {
+            let y = self.value(x as f64 / 2f64.powi(s_in as i32)) * 2f64.powi(t as i32);
+            (y.is_finite() && y.abs() < big as f64).then_some(y)
         };
-        let mut segments = Vec::new();
-        for hi in lo_x.div_euclid(1 << r)..=hi_x.div_euclid(1 << r) {
-            match (q(hi), q(hi + 1)) {
-                (Some(f0), Some(f1)) => segments.push((hi, f0, f1 - f0)),
-                // a function defined on x > 0 (log, rsqrt, 1/x) saturates below its first
-                // representable point: [0, 2^r) takes the value at 2^r
-                (None, Some(f1)) if hi == 0 => segments.push((0, f1, 0)),
-                _ => {}
-            }
-        }
+        let positive = def.domain == super::funcs::Domain::Positive;
+        let segments = build_segments(
+            &fv,
+            (lo_x, hi_x),
+            ctx.table_bits,
+            ctx.func_budget.max(2),
+            positive,
+        );
         if segments.is_empty() {
             return Err(QuantizeError::TooLarge {
                 node: ctx.name.to_string(),
@@ -125,10 +129,137 @@ impl FloatOpImpl for Func {
             name: self.name.clone(),
             len: self.len,
             tag: 0,
-            r,
+            shift: ctx.table_bits,
             segments,
         }))
     }
+}
+
+/// Smallest interpolation tolerance worth buying rows for, in output units (the output is
+/// rounded to one unit anyway).
+const MIN_TOLERANCE: f64 = 0.25;
+/// Points of `f` sampled per segment when checking the tolerance.
+const SAMPLES: i64 = 16;
+
+/// Greedy segments over `[a, b]` at tolerance `tol` (`None` once more than `limit`).
+fn segments_at(
+    fv: &dyn Fn(i64) -> Option<f64>,
+    (a, b): (i64, i64),
+    big_r: u32,
+    tol: f64,
+    limit: usize,
+    positive: bool,
+) -> Option<Vec<(i64, u32, i64, i64)>> {
+    // the segment [p, p + 2^r) with rounded ends, if it stays within `tol` of f
+    let fit = |p: i64, r: u32| -> Option<(i64, i64)> {
+        let w = 1i64 << r;
+        let (y0, y1) = (fv(p)?, fv(p + w)?);
+        let step = (w / SAMPLES).max(1);
+        let mut x = p + step;
+        while x < p + w {
+            // the interpolation error of f itself (the rounded ends add at most half a unit)
+            let line = y0 + (y1 - y0) * (x - p) as f64 / w as f64;
+            if (fv(x)? - line).abs() > tol {
+                return None;
+            }
+            x += step;
+        }
+        let (f0, f1) = (y0.round() as i64, y1.round() as i64);
+        Some((f0, f1 - f0))
+    };
+    let mut out = Vec::new();
+    let mut p = a;
+    let mut r_prev = 0u32;
+    while p <= b {
+        if fv(p).is_none() {
+            if p == 0 && positive {
+                // x = 0 of a function on x > 0: the value at one unit
+                if let Some(f1) = fv(1) {
+                    out.push((0, 0, f1.round() as i64, 0));
+                    p = 1;
+                    if out.len() > limit {
+                        return None;
+                    }
+                    continue;
+                }
+            }
+            // skip undefined or out-of-range inputs, by the largest power of two that lands
+            // on another such input (at least one)
+            let mut j = 0;
+            while j < big_r && fv(p + (2 << j)).is_none() {
+                j += 1;
+            }
+            p += 1 << j;
+            continue;
+        }
+        // the widest fitting segment, searched from the previous width
+        let mut r = (r_prev + 1).min(big_r);
+        let mut seg = fit(p, r);
+        if seg.is_some() {
+            while r < big_r {
+                match fit(p, r + 1) {
+                    Some(s) => {
+                        seg = Some(s);
+                        r += 1;
+                    }
+                    None => break,
+                }
+            }
+        } else {
+            while seg.is_none() && r > 0 {
+                r -= 1;
+                seg = fit(p, r);
+            }
+        }
+        let (f0, slope) = seg.unwrap_or((fv(p)?.round() as i64, 0));
+        out.push((p, r, f0, slope));
+        if out.len() > limit {
+            return None;
+        }
+        r_prev = r;
+        p += 1 << r;
+    }
+    Some(out)
+}
+
+/// Segments of `f` (values at the output scale, `None` where undefined or out of range) over
+/// the input domain `[a, b]`, at the smallest tolerance whose table fits `budget` rows (or,
+/// when none does, the widest segments, and the plan raises `k`).
+fn build_segments(
+    fv: &dyn Fn(i64) -> Option<f64>,
+    domain: (i64, i64),
+    big_r: u32,
+    budget: usize,
+    positive: bool,
+) -> Vec<(i64, u32, i64, i64)> {
+    let at = |tol: f64, limit: usize| segments_at(fv, domain, big_r, tol, limit, positive);
+    if let Some(s) = at(MIN_TOLERANCE, budget) {
+        return s;
+    }
+    // a tolerance that fits, by doubling
+    let mut hi = 2.0 * MIN_TOLERANCE;
+    let mut best = loop {
+        if let Some(s) = at(hi, budget) {
+            break s;
+        }
+        if hi > 1e18 {
+            return at(f64::INFINITY, usize::MAX).unwrap_or_default();
+        }
+        hi *= 4.0;
+    };
+    // then bisect (geometrically) towards the smallest
+    let mut lo = hi / 4.0;
+    for _ in 0..10 {
+        let mid = (lo * hi).sqrt();
+        match at(mid, budget) {
+            Some(s) => {
+                best = s;
+                hi = mid;
+            }
+            None => lo = mid,
+        }
+    }
+    best
 }
 
 /// The fixed-point op.
@@ -140,27 +271,28 @@ pub struct QuantFunc {
     pub len: usize,
     /// The table variant (from 1; equal tables share one).
     pub tag: u64,
-    /// Segment width `2^r` (and the rescale shift).
-    pub r: u32,
-    /// `(hi, f0, slope)` per segment, sorted by `hi`.
-    pub segments: Vec<(i64, i64, i64)>,
+    /// The rescale shift `R` (the range table's bits; `acc` is at `2^R` times the table scale).
+    pub shift: u32,
+    /// `(start, r, f0, slope)` per segment `[start, start + 2^r)`, sorted by `start`.
+    pub segments: Vec<(i64, u32, i64, i64)>,
 }
 
 impl QuantFunc {
-    fn segment(&self, hi: i64) -> Option<(i64, i64)> {
-        self.segments
-            .binary_search_by_key(&hi, |s| s.0)
-            .ok()
-            .map(|i| (self.segments[i].1, self.segments[i].2))
+    /// The segment holding input `x`, as `(start, r, f0, slope)`.
+    pub fn segment_of(&self, x: i64) -> Option<(i64, u32, i64, i64)> {
+        let i = self.segments.partition_point(|s| s.0 <= x).checked_sub(1)?;
+        let s = self.segments[i];
+        (x - s.0 < 1i64 << s.1.min(62)).then_some(s)
     }
 
     /// The table rows of this variant.
     pub fn table(&self) -> Vec<Segment> {
         self.segments
             .iter()
-            .map(|&(hi, f0, slope)| Segment {
+            .map(|&(start, r, f0, slope)| Segment {
                 tag: self.tag,
-                hi,
+                start,
+                r,
                 f0,
                 slope,
             })
@@ -173,21 +305,41 @@ impl QuantFunc {
                 let v = x.at(Ref(0, i)).ok_or_else(|| WitnessError::Overflow {
                     node: ctx.node.name.clone(),
                 })?;
-                FuncWitness::compute(v, self.r, |hi| self.segment(hi)).ok_or_else(|| {
+                let w = self.segment_of(v).and_then(|(start, r, f0, slope)| {
+                    let seg = Segment {
+                        tag: self.tag,
+                        start,
+                        r,
+                        f0,
+                        slope,
+                    };
+                    FuncWitness::compute(v, self.shift, &seg)
+                });
+                w.ok_or_else(|| {
                     let s_in = ctx.in_scales.first().copied().unwrap_or(0);
                     let first = self.segments.first().map_or(0, |s| s.0);
-                    let last = self.segments.last().map_or(0, |s| s.0);
+                    let end = self.segments.last().map_or(0, |s| s.0 + (1 << s.1));
                     WitnessError::OutsideTable {
                         node: ctx.node.name.clone(),
                         func: self.name.clone(),
                         index: i as usize,
                         value: dequantize(v, s_in),
-                        lo: dequantize(first << self.r, s_in),
-                        hi: dequantize((last + 1) << self.r, s_in),
+                        lo: dequantize(first, s_in),
+                        hi: dequantize(end, s_in),
                     }
                 })
             })
             .collect()
+    }
+
+    fn check_shift(&self, ctx: &NodeCtx) -> Result<(), WitnessError> {
+        if self.shift == ctx.range_bits {
+            Ok(())
+        } else {
+            Err(WitnessError::Overflow {
+                node: ctx.node.name.clone(),
+            })
+        }
     }
 }
 
@@ -196,14 +348,16 @@ impl QuantOpImpl for QuantFunc {
         (0..self.len as u32).map(|i| Ref(0, i)).collect()
     }
     fn eval(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
+        self.check_shift(ctx)?;
         let acc: Vec<i64> = self.witnesses(ctx, x)?.iter().map(|w| w.acc).collect();
-        rescale_checked(ctx, &acc, self.r, ctx.activation_bits, false)
+        rescale_checked(ctx, &acc, self.shift, ctx.activation_bits, false)
     }
     fn witness(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<NodeWitness, WitnessError> {
+        self.check_shift(ctx)?;
         let w = self.witnesses(ctx, x)?;
         let rescale = w
             .iter()
-            .map(|w| RescaleWitness::compute(w.acc, self.r, ctx.range_bits))
+            .map(|w| RescaleWitness::compute(w.acc, self.shift, ctx.range_bits))
             .collect();
         Ok(NodeWitness {
             rescale: vec![rescale],
@@ -219,15 +373,18 @@ impl QuantOpImpl for QuantFunc {
         }
     }
     fn max_shift(&self) -> u32 {
-        self.r
+        self.shift
     }
     fn describe(&self) -> String {
+        let (lo, hi) = self
+            .segments
+            .iter()
+            .fold((u32::MAX, 0), |(lo, hi), s| (lo.min(s.1), hi.max(s.1)));
         format!(
-            "{}: table tag {}, {} segments of 2^{}",
+            "{}: table tag {}, {} segments of 2^{lo}..2^{hi}",
             self.name,
             self.tag,
             self.segments.len(),
-            self.r
         )
     }
 }
@@ -245,23 +402,23 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantFunc {
             .all((0..self.len as u32).map(|i| Ref(0, i)))
             .ok_or(Error::Synthesis)?;
         let chip = chips.func.as_mut().ok_or(Error::Synthesis)?;
-        let acc = chip.interpolate(layouter, &xs, self.tag, self.r, w.func()?)?;
+        let acc = chip.interpolate(layouter, &xs, self.tag, w.func()?)?;
         let out = chips
             .rescale
-            .rescale(layouter, &acc, self.r, true, w.rescale()?)?;
+            .rescale(layouter, &acc, self.shift, true, w.rescale()?)?;
         Ok(out.into_iter().map(|r| r.y).collect())
     }
 }
 
-/// A table's identity: segment bits and segments.
-type TableKey = (u32, Vec<(i64, i64, i64)>);
+/// A table's identity: shift and segments.
+type TableKey = (u32, Vec<(i64, u32, i64, i64)>);
 
 /// Gives every distinct table a tag (from 1); nodes with equal tables share it.
 pub fn assign_tags(g: &mut Graph<QuantOp>) {
     let mut seen: Vec<TableKey> = Vec::new();
     for n in &mut g.nodes {
         if let QuantOp::Func(f) = &mut n.op {
-            let key = (f.r, f.segments.clone());
+            let key = (f.shift, f.segments.clone());
             let tag = match seen.iter().position(|k| *k == key) {
                 Some(i) => i + 1,
                 None => {
@@ -295,7 +452,7 @@ pub fn check_tags(g: &Graph<QuantOp>) -> Result<(), String> {
     for n in &g.nodes {
         if let QuantOp::Func(f) = &n.op {
             match seen.iter().find(|(t, _)| *t == f.tag) {
-                Some((_, other)) if other.r != f.r || other.segments != f.segments => {
+                Some((_, other)) if other.shift != f.shift || other.segments != f.segments => {
                     return Err(format!(
                         "node `{}` shares table tag {} with another node but not its table",
                         n.name, f.tag
@@ -303,7 +460,13 @@ pub fn check_tags(g: &Graph<QuantOp>) -> Result<(), String> {
                 }
                 Some(_) => {}
                 None if f.tag == 0 => return Err(format!("node `{}` has no table tag", n.name)),
-                None => seen.push((f.tag, f)),
+                None => {
+                    let sorted = f.segments.windows(2).all(|w| w[0].0 < w[1].0);
+                    zkinfer_circuits::func::check_segments(&f.table(), f.shift)
+                        .and_then(|()| sorted.then_some(()).ok_or("segments out of order".into()))
+                        .map_err(|e| format!("node `{}`: {e}", n.name))?;
+                    seen.push((f.tag, f));
+                }
             }
         }
     }

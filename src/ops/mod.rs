@@ -102,8 +102,8 @@ pub struct QuantCtx<'a> {
     pub bounded: bool,
     /// Signed bits of the unbounded public outputs.
     pub output_bits: u32,
-    /// Calibrated `max |x|` of each input slot (`None` without calibration data).
-    pub in_max: Option<Vec<f64>>,
+    /// Calibrated `(min, max)` of each input slot (`None` without calibration data).
+    pub in_range: Option<Vec<(f64, f64)>>,
     /// Table rows a function-table variant may use.
     pub func_budget: usize,
 }

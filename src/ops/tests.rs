@@ -336,8 +336,9 @@ fn every_registry_function_tracks_its_float_reference_over_its_domain() {
         for (&x, &y) in grid.iter().zip(&trace.output()) {
             let xq = (x * 2f64.powi(s_in as i32)).round();
             let xr = xq / 2f64.powi(s_in as i32);
-            let w = 2f64.powi(qf.r as i32 - s_in as i32);
-            let x0 = (xq / 2f64.powi(qf.r as i32)).floor() * w;
+            let (start, r, _, _) = qf.segment_of(xq as i64).expect("in the table");
+            let w = 2f64.powi(r as i32 - s_in as i32);
+            let x0 = start as f64 / 2f64.powi(s_in as i32);
             let interp = f(x0) + (f(x0 + w) - f(x0)) * (xr - x0) / w;
             let bound =
                 (interp - f(xr)).abs() + (f(xr) - f(x)).abs() + 2.0 / 2f64.powi(s_out as i32);
@@ -345,16 +346,16 @@ fn every_registry_function_tracks_its_float_reference_over_its_domain() {
             let err = (got - f(x)).abs();
             assert!(
                 err <= bound + 1e-12,
-                "{}({x}) = {got}, float {} (bound {bound}, r = {})",
+                "{}({x}) = {got}, float {} (bound {bound}, segment 2^{r})",
                 def.name,
                 f(x),
-                qf.r
             );
             worst = worst.max(err);
         }
         println!(
-            "{}: max error {worst:.2e} (segments of 2^{}, scales {s_in} -> {s_out})",
-            def.name, qf.r
+            "{}: max error {worst:.2e} ({}, scales {s_in} -> {s_out})",
+            def.name,
+            super::QuantOpImpl::describe(qf)
         );
     }
 }
@@ -382,19 +383,13 @@ fn a_function_table_cannot_be_bent() {
     let mut t = honest.clone();
     let w = &mut t.nodes[0].func[0][1];
     w.f0 += 3;
-    w.acc = w.f0
-        * (1i64
-            << match &q.graph.nodes[0].op {
-                super::QuantOp::Func(f) => f.r,
-                _ => unreachable!(),
-            })
-        + w.slope * w.lo;
+    w.acc = (w.f0 << q.table_bits) + w.slope * w.l;
     let errs = mk(t).expect_err("bent table");
     assert!(errs.iter().any(|e| e.contains("func table")), "{errs:#?}");
     // an input outside the calibrated table is a witness error naming the node
     let far = witness::run(
         &q,
-        witness::quantize_input(&q, &[0.0, 0.0, 0.0, 50.0]).expect("in"),
+        witness::quantize_input(&q, &[0.0, 0.0, 0.0, 7.0]).expect("in"),
     );
     assert!(
         matches!(far, Err(witness::WitnessError::OutsideTable { ref node, index: 3, .. }) if node == "n0"),
