@@ -148,3 +148,8 @@ fn mlp_tanh_softmax() {
 fn attention_tiny() {
     check_model(MODELS[11]);
 }
+
+#[test]
+fn cnn_gelu_ln() {
+    check_model(MODELS[12]);
+}

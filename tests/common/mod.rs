@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use zkinfer::pipeline::{self, CompileOptions, Quiet};
 
 /// The bundled models.
-pub const MODELS: [&str; 12] = [
+pub const MODELS: [&str; 13] = [
     "mlp_tiny",
     "mlp_digits",
     "mlp_wide",
@@ -20,6 +20,7 @@ pub const MODELS: [&str; 12] = [
     "mlp_tanh",
     "mlp_tanh_softmax",
     "attention_tiny",
+    "cnn_gelu_ln",
 ];
 
 /// `models/<name>` in the repository.
