@@ -88,6 +88,14 @@ pub(crate) enum Value {
     Const(Arc<Tensor>),
     /// Produced by an unsupported node (already reported).
     Poisoned,
+    /// A comparison of activation `x` with zero: true where `x < 0` (`below`) or `x > 0`;
+    /// only a select reads it (`ops::select`).
+    Cond {
+        /// The compared activation.
+        x: TensorId,
+        /// True below zero (else above).
+        below: bool,
+    },
 }
 
 /// The state builders see: the tract model, the graph built so far, and what each outlet is.
@@ -164,6 +172,9 @@ impl Loader<'_> {
                     acts.push(t);
                 }
                 Value::Poisoned => return Err("follows an unsupported node".into()),
+                Value::Cond { .. } => {
+                    return Err("a comparison result used other than by a select".into())
+                }
             }
         }
         Ok((args, acts))

@@ -236,6 +236,11 @@ fixture_tests!(
     dynamic_flatten,
     split_three,
     sum_mean_variadic,
+    prelu_const,
+    prelu_scalar_after_gemm,
+    prelu_last_axis,
+    where_leaky,
+    where_relu_less,
     gemm_sigmoid,
     tanh_exp,
     log_reciprocal,
@@ -253,9 +258,13 @@ fixture_tests!(
 );
 
 #[test]
-fn prelu_is_reported_until_its_select_is_supported() {
-    let err = load_onnx(&fixtures().join("ops/prelu_const.onnx")).expect_err("prelu");
-    assert!(!err.unsupported().is_empty(), "{err}");
+fn a_select_between_unrelated_tensors_is_reported() {
+    let err = load_onnx(&fixtures().join("ops/where_two_tensors.onnx")).expect_err("where");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("Iff") && msg.contains("not constant multiples"),
+        "{msg}"
+    );
 }
 
 #[test]

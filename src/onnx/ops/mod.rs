@@ -10,6 +10,7 @@ mod norm;
 mod pool;
 mod reduce;
 mod resize;
+mod select;
 mod softmax;
 mod unary;
 
@@ -28,6 +29,7 @@ const BUILDERS: &[Builder] = &[
     norm::build,
     resize::build,
     softmax::build,
+    select::build,
     binary::build,
     unary::build,
 ];
