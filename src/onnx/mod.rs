@@ -267,18 +267,47 @@ fn analyse_err(path: &Path) -> impl Fn(TractError) -> OnnxError + '_ {
     }
 }
 
+/// tract's ONNX parser, with the op parsers zkinfer overrides.
+fn parser() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register.insert("Celu", celu);
+    onnx
+}
+
+/// Celu: tract 0.23's expansion drops the `α·` in `min(0, α·(exp(x/α) − 1))`, which only
+/// matters for `α ≠ 1`; refuse those rather than prove the wrong function.
+fn celu(
+    _: &tract_onnx::model::ParsingContext,
+    node: &tract_onnx::pb::NodeProto,
+) -> TractResult<(
+    Box<dyn tract_onnx::tract_hir::infer::InferenceOp>,
+    Vec<String>,
+)> {
+    let alpha: f32 = node.get_attr_opt("alpha")?.unwrap_or(1.0);
+    if alpha != 1.0 {
+        return Err(tract_onnx::tract_hir::internal::format_err!(
+            "node `{}`: Celu with alpha = {alpha} is not supported (only alpha = 1)",
+            node.name
+        ));
+    }
+    Ok((
+        tract_onnx::tract_hir::ops::expandable::expand(
+            tract_onnx::tract_hir::ops::activations::Celu(alpha),
+        ),
+        vec![],
+    ))
+}
+
 /// Loads an ONNX file as a float graph of core ops.
 pub fn load_onnx(path: &Path) -> Result<FloatGraph, OnnxError> {
-    let model = tract_onnx::onnx()
-        .model_for_path(path)
-        .map_err(read_err(path))?;
+    let model = parser().model_for_path(path).map_err(read_err(path))?;
     lower(model, path)
 }
 
 /// Loads an in-memory ONNX model (`what` names it in errors).
 pub fn load_proto(proto: &tract_onnx::pb::ModelProto, what: &str) -> Result<FloatGraph, OnnxError> {
     let path = Path::new(what);
-    let model = tract_onnx::onnx()
+    let model = parser()
         .model_for_proto_model(proto)
         .map_err(read_err(path))?;
     lower(model, path)

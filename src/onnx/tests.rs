@@ -246,6 +246,10 @@ fixture_tests!(
     log_reciprocal,
     erf_gelu,
     sin_cos_sign,
+    elu_selu_celu,
+    softplus_softsign_mish,
+    hard_sigmoid_swish,
+    atan_sinh_cosh_asinh,
     pow_fractional,
     gemm_softmax,
     softmax_axis1,
@@ -256,6 +260,13 @@ fixture_tests!(
     matmul_two_acts,
     attention_head,
 );
+
+#[test]
+fn celu_with_alpha_other_than_one_is_refused_not_mis_proved() {
+    let err = load_onnx(&fixtures().join("ops/celu_alpha.onnx")).expect_err("celu alpha");
+    let msg = format!("{err}");
+    assert!(msg.contains("celu") && msg.contains("alpha = 1.3"), "{msg}");
+}
 
 #[test]
 fn a_select_between_unrelated_tensors_is_reported() {

@@ -231,6 +231,36 @@ pub const FUNCS: &[FuncDef] = &[
         flat: true,
     },
     FuncDef {
+        name: "tan",
+        f: |x, _| x.tan(),
+        domain: Domain::All,
+        flat: false,
+    },
+    FuncDef {
+        name: "atan",
+        f: |x, _| x.atan(),
+        domain: Domain::All,
+        flat: false,
+    },
+    FuncDef {
+        name: "sinh",
+        f: |x, _| x.sinh(),
+        domain: Domain::All,
+        flat: false,
+    },
+    FuncDef {
+        name: "cosh",
+        f: |x, _| x.cosh(),
+        domain: Domain::All,
+        flat: false,
+    },
+    FuncDef {
+        name: "asinh",
+        f: |x, _| x.asinh(),
+        domain: Domain::All,
+        flat: false,
+    },
+    FuncDef {
         name: "sign",
         f: |x, _| {
             if x > 0.0 {

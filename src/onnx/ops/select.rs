@@ -5,7 +5,9 @@
 //! `y = α₋·x + (α₊ − α₋)·ReLU(x)`, with `α₊`/`α₋` the slopes on either side of zero. Both
 //! branches vanish at `x = 0`, so `>` and `≥` agree. PRelu with constant (per-channel or any
 //! broadcast) slopes, LeakyRelu written as `Where(x > 0, x, α·x)`, and `Where(x > 0, x, 0)`
-//! all lower this way; a select between other values is reported as unsupported.
+//! all lower this way. A select of `c·x` above zero and `a·eᕽ + b` below (tract's expansion of
+//! Elu and Selu: `b = −a`) is the table function `c·elu(x; a/c)`. A select between other
+//! values is reported as unsupported.
 
 use super::super::{Built, Loader, Value};
 use crate::graph::{Ref, TensorId};
@@ -46,6 +48,9 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     let n: usize = shape.iter().product();
     if n != l.graph.len(x) {
         return Err("a select that broadcasts".into());
+    }
+    if let Some(t) = elu_like(l, node, x, below, n, &shape)? {
+        return Ok(Built::Done(vec![Value::Tensor(t)]));
     }
     let slopes = |i: usize| -> Result<Vec<f64>, String> {
         slopes_of(l, &l.value(node, i), x, n).ok_or_else(|| {
@@ -118,4 +123,91 @@ fn slopes_of(l: &Loader, branch: &Value, x: TensorId, n: usize) -> Option<Vec<f6
         }
         _ => None,
     }
+}
+
+/// `(a, b)` with `branch = a·exp(x) + b` for every element alike, through a chain of Linears.
+fn exp_affine(l: &Loader, branch: &Value, x: TensorId, n: usize) -> Option<(f64, f64)> {
+    let Value::Tensor(mut t) = branch else {
+        return None;
+    };
+    let (mut a, mut b) = (1.0, 0.0);
+    loop {
+        let node = l.graph.producer(t)?;
+        match &node.op {
+            FloatOp::Func(f)
+                if f.name == "exp" && f.params.is_empty() && node.inputs == [x] && f.len == n =>
+            {
+                return Some((a, b));
+            }
+            FloatOp::Linear(lin) if !lin.relu && lin.rows.len() == n && node.inputs.len() == 1 => {
+                // every row `w·u_j + c` with one (w, c) for all j
+                let (w, c) = match lin.rows.first()?.terms.as_slice() {
+                    [(_, w)] => (*w, lin.rows[0].bias),
+                    _ => return None,
+                };
+                let uniform = lin.rows.iter().enumerate().all(|(j, r)| {
+                    r.bias == c && matches!(r.terms.as_slice(), [(Ref(0, i), v)] if *i as usize == j && *v == w)
+                });
+                if !uniform {
+                    return None;
+                }
+                // a·(w·u + c) + b
+                b += a * c;
+                a *= w;
+                t = node.inputs[0];
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Elu/Selu: `c·x` above zero and `a·eᕽ − a` below, as `c·elu(x; a/c)` (a table, then a
+/// scaling when `c ≠ 1`).
+fn elu_like(
+    l: &mut Loader,
+    node: &TypedNode,
+    x: TensorId,
+    below: bool,
+    n: usize,
+    shape: &[usize],
+) -> Result<Option<TensorId>, String> {
+    let (neg_i, pos_i) = if below { (1, 2) } else { (2, 1) };
+    let Some((a, b)) = exp_affine(l, &l.value(node, neg_i), x, n) else {
+        return Ok(None);
+    };
+    let Some(pos) = slopes_of(l, &l.value(node, pos_i), x, n) else {
+        return Ok(None);
+    };
+    let c = pos[0];
+    if pos.iter().any(|&v| v != c) || c == 0.0 || (a + b).abs() > 1e-6 * a.abs().max(1.0) {
+        return Ok(None);
+    }
+    let e = l.add(
+        &node.name,
+        vec![x],
+        shape.to_vec(),
+        FloatOp::Func(crate::ops::func::Func {
+            name: "elu".into(),
+            params: vec![a / c],
+            len: n,
+        }),
+    );
+    if c == 1.0 {
+        return Ok(Some(e));
+    }
+    let lin = Linear {
+        rows: (0..n as u32)
+            .map(|j| Row {
+                bias: 0.0,
+                terms: vec![(Ref(0, j), c)],
+            })
+            .collect(),
+        relu: false,
+    };
+    Ok(Some(l.add(
+        &node.name,
+        vec![e],
+        shape.to_vec(),
+        FloatOp::Linear(lin),
+    )))
 }

@@ -1,7 +1,8 @@
 //! Element-wise unary ops: Neg (a Linear), LeakyRelu with a constant slope
 //! (`α·x + (1 − α)·ReLU(x)`), Abs (`2·ReLU(x) − x`), Square and Pow with an integer exponent
 //! 1..=8 (a chain of products); every function of the table registry (Sigmoid, Tanh, Exp, Log,
-//! Sqrt, Reciprocal, Erf, GELU, HardSwish, Sin, Cos, Sign, real powers) as a Func node.
+//! Sqrt, Reciprocal, Erf, GELU, HardSwish, Sin, Cos, Tan, Atan, Sinh, Cosh, Asinh, Sign, real
+//! powers) as a Func node.
 
 use super::super::{Built, Loader, Value};
 use crate::graph::Ref;
@@ -148,6 +149,11 @@ fn table_function(op: &ElementWiseOp) -> Option<(&'static str, Vec<f64>)> {
         "HardSwish" => "hard_swish",
         "Sin" => "sin",
         "Cos" => "cos",
+        "Tan" => "tan",
+        "Atan" => "atan",
+        "Sinh" => "sinh",
+        "Cosh" => "cosh",
+        "Asinh" => "asinh",
         "Sign" => "sign",
         _ => return None,
     };
