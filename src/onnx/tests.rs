@@ -251,6 +251,7 @@ fixture_tests!(
     hard_sigmoid_swish,
     atan_sinh_cosh_asinh,
     pow_fractional,
+    pow_const_base,
     gemm_softmax,
     softmax_axis1,
     logsoftmax,

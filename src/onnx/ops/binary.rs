@@ -45,6 +45,34 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
                 }
                 super::unary::power(l, &node.name, x, shape, e)
             }
+            // a constant base: b^x, a table function
+            Some(Value::Tensor(x)) => match vals.first() {
+                Some(Value::Const(c)) if c.len() == 1 => {
+                    let b = c.cast_to_scalar::<f64>().map_err(|e| e.to_string())?;
+                    if !(b > 0.0 && b.is_finite()) {
+                        return Err(format!(
+                            "Pow with base {b}: only a positive constant base is supported"
+                        ));
+                    }
+                    let shape = l.shape(OutletId::new(node.id, 0))?;
+                    let len: usize = shape.iter().product();
+                    if l.graph.len(*x) != len {
+                        return Err("a broadcast exponent".into());
+                    }
+                    let t = l.add(
+                        &node.name,
+                        vec![*x],
+                        shape,
+                        FloatOp::Func(crate::ops::func::Func {
+                            name: "exp_base".into(),
+                            params: vec![b],
+                            len,
+                        }),
+                    );
+                    Ok(Built::Done(vec![Value::Tensor(t)]))
+                }
+                _ => Err("Pow of two activations is not supported".into()),
+            },
             _ => Err("Pow with a non-constant exponent is not supported".into()),
         },
         "Div" => Err("division by an activation is not supported yet".into()),
