@@ -138,6 +138,11 @@ impl FloatOpImpl for Func {
 /// Smallest interpolation tolerance worth buying rows for, in output units (the output is
 /// rounded to one unit anyway).
 const MIN_TOLERANCE: f64 = 0.25;
+/// Largest interpolation tolerance accepted to keep a table within its row budget, in output
+/// units; beyond it the table takes more rows (and `k` grows).
+const MAX_TOLERANCE: f64 = 4.0;
+/// Rows beyond which a function table stops growing.
+const MAX_TABLE_ROWS: usize = 1 << 20;
 /// Points of `f` sampled per segment when checking the tolerance.
 const SAMPLES: i64 = 16;
 
@@ -223,8 +228,9 @@ fn segments_at(
 }
 
 /// Segments of `f` (values at the output scale, `None` where undefined or out of range) over
-/// the input domain `[a, b]`, at the smallest tolerance whose table fits `budget` rows (or,
-/// when none does, the widest segments, and the plan raises `k`).
+/// the input domain `[a, b]`, at the smallest tolerance whose table fits `budget` rows. When
+/// not even [`MAX_TOLERANCE`] fits, the budget doubles (the plan then raises `k`) rather than
+/// the tolerance: a table never trades accuracy beyond a few output units for rows.
 fn build_segments(
     fv: &dyn Fn(i64) -> Option<f64>,
     domain: (i64, i64),
@@ -233,22 +239,22 @@ fn build_segments(
     positive: bool,
 ) -> Vec<(i64, u32, i64, i64)> {
     let at = |tol: f64, limit: usize| segments_at(fv, domain, big_r, tol, limit, positive);
-    if let Some(s) = at(MIN_TOLERANCE, budget) {
-        return s;
-    }
-    // a tolerance that fits, by doubling
-    let mut hi = 2.0 * MIN_TOLERANCE;
+    let mut budget = budget;
     let mut best = loop {
-        if let Some(s) = at(hi, budget) {
+        if let Some(s) = at(MIN_TOLERANCE, budget) {
+            return s;
+        }
+        if let Some(s) = at(MAX_TOLERANCE, budget) {
             break s;
         }
-        if hi > 1e18 {
-            return at(f64::INFINITY, usize::MAX).unwrap_or_default();
+        if budget >= MAX_TABLE_ROWS {
+            // wider than any table zkinfer builds: the coarsest within the tolerance anyway
+            return at(MAX_TOLERANCE, usize::MAX).unwrap_or_default();
         }
-        hi *= 4.0;
+        budget *= 2;
     };
-    // then bisect (geometrically) towards the smallest
-    let mut lo = hi / 4.0;
+    // bisect (geometrically) towards the smallest tolerance that fits
+    let (mut lo, mut hi) = (MIN_TOLERANCE, MAX_TOLERANCE);
     for _ in 0..10 {
         let mid = (lo * hi).sqrt();
         match at(mid, budget) {
@@ -480,7 +486,19 @@ mod tests {
     /// Max error of `f` over a dense grid of `[lo, hi]` for (a) a plain `(x, f(x))` table of
     /// `rows` entries (inputs rounded to the table's step) and (b) this op's piecewise-linear
     /// table of at most `rows` segments (inputs at scale 18), both with outputs at scale 14.
-    fn plain_vs_piecewise(name: &str, (lo, hi): (f64, f64), rows: usize) -> (f64, f64, usize) {
+    fn plain_vs_piecewise(name: &str, dom: (f64, f64), rows: usize) -> (f64, f64, usize) {
+        let (plain, pw, n, _) = errors(name, dom, rows, rows);
+        (plain, pw, n)
+    }
+
+    /// `(plain error, piecewise error, segments, input rounding bound)` with a table budget of
+    /// `budget` rows (the plain table has `rows`).
+    fn errors(
+        name: &str,
+        (lo, hi): (f64, f64),
+        rows: usize,
+        budget: usize,
+    ) -> (f64, f64, usize, f64) {
         let op = Func {
             name: name.into(),
             params: vec![],
@@ -496,16 +514,15 @@ mod tests {
             output_bits: 32,
             // the domain is the calibrated range pushed out by the headroom: undo it
             in_range: Some(vec![(lo / HEADROOM, hi / HEADROOM)]),
-            func_budget: rows,
+            func_budget: budget,
         };
         let Ok(QuantOp::Func(q)) = op.quantize(&ctx) else {
             panic!("{name}: quantize")
         };
-        assert!(q.segments.len() <= rows);
         let f = |x: f64| op.value(x);
         let out = |v: f64| (v * 2f64.powi(t as i32)).round() / 2f64.powi(t as i32);
         let step = (hi - lo) / rows as f64;
-        let (mut plain, mut pw) = (0f64, 0f64);
+        let (mut plain, mut pw, mut input_err) = (0f64, 0f64, 0f64);
         for i in 0..=20_000 {
             let x = lo + (hi - lo) * f64::from(i) / 20_000.0;
             // plain: the nearest table input, its rounded value
@@ -513,13 +530,36 @@ mod tests {
             plain = plain.max((out(f(xt)) - f(x)).abs());
             // piecewise: the chip's interpolation and the rescale's rounding
             let xq = (x * 2f64.powi(s_in as i32)).round() as i64;
-            let (start, r, f0, slope) = q.segment_of(xq).expect("in the table");
+            let (start, r, f0, slope) = q
+                .segment_of(xq)
+                .unwrap_or_else(|| panic!("{name}({x}) is not in the table"));
             let l = (xq - start) << (big_r - r);
             let acc = (f0 << big_r) + slope * l;
             let y = (acc + (1 << (big_r - 1))).div_euclid(1 << big_r);
             pw = pw.max((y as f64 / 2f64.powi(t as i32) - f(x)).abs());
+            input_err = input_err.max((f(xq as f64 / 2f64.powi(s_in as i32)) - f(x)).abs());
         }
-        (plain, pw, q.segments.len())
+        (plain, pw, q.segments.len(), input_err)
+    }
+
+    #[test]
+    fn a_tight_row_budget_grows_the_table_not_the_error() {
+        // 256 rows cannot hold 1/x on [0.01, 5] within a few output units: the table grows
+        // (and k with it) instead of falling back to the widest segments (inputs at scale 18
+        // stay below 8 in 22 bits)
+        for (name, dom) in [
+            ("reciprocal", (0.01, 5.0)),
+            ("log", (0.001, 4.0)),
+            ("tan", (-1.5, 1.5)),
+        ] {
+            let (_, pw, n, input_err) = errors(name, dom, 256, 256);
+            let bound = input_err + (MAX_TOLERANCE + 1.0) / 2f64.powi(14);
+            assert!(n > 256, "{name}: {n} segments");
+            assert!(
+                pw <= bound,
+                "{name}: error {pw} above {bound} ({n} segments)"
+            );
+        }
     }
 
     #[test]
@@ -534,6 +574,7 @@ mod tests {
             ("rsqrt", (0.01, 4.0)),
         ] {
             let (plain, pw, n) = plain_vs_piecewise(name, dom, 2048);
+            assert!(n <= 2048, "{name}: {n} segments");
             println!(
                 "{name} on [{}, {}], 2048 rows: plain table max error {plain:.2e}, piecewise {pw:.2e} ({n} segments)",
                 dom.0, dom.1

@@ -71,6 +71,9 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
                     );
                     Ok(Built::Done(vec![Value::Tensor(t)]))
                 }
+                Some(Value::Const(_)) => {
+                    Err("Pow with a non-scalar constant base is not supported".into())
+                }
                 _ => Err("Pow of two activations is not supported".into()),
             },
             _ => Err("Pow with a non-constant exponent is not supported".into()),
