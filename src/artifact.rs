@@ -14,9 +14,9 @@ pub const SETTINGS_FORMAT: &str = "zkinfer/settings/v2";
 /// Format tag of model.json.
 pub const MODEL_FORMAT: &str = "zkinfer/model/v2";
 /// Format tag of commitment.json.
-pub const COMMITMENT_FORMAT: &str = "zkinfer/commitment/v2";
+pub const COMMITMENT_FORMAT: &str = "zkinfer/commitment/v3";
 /// Format tag of proof.json.
-pub const PROOF_FORMAT: &str = "zkinfer/proof/v2";
+pub const PROOF_FORMAT: &str = "zkinfer/proof/v3";
 /// Magic bytes opening vk.bin.
 pub const VK_MAGIC: &[u8; 8] = b"ZKINFVK1";
 
@@ -236,6 +236,9 @@ pub struct CommitmentBody {
     pub srs: SrsInfo,
     /// Settings.
     pub settings: Settings,
+    /// The weight commitment (private weights only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<crate::weights::WeightCommitment>,
 }
 
 impl CommitmentBody {
@@ -325,7 +328,7 @@ pub struct ProofFile {
     pub commitment: String,
     /// Model name.
     pub model_name: String,
-    /// The quantized public input (all inputs, flattened).
+    /// The quantized public input (all inputs, flattened; empty for a private input).
     pub input: Vec<i64>,
     /// The outputs.
     pub outputs: Vec<OutputField>,
@@ -333,6 +336,9 @@ pub struct ProofFile {
     pub instances: Vec<String>,
     /// Proof bytes in hex.
     pub proof: String,
+    /// The link of the proof's weight columns to the weight commitment (private weights only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_link: Option<crate::weights::WeightLink>,
 }
 
 /// Argmax (first maximum; 0 for an empty list).

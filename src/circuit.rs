@@ -19,7 +19,7 @@ use std::sync::Arc;
 use zkinfer_circuits::{
     fixed::to_field,
     func::{FuncChip, FuncConfig, FuncTable},
-    load_instance,
+    known_if, load_instance,
     matmul::MatMulChip,
     matmul::MatMulConfig,
     product::{ProductChip, ProductConfig},
@@ -27,6 +27,7 @@ use zkinfer_circuits::{
     relu::ReluTable,
     rescale::RescaleChip,
     rescale::RescaleConfig,
+    rescale::{RescaleInstructions, RescaleWitness},
     Wire,
 };
 
@@ -54,6 +55,14 @@ pub struct CircuitShape {
     /// functions do; omitted from JSON when false).
     #[serde(default, skip_serializing_if = "is_false")]
     pub funcs: bool,
+    /// Weights in advice columns, bound by a separate commitment (`compile --weights
+    /// private`; omitted from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub private_weights: bool,
+    /// The input is a witness, range-checked in the circuit, not a public instance
+    /// (`compile --input private`; omitted from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub private_input: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -77,6 +86,8 @@ impl Default for CircuitShape {
             remainder_limbs: 1,
             products: false,
             funcs: false,
+            private_weights: false,
+            private_input: false,
         }
     }
 }
@@ -91,6 +102,13 @@ pub struct ModelConfig {
     instance: Column<Instance>,
 }
 
+impl ModelConfig {
+    /// The advice columns holding private weights (empty with fixed weights).
+    pub fn weight_columns(&self) -> Vec<Column<halo2_proofs::plonk::Advice>> {
+        self.dense.w.advice().to_vec()
+    }
+}
+
 /// Configures the constraint system for `shape`.
 pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelConfig {
     let range = RangeTable::configure(meta, shape.range_bits);
@@ -98,7 +116,7 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     let instance = meta.instance_column();
     meta.enable_equality(instance);
     ModelConfig {
-        dense: MatMulConfig::configure(meta, shape.lanes),
+        dense: MatMulConfig::configure(meta, shape.lanes, shape.private_weights),
         rescale: RescaleConfig::configure(meta, range, relu, shape.remainder_limbs),
         product: shape.products.then(|| ProductConfig::configure(meta)),
         func: shape.funcs.then(|| {
@@ -117,6 +135,8 @@ pub struct CircuitWitness {
     pub nodes: Vec<NodeWitness>,
     /// Public instance values.
     pub instance: Vec<i64>,
+    /// The input values (all inputs, flattened): the witness of a private input.
+    pub inputs: Vec<i64>,
 }
 
 /// Errors building a circuit.
@@ -158,12 +178,18 @@ impl CircuitWitness {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             nodes,
-            instance: public_instance(trace),
+            instance: if shape.private_input {
+                trace.output()
+            } else {
+                public_instance(trace)
+            },
+            inputs: trace.input(),
         })
     }
 }
 
-/// The public instance `[inputs…, outputs…]` of a trace.
+/// The public instance `[inputs…, outputs…]` of a trace (public input; a private input's
+/// instance is the outputs alone).
 pub fn public_instance(trace: &Trace) -> Vec<i64> {
     let mut v = trace.input();
     v.extend(trace.output());
@@ -210,8 +236,6 @@ impl ModelCircuit {
         }
         let g = &model.graph;
         let n_in = model.input_len();
-        let inputs = load_instance(layouter, config.instance, config.rescale.z, n_in)?;
-        let mut wires: Vec<Vec<Wire<Fr>>> = split_inputs(g, &inputs);
         let mut chips = Chips {
             dense: MatMulChip::construct(config.dense.clone(), 0),
             rescale: RescaleChip::construct(config.rescale.clone(), n_in),
@@ -219,6 +243,38 @@ impl ModelCircuit {
             func: config.func.clone().map(|c| FuncChip::construct(c, 0)),
             range_bits: self.shape.range_bits,
         };
+        let inputs = if self.shape.private_input {
+            // witness cells, bounded to the activation range by a rescale row each (shift 0)
+            let values = self.witness.as_ref().map(|w| w.inputs.as_slice());
+            if values.is_some_and(|v| v.len() != n_in) {
+                return Err(Error::Synthesis);
+            }
+            let cells = layouter.assign_region(
+                || "private input",
+                |mut region| {
+                    Ok((0..n_in)
+                        .map(|i| {
+                            let v = known_if(values.map(|v| v[i]), to_field);
+                            Wire::assign(&mut region, config.rescale.z, i, v)
+                        })
+                        .collect::<Vec<_>>())
+                },
+            )?;
+            let rows: Option<Vec<RescaleWitness>> = values.map(|v| {
+                v.iter()
+                    .map(|&x| RescaleWitness::compute(x, 0, self.shape.range_bits))
+                    .collect()
+            });
+            chips
+                .rescale
+                .rescale(layouter, &cells, 0, true, rows.as_deref())?
+                .into_iter()
+                .map(|r| r.y)
+                .collect()
+        } else {
+            load_instance(layouter, config.instance, config.rescale.z, n_in)?
+        };
+        let mut wires: Vec<Vec<Wire<Fr>>> = split_inputs(g, &inputs);
         for (i, node) in g.nodes.iter().enumerate() {
             let ctx = model.node_ctx(i, self.shape.lanes, self.shape.range_bits);
             let w = match &self.witness {
@@ -244,8 +300,9 @@ impl ModelCircuit {
             wires.push(out);
         }
         let outputs = g.outputs.iter().flat_map(|&t| wires[t].iter());
+        let first = if self.shape.private_input { 0 } else { n_in };
         for (j, wire) in outputs.enumerate() {
-            layouter.constrain_instance(wire.cell, config.instance, n_in + j);
+            layouter.constrain_instance(wire.cell, config.instance, first + j);
         }
         Ok(())
     }

@@ -137,6 +137,10 @@ impl VerifierSrs {
             s_g2: srs.s_g2(),
         }
     }
+    /// `(g₀, g₂, s·g₂)`.
+    pub fn points(&self) -> (G1Affine, G2Affine, G2Affine) {
+        (self.g0, self.g2, self.s_g2)
+    }
     /// Serializes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.k.to_le_bytes().to_vec();

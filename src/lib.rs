@@ -2,7 +2,7 @@
 //!
 //! Prove machine-learning inference in zero knowledge on halo2. Pipeline (one module per stage):
 //! [`onnx`] (load) → [`graph`] of [`ops`] → [`quantize`] → [`witness`] → [`plan`] → [`circuit`] → [`keys`] /
-//! [`prover`] / [`verifier`], with [`artifact`] for the file formats and [`pipeline`] for the
+//! [`prover`] / [`verifier`] (and [`weights`] for private weights), with [`artifact`] for the file formats and [`pipeline`] for the
 //! user-facing operations the CLI calls.
 
 pub mod artifact;
@@ -16,4 +16,5 @@ pub mod plan;
 pub mod prover;
 pub mod quantize;
 pub mod verifier;
+pub mod weights;
 pub mod witness;

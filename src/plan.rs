@@ -42,6 +42,25 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// What the circuit keeps private (`compile --weights private`, `--input private|hashed`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Privacy {
+    /// Weights in advice columns, bound by a weight commitment.
+    pub weights: bool,
+    /// The input is a witness (range-checked in the circuit), not a public instance.
+    pub input: bool,
+}
+
+impl Privacy {
+    /// The privacy a shape was planned for.
+    pub fn of(shape: &CircuitShape) -> Self {
+        Self {
+            weights: shape.private_weights,
+            input: shape.private_input,
+        }
+    }
+}
+
 /// The layout of a model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -71,7 +90,7 @@ pub struct Plan {
     pub degree: usize,
 }
 
-fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
+fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option<(Plan, u64)> {
     let shape = CircuitShape {
         lanes,
         range_bits: model.table_bits,
@@ -92,6 +111,8 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
             .nodes
             .iter()
             .any(|n| matches!(n.op, crate::ops::QuantOp::Func(_))),
+        private_weights: privacy.weights,
+        private_input: privacy.input,
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
@@ -107,7 +128,9 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
     } else {
         0
     };
-    let rescale_rows = model.input_len() + cost.rescale_rows;
+    // the input's rows; a private input is range-checked by a rescale row each as well
+    let input_rows = model.input_len() * if privacy.input { 2 } else { 1 };
+    let rescale_rows = input_rows + cost.rescale_rows;
     let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
     let reserved = cs.minimum_rows();
     let need = dense_rows
@@ -140,8 +163,13 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize) -> Option<(Plan, u64)> {
     Some((plan, cost))
 }
 
-/// Plans the layout of `model`.
+/// Plans the layout of `model` with public input and fixed weights.
 pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
+    plan_for(model, Privacy::default())
+}
+
+/// Plans the layout of `model` for `privacy`.
+pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError> {
     let max = 2 * model.table_bits;
     if let Some(n) = model
         .graph
@@ -157,7 +185,7 @@ pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
         });
     }
     (1..=MAX_LANES)
-        .filter_map(|lanes| plan_with_lanes(model, lanes))
+        .filter_map(|lanes| plan_with_lanes(model, lanes, privacy))
         .min_by_key(|(p, cost)| (*cost, p.shape.lanes))
         .map(|(p, _)| p)
         .ok_or(PlanError::TooLarge)

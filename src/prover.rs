@@ -8,7 +8,7 @@ use halo2_proofs::{
     poly::kzg::{commitment::KZGCommitmentScheme, multiopen::ProverSHPLONK},
     transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer},
 };
-use rand_core::OsRng;
+use rand_core::RngCore;
 
 /// Errors of the prove stage.
 #[derive(Debug, thiserror::Error)]
@@ -20,12 +20,14 @@ pub enum ProveError {
     Backend(String),
 }
 
-/// Creates a proof for `circuit` with public `instance`.
+/// Creates a proof for `circuit` with public `instance`, drawing its blinding from `rng` (a
+/// cryptographic rng: the private-weight link replays it, see [`crate::weights`]).
 pub fn prove(
     srs: &Srs,
     pk: &ProvingKey<G1Affine>,
     circuit: ModelCircuit,
     instance: &[Fr],
+    rng: impl RngCore,
 ) -> Result<Vec<u8>, ProveError> {
     let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
     let instances: &[&[Fr]] = &[instance];
@@ -37,7 +39,7 @@ pub fn prove(
             _,
             _,
             _,
-        >(srs, pk, &[circuit], &[instances], OsRng, &mut transcript)
+        >(srs, pk, &[circuit], &[instances], rng, &mut transcript)
     })
     .map_err(ProveError::Backend)?
     .map_err(|e| ProveError::Backend(format!("{e:?}")))?;

@@ -44,6 +44,26 @@ fn pipeline(
 }
 
 #[test]
+fn every_bundled_model_proves_and_verifies_with_private_weights_and_input() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for name in MODELS {
+        let src = model_dir(name);
+        let out = pipeline(
+            &src.join("network.onnx"),
+            Some(&src.join("calibration.json")),
+            &src.join("input.json"),
+            &tmp.path().join(name),
+            &["--weights", "private", "--input", "private"],
+        );
+        assert!(
+            out.contains("weights private · input private")
+                && out.contains(&format!("predicted class: {}", expected_argmax(name))),
+            "{name}: {out}"
+        );
+    }
+}
+
+#[test]
 fn every_bundled_model_proves_and_verifies_with_the_float_prediction() {
     let tmp = tempfile::tempdir().expect("tempdir");
     for name in MODELS {

@@ -1,8 +1,10 @@
-//! # Dense layer with fixed weights
+//! # Dense layer with fixed or private weights
 //!
 //! Relation, for every output neuron `j` of a layer: `acc_j = b_j + Σ_i W_ji · x_i`, where the
 //! weights `W` and bias `b` are constants in fixed columns (so the verifying key itself commits
-//! to them) and `x` are advice cells copied from the previous layer (or the public input).
+//! to them) or, for private weights, values in advice columns (the verifying key then depends
+//! only on the layout; a separate commitment to those columns binds the values, see zkinfer's
+//! `weights` module), and `x` are advice cells copied from the previous layer (or the input).
 //!
 //! Neurons are processed in blocks of `L` lanes. A block is one region of `n_in + 1` rows:
 //! row 0 starts every lane at its bias, each further row adds one input times `L` weights.
@@ -20,12 +22,50 @@
 
 use crate::{fixed::to_field, known_if, Wire};
 use halo2_proofs::{
-    circuit::{Layouter, Region},
+    circuit::{Layouter, Region, Value},
     halo2curves::ff::PrimeField,
-    plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector},
+    plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, VirtualCells},
     poly::Rotation,
 };
 use std::marker::PhantomData;
+
+/// Where the weights live.
+#[derive(Clone, Debug)]
+pub enum WeightColumns {
+    /// Constants in fixed columns: the verifying key commits to them.
+    Fixed(Vec<Column<Fixed>>),
+    /// Values in advice columns (private weights): blinded like any witness, bound by a
+    /// commitment outside halo2's (not equality-enabled, queried only at the current row).
+    Advice(Vec<Column<Advice>>),
+}
+
+impl WeightColumns {
+    fn query<F: PrimeField>(&self, m: &mut VirtualCells<'_, F>, lane: usize) -> Expression<F> {
+        match self {
+            Self::Fixed(c) => m.query_fixed(c[lane], Rotation::cur()),
+            Self::Advice(c) => m.query_advice(c[lane], Rotation::cur()),
+        }
+    }
+
+    fn assign<F: PrimeField>(&self, region: &mut Region<'_, F>, lane: usize, row: usize, v: F) {
+        match self {
+            Self::Fixed(c) => {
+                region.assign_fixed(c[lane], row, v);
+            }
+            Self::Advice(c) => {
+                region.assign_advice(c[lane], row, Value::known(v));
+            }
+        }
+    }
+
+    /// The advice columns holding private weights (empty for fixed weights).
+    pub fn advice(&self) -> &[Column<Advice>] {
+        match self {
+            Self::Fixed(_) => &[],
+            Self::Advice(c) => c,
+        }
+    }
+}
 
 /// Columns and selectors of the dense chip.
 #[derive(Clone, Debug)]
@@ -35,32 +75,37 @@ pub struct MatMulConfig {
     /// One accumulator column per lane.
     pub acc: Vec<Column<Advice>>,
     /// One weight column per lane.
-    pub w: Vec<Column<Fixed>>,
+    pub w: WeightColumns,
     q_bias: Selector,
     q_mac: Selector,
 }
 
 impl MatMulConfig {
     /// Configures `lanes` accumulator lanes. Side effects: `1 + lanes` advice columns with equality
-    /// enabled, `lanes` fixed columns, two selectors, two gates.
-    pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>, lanes: usize) -> Self {
+    /// enabled, `lanes` weight columns (fixed, or advice when `private_weights`), two selectors,
+    /// two gates.
+    pub fn configure<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        lanes: usize,
+        private_weights: bool,
+    ) -> Self {
         let x = meta.advice_column();
         meta.enable_equality(x);
         let acc: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
         for &c in &acc {
             meta.enable_equality(c);
         }
-        let w: Vec<_> = (0..lanes).map(|_| meta.fixed_column()).collect();
+        let w = if private_weights {
+            WeightColumns::Advice((0..lanes).map(|_| meta.advice_column()).collect())
+        } else {
+            WeightColumns::Fixed((0..lanes).map(|_| meta.fixed_column()).collect())
+        };
         let q_bias = meta.selector();
         let q_mac = meta.selector();
         meta.create_gate("acc = bias", |m| {
             let q = m.query_selector(q_bias);
             (0..lanes)
-                .map(|l| {
-                    q.clone()
-                        * (m.query_advice(acc[l], Rotation::cur())
-                            - m.query_fixed(w[l], Rotation::cur()))
-                })
+                .map(|l| q.clone() * (m.query_advice(acc[l], Rotation::cur()) - w.query(m, l)))
                 .collect::<Vec<_>>()
         });
         meta.create_gate("acc' = acc + w·x", |m| {
@@ -70,7 +115,7 @@ impl MatMulConfig {
                 .map(|l| {
                     let cur = m.query_advice(acc[l], Rotation::cur());
                     let prev = m.query_advice(acc[l], Rotation::prev());
-                    q.clone() * (cur - prev - m.query_fixed(w[l], Rotation::cur()) * xv.clone())
+                    q.clone() * (cur - prev - w.query(m, l) * xv.clone())
                 })
                 .collect::<Vec<_>>()
         });
@@ -199,7 +244,7 @@ impl<F: PrimeField> MatMulChip<F> {
         let mut last = Vec::with_capacity(lanes);
         for l in 0..lanes {
             let b = bias.get(neuron(l)).copied().unwrap_or(0);
-            region.assign_fixed(c.w[l], start, to_field::<F>(b));
+            c.w.assign(region, l, start, to_field::<F>(b));
             last.push(Wire::assign(region, c.acc[l], start, acc_value(0, l)));
         }
         for (i, xi) in x.iter().enumerate() {
@@ -208,7 +253,7 @@ impl<F: PrimeField> MatMulChip<F> {
             xi.copy_to(region, c.x, at);
             for (l, lane_last) in last.iter_mut().enumerate() {
                 let w = weights.get(neuron(l)).map_or(0, |r| r[i]);
-                region.assign_fixed(c.w[l], at, to_field::<F>(w));
+                c.w.assign(region, l, at, to_field::<F>(w));
                 *lane_last = Wire::assign(region, c.acc[l], at, acc_value(row, l));
             }
         }

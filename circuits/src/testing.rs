@@ -123,6 +123,8 @@ pub struct LayerShape {
     pub relu_bits: u32,
     /// Remainder limbs (1: shifts up to `R`; 2: up to `2R`).
     pub remainder_limbs: u32,
+    /// Weights in advice columns instead of fixed ones.
+    pub private_weights: bool,
 }
 
 impl Default for LayerShape {
@@ -132,6 +134,7 @@ impl Default for LayerShape {
             range_bits: 6,
             relu_bits: 8,
             remainder_limbs: 1,
+            private_weights: false,
         }
     }
 }
@@ -226,7 +229,7 @@ impl Circuit<Fr> for LayerCircuit {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         (
-            MatMulConfig::configure(meta, p.lanes),
+            MatMulConfig::configure(meta, p.lanes, p.private_weights),
             RescaleConfig::configure(meta, range, relu, p.remainder_limbs),
             instance,
         )

@@ -27,6 +27,32 @@ pub struct Args {
     /// maximum (ties: the first index, as ONNX ArgMax), not the values.
     #[arg(long)]
     pub prove_argmax: bool,
+    /// Weights: `fixed` (constants the verifying key commits to) or `private` (witness values
+    /// bound by a salted weight commitment; the verifying key depends only on the architecture).
+    #[arg(long, value_enum, default_value = "fixed")]
+    pub weights: WeightsMode,
+    /// Input: `public` (in the proof) or `private` (a witness; the proof shows only that some
+    /// input in the compiled range gives the output).
+    #[arg(long, value_enum, default_value = "public")]
+    pub input: InputMode,
+}
+
+/// `--weights`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightsMode {
+    /// Constants in the verifying key.
+    Fixed,
+    /// Private, bound by a weight commitment.
+    Private,
+}
+
+/// `--input`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputMode {
+    /// In the proof's public instance.
+    Public,
+    /// A witness only.
+    Private,
 }
 
 /// Runs `compile`.
@@ -38,6 +64,10 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             lookup_bits: args.lookup_bits,
         },
         prove_argmax: args.prove_argmax,
+        privacy: zkinfer::plan::Privacy {
+            weights: args.weights == WeightsMode::Private,
+            input: args.input == InputMode::Private,
+        },
     };
     let report = compile(&args.model, &args.output, &opts)?;
     print_report(&report, &args.output);

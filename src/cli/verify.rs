@@ -46,6 +46,11 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                 v.digest,
                 v.verify_time.as_secs_f64() * 1e3
             );
+            let vis = &v.visibility;
+            println!(
+                "model commitment ok · weights {} · input {} · output {}",
+                vis.weights, vis.input, vis.output
+            );
             super::print_outputs(&v.outputs);
             println!(
                 "srs: {}{}",

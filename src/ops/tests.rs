@@ -562,3 +562,65 @@ fn nodes_sharing_a_table_tag_must_share_the_table() {
         .expect_err("shared tag")
         .contains("shares table tag"));
 }
+
+#[test]
+fn a_private_input_is_range_checked_in_the_circuit() {
+    use crate::plan::{plan_for, Privacy};
+    let g = chain(
+        &[1, 3],
+        vec![(
+            vec![],
+            vec![1, 2],
+            dense(
+                &[vec![0.5, -1.0, 0.25], vec![1.0, 1.0, -0.5]],
+                &[0.1, 0.0],
+                true,
+            ),
+        )],
+    );
+    let q = quantize(
+        &g,
+        None,
+        &QuantOptions {
+            scale: Some(6),
+            lookup_bits: Some(8),
+        },
+    )
+    .expect("quantize");
+    let privacy = Privacy {
+        weights: true,
+        input: true,
+    };
+    let p = plan_for(&q, privacy).expect("plan");
+    assert!(p.shape.private_input && p.shape.private_weights);
+    let trace = witness::run(
+        &q,
+        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
+    )
+    .expect("run");
+    let q = Arc::new(q);
+    let run = |cw: CircuitWitness| {
+        assert_eq!(cw.instance.len(), 2, "only the outputs are public");
+        let instance = instance_field(&cw.instance);
+        let c = ModelCircuit::prove(q.clone(), p.shape, cw);
+        MockProver::run(p.k, &c, vec![instance])
+            .expect("mock")
+            .verify()
+            .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect::<Vec<_>>())
+    };
+    let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    run(honest.clone()).expect("honest");
+    // an input beyond the activation range (here 2^16 with 16-bit activations) is refused by
+    // the range check a public input gets from the verifier
+    let mut far = honest.clone();
+    far.inputs[0] = 1 << 16;
+    let errs = run(far).expect_err("out-of-range input");
+    assert!(
+        errs.iter().any(|e| e.contains("relu sign table")),
+        "{errs:#?}"
+    );
+    // another input than the one the outputs were computed from breaks the copies
+    let mut other = honest;
+    other.inputs[1] += 1;
+    assert!(run(other).is_err());
+}

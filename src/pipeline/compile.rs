@@ -21,6 +21,8 @@ pub struct CompileOptions {
     /// Make the public output the index of the first output's maximum (proven), not the
     /// values.
     pub prove_argmax: bool,
+    /// What the circuit keeps private (weights, input).
+    pub privacy: plan::Privacy,
 }
 
 /// How the fixed-point model compares with the float model on the calibration data.
@@ -157,8 +159,18 @@ pub fn settings_of(
         activation_bits: model.activation_bits(),
         output_bits: model.output_bits,
         visibility: Visibility {
-            input: "public".into(),
-            weights: "fixed".into(),
+            input: if plan.shape.private_input {
+                "private"
+            } else {
+                "public"
+            }
+            .into(),
+            weights: if plan.shape.private_weights {
+                "private"
+            } else {
+                "fixed"
+            }
+            .into(),
             output: "public".into(),
         },
         k: plan.k,
@@ -197,13 +209,14 @@ pub fn compile(
         .map(|p| read_samples(p, &lens))
         .transpose()?;
     let model = quantize(&float, samples.as_deref(), &opts.quant)?;
-    let plan = plan::plan(&model)?;
-    let settings = settings_of(
-        model_name(onnx_path),
-        artifact::sha256_hex(&source),
-        &model,
-        plan,
-    );
+    let plan = plan::plan_for(&model, opts.privacy)?;
+    // with private weights the source file's digest would be an unsalted hash of the weights
+    let sha256 = if opts.privacy.weights {
+        String::new()
+    } else {
+        artifact::sha256_hex(&source)
+    };
+    let settings = settings_of(model_name(onnx_path), sha256, &model, plan);
     let calibration = samples
         .as_deref()
         .map(|s| calibration_report(&float, &model, s));

@@ -9,7 +9,7 @@ mod verify;
 
 pub use accuracy::{accuracy, read_labels, AccuracyReport};
 pub use compile::{compile, CalibrationReport, CompileOptions, CompileReport};
-pub use prove::{prove, ProveReport};
+pub use prove::{link_context, prove, ProveReport};
 pub use setup::{setup, SetupReport};
 pub use verify::{verify, Verified, VerifyError};
 
@@ -41,6 +41,9 @@ pub enum PipelineError {
     /// Proving.
     #[error(transparent)]
     Prove(#[from] crate::prover::ProveError),
+    /// The weight commitment.
+    #[error(transparent)]
+    Weights(#[from] crate::weights::WeightsError),
     /// Files.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
@@ -78,6 +81,8 @@ pub mod files {
     pub const COMMITMENT: &str = "commitment.json";
     /// A copy of the source model (for `accuracy`).
     pub const ONNX: &str = "network.onnx";
+    /// The owner's secret salt of the weight commitment (private weights; never publish it).
+    pub const SALT: &str = "weights.salt";
 }
 
 /// Reads settings.json and model.json of a build folder.
@@ -94,7 +99,8 @@ pub(crate) fn read_build(dir: &Path) -> Result<(Settings, QuantModel), PipelineE
     model.model.check().map_err(|e| {
         PipelineError::Inconsistent(format!("{}: {e}", dir.join(files::MODEL).display()))
     })?;
-    let plan = crate::plan::plan(&model.model)?;
+    let privacy = crate::plan::Privacy::of(&settings.plan.shape);
+    let plan = crate::plan::plan_for(&model.model, privacy)?;
     if plan != settings.plan || model.model.input_len() != settings.input_len {
         return Err(PipelineError::Inconsistent(format!(
             "{}: settings.json does not match model.json; run `zkinfer compile` again",

@@ -1,11 +1,18 @@
 //! `prove`: input → fixed-point inference → proof.json.
 
 use super::{files, read_build, read_input, PipelineError, Progress};
+use crate::artifact::Settings;
 use crate::artifact::{self, Commitment, OutputField, ProofFile, COMMITMENT_FORMAT, PROOF_FORMAT};
 use crate::circuit::{instance_field, CircuitWitness, ModelCircuit};
 use crate::keys::{self, VerifierSrs};
+use crate::quantize::QuantModel;
+use crate::weights::{self, Salt, WeightCommitment, WeightLink};
 use crate::witness;
+use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::halo2curves::ff::PrimeField;
+use halo2_proofs::plonk::ProvingKey;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, SeedableRng};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,15 +61,46 @@ pub fn prove(
         settings.shape,
         "pk.bin",
     )?;
+    let salt = if settings.shape.private_weights {
+        let path = dir.join(files::SALT);
+        if !path.is_file() {
+            return Err(PipelineError::Inconsistent(format!(
+                "{}: missing; proving with private weights needs the owner's salt from `zkinfer setup`",
+                path.display()
+            )));
+        }
+        Some(Salt::read(&path)?)
+    } else {
+        None
+    };
     progress.step(&format!("proving (k = {})", settings.k));
     let start = Instant::now();
+    // a seeded cryptographic rng, so the private-weight link can replay halo2's blinding
+    let rng = ChaCha20Rng::from_rng(OsRng)
+        .map_err(|e| PipelineError::Inconsistent(format!("no OS randomness: {e}")))?;
+    let replay = rng.clone();
+    let model = Arc::new(model);
     let proof = crate::prover::prove(
         &srs,
         &pk,
-        ModelCircuit::prove(Arc::new(model), settings.shape, cw),
+        ModelCircuit::prove(model.clone(), settings.shape, cw),
         &instance,
+        rng,
     )?;
     let prove_time = start.elapsed();
+    let weight_link = match (&salt, &commitment.body.weights) {
+        (Some(salt), Some(wc)) => Some(link_weights(
+            &srs, &pk, &model, &settings, wc, salt, replay, &commitment.digest, &instance,
+            &proof,
+        )?),
+        (None, None) => None,
+        _ => {
+            return Err(PipelineError::Inconsistent(format!(
+                "{}: commitment.json and settings.json disagree on private weights; run `zkinfer setup` again",
+                dir.display()
+            )))
+        }
+    };
     // Self-check (milliseconds): never hand out a proof that does not verify.
     crate::verifier::verify(&VerifierSrs::from_srs(&srs), pk.get_vk(), &instance, &proof).map_err(
         |e| {
@@ -76,9 +114,14 @@ pub fn prove(
         commitment: commitment.digest,
         outputs: OutputField::split(&settings, &trace.output()),
         model_name: settings.model_name,
-        input: trace.input(),
+        input: if settings.shape.private_input {
+            vec![]
+        } else {
+            trace.input()
+        },
         instances: instance.iter().map(|f| hex::encode(f.to_repr())).collect(),
         proof: hex::encode(proof),
+        weight_link,
     };
     artifact::write_json(out, &proof)?;
     Ok(ProveReport {
@@ -86,4 +129,68 @@ pub fn prove(
         prove_time,
         k: settings.k,
     })
+}
+
+/// The bytes a weight link is bound to: the commitment digest, the public instance and the
+/// proof.
+pub fn link_context(digest: &str, instance: &[Fr], proof: &[u8]) -> Vec<u8> {
+    let mut out = digest.as_bytes().to_vec();
+    out.extend((instance.len() as u64).to_le_bytes());
+    for f in instance {
+        out.extend(f.to_repr());
+    }
+    out.extend(proof);
+    out
+}
+
+/// Links a fresh proof's weight columns to the weight commitment (see [`crate::weights`]),
+/// checking first that the replayed blinding reproduces the proof's own commitments.
+#[allow(clippy::too_many_arguments)]
+fn link_weights(
+    srs: &crate::keys::Srs,
+    pk: &ProvingKey<G1Affine>,
+    model: &Arc<QuantModel>,
+    settings: &Settings,
+    wc: &WeightCommitment,
+    salt: &Salt,
+    mut replay: ChaCha20Rng,
+    digest: &str,
+    instance: &[Fr],
+    proof: &[u8],
+) -> Result<WeightLink, PipelineError> {
+    let vk = pk.get_vk();
+    let m = vk.cs().blinding_factors() + 1;
+    let (indices, columns) = weights::weight_columns(model.clone(), settings.shape, settings.k)?;
+    let internal = |what: &str| {
+        PipelineError::Inconsistent(format!(
+            "internal error linking the private weights: {what}"
+        ))
+    };
+    if indices != wc.columns {
+        return Err(internal("the weight columns differ from the commitment's"));
+    }
+    let fresh = weights::replay_blinds(&mut replay, vk.cs().num_advice_columns(), m, &indices);
+    let in_proof = weights::fresh_commitments(proof, &indices)?;
+    for ((col, blinds), c) in columns.iter().zip(&fresh).zip(&in_proof) {
+        let mut v = col.clone();
+        let first = v.len() - m;
+        v[first..].copy_from_slice(blinds);
+        if weights::commit_values(srs, vk.get_domain(), v) != *c {
+            return Err(internal(
+                "the replayed blinding does not reproduce the proof",
+            ));
+        }
+    }
+    let context = link_context(digest, instance, proof);
+    let link = weights::prove_link(wc, salt, &fresh, &context, &mut OsRng)?;
+    weights::verify_link(
+        wc,
+        settings.k,
+        &crate::keys::VerifierSrs::from_srs(srs),
+        &link,
+        proof,
+        &context,
+    )
+    .map_err(|e| internal(&e.to_string()))?;
+    Ok(link)
 }

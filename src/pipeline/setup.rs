@@ -4,6 +4,7 @@ use super::{files, read_build, PipelineError, Progress};
 use crate::artifact::{self, Commitment, CommitmentBody, SrsInfo, COMMITMENT_FORMAT, VK_MAGIC};
 use crate::circuit::ModelCircuit;
 use crate::keys::{self, VerifierSrs};
+use crate::weights::{self, Salt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,9 +49,34 @@ pub fn setup(
     let verifier_srs = VerifierSrs::from_srs(&srs);
     progress.step(&format!("generating keys (k = {})", settings.k));
     let start = Instant::now();
-    let circuit = ModelCircuit::keygen(Arc::new(model), settings.shape);
+    let circuit = ModelCircuit::keygen(Arc::new(model.clone()), settings.shape);
     let pk = keys::keygen(&srs, &circuit)?;
     let keygen_time = start.elapsed();
+    let weights = if settings.shape.private_weights {
+        // the owner's salt: kept if setup runs again, so the commitment stays the same
+        let salt_path = dir.join(files::SALT);
+        let salt = if salt_path.is_file() {
+            Salt::read(&salt_path)?
+        } else {
+            let s = Salt::random();
+            s.write(&salt_path)?;
+            s
+        };
+        progress.step("committing to the private weights");
+        let (indices, columns) =
+            weights::weight_columns(Arc::new(model.clone()), settings.shape, settings.k)?;
+        let vk = pk.get_vk();
+        Some(weights::commit_weights(
+            &srs,
+            vk.get_domain(),
+            vk.cs().blinding_factors(),
+            &indices,
+            &columns,
+            &salt,
+        ))
+    } else {
+        None
+    };
     let body = CommitmentBody {
         model_name: settings.model_name.clone(),
         model_sha256: settings.model_sha256.clone(),
@@ -61,6 +87,7 @@ pub fn setup(
             insecure_dev: verifier_srs.is_dev(),
         },
         settings,
+        weights,
     };
     let commitment = Commitment {
         format: COMMITMENT_FORMAT.to_string(),

@@ -40,8 +40,10 @@ pub struct Verified {
     pub insecure_dev_srs: bool,
     /// The SRS id ([`VerifierSrs::id`]): which ceremony the keys were made with.
     pub srs_id: String,
-    /// Time of the halo2 verification.
+    /// Time of the halo2 verification (and the weight link, for private weights).
     pub verify_time: Duration,
+    /// What the proof keeps private, as the commitment's circuit proves it.
+    pub visibility: crate::artifact::Visibility,
 }
 
 fn reject<T>(msg: impl Into<String>) -> Result<T, VerifyError> {
@@ -159,12 +161,28 @@ pub fn verify(
             "the verifying key does not match the commitment (another model or circuit)",
         );
     }
-    let (n_in, n_out) = (settings.input_len, settings.output_len);
+    let private_input = settings.shape.private_input;
+    let (n_in, n_out) = (
+        if private_input { 0 } else { settings.input_len },
+        settings.output_len,
+    );
     if instance.len() != n_in + n_out {
         return reject(format!(
-            "the proof has {} public values, the model has {n_in} inputs + {n_out} outputs",
+            "the proof has {} public values, the model has {n_in} public inputs + {n_out} outputs",
             instance.len()
         ));
+    }
+    let visibility_ok = settings.visibility.input
+        == if private_input { "private" } else { "public" }
+        && settings.visibility.weights
+            == if settings.shape.private_weights {
+                "private"
+            } else {
+                "fixed"
+            }
+        && settings.visibility.output == "public";
+    if !visibility_ok {
+        return reject("the commitment's visibility does not match its circuit shape");
     }
     // Range checks the circuit relies on: public inputs within the activation range, public
     // outputs within `output_bits` (the final layer's values skip the table).
@@ -215,6 +233,35 @@ pub fn verify(
     }
     let start = Instant::now();
     crate::verifier::verify(&vsrs, &vk, &instance, &proof_bytes).or_else(reject)?;
+    match (
+        settings.shape.private_weights,
+        &body.weights,
+        &proof.weight_link,
+    ) {
+        (false, None, None) => {}
+        (true, Some(wc), Some(link)) => {
+            // the weight columns and blinding rows are the circuit's own, not the file's word
+            let mut cs = halo2_proofs::plonk::ConstraintSystem::<Fr>::default();
+            let config = crate::circuit::configure(&mut cs, settings.shape);
+            let columns: Vec<usize> = config.weight_columns().iter().map(|c| c.index()).collect();
+            let first = (1usize << settings.k) - vk.cs().blinding_factors() - 1;
+            if wc.columns != columns || wc.first_blind_row != first {
+                return reject("the weight commitment does not match the circuit's weight columns");
+            }
+            let context = super::prove::link_context(&commitment.digest, &instance, &proof_bytes);
+            crate::weights::verify_link(wc, settings.k, &vsrs, link, &proof_bytes, &context)
+                .or_else(|e| reject(format!("private weights: {e}")))?;
+        }
+        (true, Some(_), None) => {
+            return reject("the proof has no link to the weight commitment (private weights)")
+        }
+        (true, None, _) => {
+            return reject("private weights but the commitment has no weight commitment")
+        }
+        (false, _, _) => {
+            return reject("fixed weights but the commitment or proof carries a weight commitment")
+        }
+    }
     Ok(Verified {
         model_name: body.model_name.clone(),
         outputs: attested,
@@ -222,6 +269,7 @@ pub fn verify(
         insecure_dev_srs: dev,
         srs_id: vsrs.id(),
         verify_time: start.elapsed(),
+        visibility: settings.visibility.clone(),
     })
 }
 

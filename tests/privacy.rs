@@ -1,0 +1,380 @@
+//! Privacy modes: private weights bound by a salted weight commitment, private input.
+
+mod common;
+
+use common::{model_dir, s, zkinfer};
+use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::path::Path;
+use std::sync::Arc;
+use zkinfer::artifact::{self, Commitment, ModelFile, ProofFile, COMMITMENT_FORMAT, MODEL_FORMAT};
+use zkinfer::circuit::{instance_field, CircuitWitness, ModelCircuit};
+use zkinfer::ops::QuantOp;
+use zkinfer::pipeline::{self, CompileOptions, Quiet};
+use zkinfer::plan::Privacy;
+use zkinfer::weights::{self, Salt};
+use zkinfer::{keys, witness};
+
+fn compile_private(name: &str, dir: &Path, privacy: Privacy) {
+    let src = model_dir(name);
+    let opts = CompileOptions {
+        calibration: Some(src.join("calibration.json")),
+        privacy,
+        ..Default::default()
+    };
+    pipeline::compile(&src.join("network.onnx"), dir, &opts).expect("compile");
+}
+
+const PRIVATE_WEIGHTS: Privacy = Privacy {
+    weights: true,
+    input: false,
+};
+
+fn verify(dir: &Path, commitment: &Path, proof: &Path) -> std::process::Output {
+    zkinfer(&[
+        "verify",
+        "--commitment",
+        s(commitment),
+        "--vk",
+        s(&dir.join("vk.bin")),
+        "--proof",
+        s(proof),
+    ])
+}
+
+fn commitment(dir: &Path) -> Commitment {
+    artifact::read_json(&dir.join("commitment.json"), COMMITMENT_FORMAT).expect("commitment")
+}
+
+fn read_model(dir: &Path) -> ModelFile {
+    artifact::read_json(&dir.join("model.json"), MODEL_FORMAT).expect("model.json")
+}
+
+/// Every quantized weight and bias of the model's linear nodes.
+fn weight_integers(dir: &Path) -> Vec<i64> {
+    let m = read_model(dir).model;
+    let mut out = Vec::new();
+    for n in &m.graph.nodes {
+        if let QuantOp::Linear(l) = &n.op {
+            for g in &l.groups {
+                out.extend(g.w.iter().flatten());
+                out.extend(&g.bias);
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn private_weights_verify_and_no_weight_appears_in_what_is_published() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("mlp_tiny");
+    compile_private("mlp_tiny", &dir, PRIVATE_WEIGHTS);
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    let input = model_dir("mlp_tiny").join("input.json");
+    let proof = dir.join("proof.json");
+    pipeline::prove(&dir, &input, &proof, &Quiet).expect("prove");
+    let out = verify(&dir, &dir.join("commitment.json"), &proof);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("weights private"), "{stdout}");
+
+    // what a recipient gets: vk.bin, commitment.json, proof.json
+    let published: Vec<(String, Vec<u8>)> = ["vk.bin", "commitment.json", "proof.json"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(dir.join(f)).expect("read")))
+        .collect();
+    let weights = weight_integers(&dir);
+    assert!(weights.len() > 500, "{} weights", weights.len());
+    let mut distinctive = 0;
+    // weights of at least 4 digits (small integers' encodings occur in any file by chance)
+    for &w in weights.iter().filter(|w| w.abs() >= 1000) {
+        let field = Fr::from(w.unsigned_abs());
+        let field = if w < 0 { -field } else { field };
+        let repr = field.to_repr();
+        for (name, bytes) in &published {
+            assert!(
+                !contains(bytes, &repr),
+                "{name} contains weight {w}'s field encoding"
+            );
+            assert!(
+                !contains(bytes, hex::encode(repr).as_bytes()),
+                "{name} contains weight {w}'s field encoding in hex"
+            );
+            // as a JSON number
+            if name.ends_with(".json") {
+                let text = String::from_utf8_lossy(bytes);
+                let as_number = |sep: char| text.contains(&format!("{w}{sep}"));
+                assert!(
+                    !(as_number(',') || as_number('\n') || as_number(']')),
+                    "{name} contains weight {w}"
+                );
+                distinctive += 1;
+            }
+        }
+    }
+    assert!(
+        distinctive > 100,
+        "{distinctive} distinctive weights checked"
+    );
+    // the source file's digest would hash the weights: not published either
+    assert!(commitment(&dir).body.model_sha256.is_empty());
+}
+
+/// The build folder `b`: a copy of `a` whose model has one weight changed by one unit.
+fn with_one_weight_changed(a: &Path, b: &Path) {
+    std::fs::create_dir_all(b).expect("mkdir");
+    for f in [
+        "model.json",
+        "settings.json",
+        "network.onnx",
+        "weights.salt",
+    ] {
+        std::fs::copy(a.join(f), b.join(f)).expect("copy");
+    }
+    let mut m = read_model(b);
+    let QuantOp::Linear(l) = &mut m.model.graph.nodes[0].op else {
+        panic!("first node is linear")
+    };
+    l.groups[0].w[3][5] += 1;
+    artifact::write_json(&b.join("model.json"), &m).expect("write");
+}
+
+#[test]
+fn a_changed_weight_is_bound_by_the_commitment_and_the_key_depends_only_on_the_architecture() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    compile_private("mlp_tiny", &a, PRIVATE_WEIGHTS);
+    pipeline::setup(&a, None, &Quiet).expect("setup a");
+    with_one_weight_changed(&a, &b);
+    pipeline::setup(&b, None, &Quiet).expect("setup b");
+    // same architecture, different weights: byte-identical verifying keys, other commitments
+    let vk_a = std::fs::read(a.join("vk.bin")).expect("vk a");
+    assert_eq!(vk_a, std::fs::read(b.join("vk.bin")).expect("vk b"));
+    let (ca, cb) = (commitment(&a), commitment(&b));
+    assert_ne!(ca.body.weights, cb.body.weights);
+
+    // b proven honestly verifies against its own commitment, not against a's
+    let input = model_dir("mlp_tiny").join("input.json");
+    let proof = b.join("proof.json");
+    pipeline::prove(&b, &input, &proof, &Quiet).expect("prove b");
+    assert!(verify(&b, &b.join("commitment.json"), &proof)
+        .status
+        .success());
+    let out = verify(&a, &a.join("commitment.json"), &proof);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // a prover holding b's weights and a's salt tries to link b's proof to a's commitment: the
+    // best link it can make (its true blinding minus a's salts) fails
+    let settings = ca.body.settings.clone();
+    let model = Arc::new(read_model(&b).model);
+    let values = pipeline_input(&input, &settings);
+    let q = witness::quantize_input(&model, &values).expect("quantize");
+    let trace = witness::run(&model, q).expect("run");
+    let cw = CircuitWitness::new(&model, settings.shape, &trace).expect("witness");
+    let instance = instance_field(&cw.instance);
+    let srs =
+        keys::srs_from_bytes(&std::fs::read(b.join("srs.bin")).expect("srs"), "srs").expect("srs");
+    let pk = keys::pk_from_bytes(
+        &std::fs::read(b.join("pk.bin")).expect("pk"),
+        settings.shape,
+        "pk",
+    )
+    .expect("pk");
+    let rng = ChaCha20Rng::from_seed([7; 32]);
+    let mut replay = rng.clone();
+    let circuit = ModelCircuit::prove(model.clone(), settings.shape, cw);
+    let bytes = zkinfer::prover::prove(&srs, &pk, circuit, &instance, rng).expect("prove");
+    let wa = ca.body.weights.as_ref().expect("weight commitment");
+    let m = pk.get_vk().cs().blinding_factors() + 1;
+    let fresh = weights::replay_blinds(
+        &mut replay,
+        pk.get_vk().cs().num_advice_columns(),
+        m,
+        &wa.columns,
+    );
+    let salt = Salt::read(&a.join("weights.salt")).expect("salt");
+    let vsrs = keys::VerifierSrs::from_srs(&srs);
+    let ctx = pipeline::link_context(&ca.digest, &instance, &bytes);
+    let forged = weights::prove_link(wa, &salt, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
+    let err = weights::verify_link(wa, settings.k, &vsrs, &forged, &bytes, &ctx)
+        .expect_err("b's weights against a's commitment");
+    assert!(err.to_string().contains("not the committed one"), "{err}");
+    // the same proof links to b's commitment
+    let wb = cb.body.weights.as_ref().expect("weight commitment");
+    let ctx = pipeline::link_context(&cb.digest, &instance, &bytes);
+    let link = weights::prove_link(wb, &salt, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
+    weights::verify_link(wb, settings.k, &vsrs, &link, &bytes, &ctx).expect("b links to b");
+}
+
+fn pipeline_input(path: &Path, settings: &artifact::Settings) -> Vec<f64> {
+    let lens: Vec<usize> = settings
+        .inputs
+        .iter()
+        .map(|i| i.shape.iter().product())
+        .collect();
+    pipeline::read_input(path, &lens).expect("input")
+}
+
+#[test]
+fn salts_hide_the_weights_and_every_proof_commits_to_them_afresh() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("m");
+    compile_private("mlp_tiny", &dir, PRIVATE_WEIGHTS);
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    let first = commitment(&dir);
+    // setup again keeps the salt: the same commitment
+    pipeline::setup(&dir, None, &Quiet).expect("setup again");
+    assert_eq!(commitment(&dir), first);
+    // a new salt: another commitment to the same weights
+    std::fs::remove_file(dir.join("weights.salt")).expect("rm salt");
+    pipeline::setup(&dir, None, &Quiet).expect("setup with a new salt");
+    let second = commitment(&dir);
+    let (w1, w2) = (
+        first.body.weights.expect("w1"),
+        second.body.weights.clone().expect("w2"),
+    );
+    assert_eq!(w1.columns, w2.columns);
+    for (c1, c2) in w1.commitments.iter().zip(&w2.commitments) {
+        assert_ne!(c1, c2);
+    }
+    // two proofs (two inputs): fresh weight-column commitments, unlike each other and the
+    // published one, so their openings are of differently blinded polynomials
+    let mut fresh = Vec::new();
+    for (i, sample) in [0usize, 5].iter().enumerate() {
+        let input = tmp.path().join(format!("in{i}.json"));
+        write_sample(
+            &model_dir("mlp_tiny").join("calibration.json"),
+            *sample,
+            64,
+            &input,
+        );
+        let proof = tmp.path().join(format!("proof{i}.json"));
+        pipeline::prove(&dir, &input, &proof, &Quiet).expect("prove");
+        assert!(verify(&dir, &dir.join("commitment.json"), &proof)
+            .status
+            .success());
+        let p: ProofFile = artifact::read_json(&proof, artifact::PROOF_FORMAT).expect("proof");
+        let bytes = hex::decode(&p.proof).expect("hex");
+        fresh.push(weights::fresh_commitments(&bytes, &w2.columns).expect("fresh"));
+    }
+    for c in 0..w2.columns.len() {
+        assert_ne!(fresh[0][c], fresh[1][c]);
+        for f in &fresh {
+            assert_ne!(
+                hex::encode(halo2_proofs::halo2curves::group::GroupEncoding::to_bytes(
+                    &f[c]
+                )),
+                w2.commitments[c]
+            );
+        }
+    }
+}
+
+fn write_sample(calibration: &Path, index: usize, len: usize, out: &Path) {
+    let text = std::fs::read_to_string(calibration).expect("calibration");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let flat: Vec<f64> = v["input_data"]
+        .as_array()
+        .expect("lists")
+        .iter()
+        .flat_map(|l| {
+            l.as_array()
+                .expect("list")
+                .iter()
+                .map(|x| x.as_f64().expect("f64"))
+        })
+        .collect();
+    let sample = &flat[index * len..(index + 1) * len];
+    std::fs::write(
+        out,
+        serde_json::json!({ "input_data": [sample] }).to_string(),
+    )
+    .expect("write");
+}
+
+#[test]
+fn a_private_input_is_not_in_the_proof() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("m");
+    compile_private(
+        "cnn_small",
+        &dir,
+        Privacy {
+            weights: false,
+            input: true,
+        },
+    );
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    let proof = dir.join("proof.json");
+    let report = pipeline::prove(
+        &dir,
+        &model_dir("cnn_small").join("input.json"),
+        &proof,
+        &Quiet,
+    )
+    .expect("prove");
+    let p = &report.proof;
+    assert!(p.input.is_empty());
+    assert_eq!(p.instances.len(), 10, "only the outputs are public");
+    let out = verify(&dir, &dir.join("commitment.json"), &proof);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("input private"));
+    // an input value slipped into the file is refused, as is an edited output
+    let mut edited = p.clone();
+    edited.input = vec![0; 64];
+    artifact::write_json(&proof, &edited).expect("write");
+    assert_eq!(
+        verify(&dir, &dir.join("commitment.json"), &proof)
+            .status
+            .code(),
+        Some(1)
+    );
+    let mut edited = p.clone();
+    edited.outputs[0].values[0] += 1;
+    artifact::write_json(&proof, &edited).expect("write");
+    assert_eq!(
+        verify(&dir, &dir.join("commitment.json"), &proof)
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn proving_with_private_weights_needs_the_salt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("m");
+    compile_private("mlp_tiny", &dir, PRIVATE_WEIGHTS);
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    std::fs::remove_file(dir.join("weights.salt")).expect("rm");
+    let out = zkinfer(&[
+        "prove",
+        s(&dir),
+        "--input",
+        s(&model_dir("mlp_tiny").join("input.json")),
+        "-o",
+        s(&dir.join("proof.json")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("weights.salt"));
+    assert!(!dir.join("proof.json").exists());
+}
