@@ -8,7 +8,8 @@
 //! | [`matmul::MatMulChip`] | `acc_j = b_j + Σ_i W_ji·x_i` with `W`, `b` in fixed columns | 3 |
 //! | [`rescale::RescaleChip`] | `z + 2^(d−1) = y·2^d + r`, `0 ≤ r < 2^d`; `y = hi·2^R + lo` bounded by its limbs; `a = ReLU(y)` from the sign of `hi` | 3 (lookups 4–5) |
 //! | [`product::ProductChip`] | `c = 2^e·a·b` for copied-in `a`, `b` | 4 |
-//! | [`func::FuncChip`] | `x = hi·2^R + lo`, `(tag, hi) ↦ (f0, slope)` by table, `acc = f0·2^R + slope·lo` | 3 (lookups 4) |
+//! | [`func::FuncChip`] | `x ∈ [start, start + 2^r)` by `ℓ = (x − start)·2^(R−r) ∈ [0, 2^R)`, `(tag, start, 2^(R−r), f0, slope)` by table, `acc = f0·2^R + slope·ℓ` | 3 (lookups 4) |
+//! | [`poseidon::PoseidonChip`] | Poseidon sponge (width 3, `x^5`) of packed bounded activations | 4 |
 //! | [`range::RangeTable`] | lookup table `[0, 2^R)` (remainders, low limbs) | – |
 //! | [`relu::ReluTable`] | lookup table `(x, [x < 0])`, `x ∈ [−2^(B−1), 2^(B−1))` (high limbs) | – |
 //!
@@ -19,6 +20,7 @@
 pub mod fixed;
 pub mod func;
 pub mod matmul;
+pub mod poseidon;
 pub mod product;
 pub mod range;
 pub mod relu;

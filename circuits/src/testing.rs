@@ -16,9 +16,10 @@ use crate::{
     range::RangeTable,
     relu::ReluTable,
     rescale::{RescaleChip, RescaleConfig, RescaleInstructions, RescaleWitness},
+    Wire,
 };
 use halo2_proofs::{
-    circuit::{Layouter, SimpleFloorPlanner},
+    circuit::{Layouter, SimpleFloorPlanner, Value},
     dev::MockProver,
     halo2curves::bn256::Fr,
     plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Instance},
@@ -454,6 +455,124 @@ impl Circuit<Fr> for FuncCircuit {
         for (j, w) in acc.iter().enumerate() {
             layouter.constrain_instance(w.cell, instance, n + j);
         }
+        Ok(())
+    }
+}
+
+/// Packs public values and hashes them with a private salt: instance `[x…, hash]`.
+#[derive(Clone, Debug)]
+pub struct PoseidonCircuit {
+    /// Permutation parameters.
+    pub params: crate::poseidon::PoseidonParams<Fr>,
+    /// Signed bits per packed value.
+    pub bits: u32,
+    /// Values packed (public).
+    pub x: Vec<i64>,
+    /// The salt (private), hashed first.
+    pub salt: Fr,
+    /// Packing accumulators (tamper freely; empty: computed).
+    pub accs: Vec<Fr>,
+    /// The sponge rows (tamper freely; empty: keygen).
+    pub trace: Option<crate::poseidon::SpongeTrace<Fr>>,
+    /// The public hash.
+    pub hash: Fr,
+    /// What the chip puts in a padding slot (0 when honest).
+    pub padding: Fr,
+}
+
+impl PoseidonCircuit {
+    /// The honest circuit.
+    pub fn honest(
+        params: crate::poseidon::PoseidonParams<Fr>,
+        bits: u32,
+        x: Vec<i64>,
+        salt: Fr,
+    ) -> Self {
+        let k = (252 / bits as usize).max(1);
+        let mut message = vec![salt];
+        message.extend(x.chunks(k).map(|c| crate::poseidon::pack::<Fr>(c, bits)));
+        let trace = params.trace(&message);
+        let hash = trace.hash();
+        Self {
+            params,
+            bits,
+            x,
+            salt,
+            accs: vec![],
+            trace: Some(trace),
+            hash,
+            padding: <Fr as halo2_proofs::halo2curves::ff::Field>::ZERO,
+        }
+    }
+}
+
+impl HasInstances for PoseidonCircuit {
+    fn instances(&self) -> Vec<Vec<Fr>> {
+        let mut v: Vec<Fr> = self.x.iter().map(|&x| to_field(x)).collect();
+        v.push(self.hash);
+        vec![v]
+    }
+}
+
+impl Circuit<Fr> for PoseidonCircuit {
+    type Config = (
+        crate::poseidon::PoseidonConfig<Fr>,
+        Column<Advice>,
+        Column<Instance>,
+    );
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = (crate::poseidon::PoseidonParams<Fr>, u32);
+
+    fn without_witnesses(&self) -> Self {
+        Self {
+            trace: None,
+            accs: vec![],
+            ..self.clone()
+        }
+    }
+    fn params(&self) -> Self::Params {
+        (self.params.clone(), self.bits)
+    }
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: Self::Params) -> Self::Config {
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        let x = meta.advice_column();
+        meta.enable_equality(x);
+        (
+            crate::poseidon::PoseidonConfig::configure(meta, p.0, p.1),
+            x,
+            instance,
+        )
+    }
+    fn configure(_: &mut ConstraintSystem<Fr>) -> Self::Config {
+        unreachable!("configured with params")
+    }
+    fn synthesize(
+        &self,
+        (config, x, instance): Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        use crate::poseidon::PoseidonChip;
+        let n = self.x.len();
+        let inputs = load_instance(&mut layouter, instance, x, n)?;
+        let salt = layouter.assign_region(
+            || "salt",
+            |mut region| {
+                let v = if self.trace.is_some() {
+                    Value::known(self.salt)
+                } else {
+                    Value::unknown()
+                };
+                Ok(Wire::assign(&mut region, x, n, v))
+            },
+        )?;
+        let mut chip = PoseidonChip::construct(config, 0).with_padding(self.padding);
+        let accs = (!self.accs.is_empty()).then_some(self.accs.as_slice());
+        let packed = chip.pack_with(&mut layouter, &inputs, accs)?;
+        let mut message = vec![salt];
+        message.extend(packed);
+        let h = chip.hash(&mut layouter, &message, self.trace.as_ref())?;
+        layouter.constrain_instance(h.cell, instance, n);
         Ok(())
     }
 }
