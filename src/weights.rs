@@ -126,9 +126,20 @@ impl Salt {
         Ok(Self(bytes))
     }
 
-    /// Writes the salt file atomically.
+    /// Writes the salt file atomically, readable by its owner only (on Unix).
     pub fn write(&self, path: &std::path::Path) -> Result<(), crate::artifact::ArtifactError> {
-        crate::artifact::write_atomic(path, format!("{}\n", hex::encode(self.0)).as_bytes())
+        crate::artifact::write_atomic(path, format!("{}\n", hex::encode(self.0)).as_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| crate::artifact::ArtifactError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// The salts `s_c[j]` of column `c` for `m` blinding rows.
