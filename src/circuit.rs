@@ -22,6 +22,7 @@ use zkinfer_circuits::{
     known_if, load_instance,
     matmul::MatMulChip,
     matmul::MatMulConfig,
+    poseidon::{PoseidonChip, PoseidonConfig, SpongeTrace},
     product::{ProductChip, ProductConfig},
     range::RangeTable,
     relu::ReluTable,
@@ -63,6 +64,10 @@ pub struct CircuitShape {
     /// (`compile --input private`; omitted from JSON when false).
     #[serde(default, skip_serializing_if = "is_false")]
     pub private_input: bool,
+    /// A private input whose salted Poseidon hash is the first public value (`compile --input
+    /// hashed`; omitted from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hashed_input: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -88,6 +93,7 @@ impl Default for CircuitShape {
             funcs: false,
             private_weights: false,
             private_input: false,
+            hashed_input: false,
         }
     }
 }
@@ -99,6 +105,7 @@ pub struct ModelConfig {
     rescale: RescaleConfig,
     product: Option<ProductConfig>,
     func: Option<FuncConfig>,
+    poseidon: Option<PoseidonConfig<Fr>>,
     instance: Column<Instance>,
 }
 
@@ -123,6 +130,10 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
             let table = FuncTable::configure(meta);
             FuncConfig::configure(meta, range, table)
         }),
+        poseidon: shape.hashed_input.then(|| {
+            let bits = shape.range_bits + shape.relu_bits;
+            PoseidonConfig::configure(meta, crate::hash::params().clone(), bits)
+        }),
         instance,
     }
 }
@@ -137,6 +148,8 @@ pub struct CircuitWitness {
     pub instance: Vec<i64>,
     /// The input values (all inputs, flattened): the witness of a private input.
     pub inputs: Vec<i64>,
+    /// A hashed input's salt and the sponge rows of its hash.
+    pub input_hash: Option<(Fr, SpongeTrace<Fr>)>,
 }
 
 /// Errors building a circuit.
@@ -184,7 +197,24 @@ impl CircuitWitness {
                 public_instance(trace)
             },
             inputs: trace.input(),
+            input_hash: None,
         })
+    }
+
+    /// Hashes the input under `salt` (a hashed input: `bits` is the activation width).
+    pub fn with_input_salt(mut self, salt: Fr, bits: u32) -> Self {
+        let t = crate::hash::trace(&self.inputs, bits, salt);
+        self.input_hash = Some((salt, t));
+        self
+    }
+
+    /// The public instance as field elements: a hashed input's hash, then the integers.
+    pub fn instance_fields(&self) -> Vec<Fr> {
+        self.input_hash
+            .iter()
+            .map(|(_, t)| t.hash())
+            .chain(self.instance.iter().map(|&v| to_field(v)))
+            .collect()
     }
 }
 
@@ -274,6 +304,23 @@ impl ModelCircuit {
         } else {
             load_instance(layouter, config.instance, config.rescale.z, n_in)?
         };
+        // a hashed input: the salted sponge of the packed (range-checked) input is public value 0
+        let mut first_output = if self.shape.private_input { 0 } else { n_in };
+        if self.shape.hashed_input {
+            let pc = config.poseidon.clone().ok_or(Error::Synthesis)?;
+            let hashed = self.witness.as_ref().map(|w| w.input_hash.as_ref());
+            if hashed.is_some_and(|h| h.is_none()) {
+                return Err(Error::Synthesis);
+            }
+            let hashed = hashed.flatten();
+            let mut chip = PoseidonChip::construct(pc, 0);
+            let salt = chip.witness(layouter, known_if(hashed, |h| h.0))?;
+            let mut message = vec![salt];
+            message.extend(chip.pack(layouter, &inputs)?);
+            let h = chip.hash(layouter, &message, hashed.map(|h| &h.1))?;
+            layouter.constrain_instance(h.cell, config.instance, 0);
+            first_output = 1;
+        }
         let mut wires: Vec<Vec<Wire<Fr>>> = split_inputs(g, &inputs);
         for (i, node) in g.nodes.iter().enumerate() {
             let ctx = model.node_ctx(i, self.shape.lanes, self.shape.range_bits);
@@ -300,9 +347,8 @@ impl ModelCircuit {
             wires.push(out);
         }
         let outputs = g.outputs.iter().flat_map(|&t| wires[t].iter());
-        let first = if self.shape.private_input { 0 } else { n_in };
         for (j, wire) in outputs.enumerate() {
-            layouter.constrain_instance(wire.cell, config.instance, first + j);
+            layouter.constrain_instance(wire.cell, config.instance, first_output + j);
         }
         Ok(())
     }

@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod circuit;
 pub mod graph;
+pub mod hash;
 pub mod keys;
 pub mod onnx;
 pub mod ops;

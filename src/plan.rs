@@ -49,6 +49,8 @@ pub struct Privacy {
     pub weights: bool,
     /// The input is a witness (range-checked in the circuit), not a public instance.
     pub input: bool,
+    /// The input's salted hash is public (implies a private input).
+    pub hashed_input: bool,
 }
 
 impl Privacy {
@@ -57,6 +59,7 @@ impl Privacy {
         Self {
             weights: shape.private_weights,
             input: shape.private_input,
+            hashed_input: shape.hashed_input,
         }
     }
 }
@@ -112,7 +115,8 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
             .iter()
             .any(|n| matches!(n.op, crate::ops::QuantOp::Func(_))),
         private_weights: privacy.weights,
-        private_input: privacy.input,
+        private_input: privacy.input || privacy.hashed_input,
+        hashed_input: privacy.hashed_input,
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
@@ -129,12 +133,24 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
         0
     };
     // the input's rows; a private input is range-checked by a rescale row each as well
-    let input_rows = model.input_len() * if privacy.input { 2 } else { 1 };
+    let input_rows = model.input_len() * if shape.private_input { 2 } else { 1 };
     let rescale_rows = input_rows + cost.rescale_rows;
+    // a hashed input: the salt and the input in the packing column, the sponge beside it
+    let hash_rows = if shape.hashed_input {
+        let bits = shape.range_bits + shape.relu_bits;
+        let per = (252 / bits as usize).max(1);
+        let elements = 1 + model.input_len().div_ceil(per);
+        crate::hash::params()
+            .hash_rows(elements)
+            .max(model.input_len() + 1)
+    } else {
+        0
+    };
     let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
     let reserved = cs.minimum_rows();
     let need = dense_rows
         .max(rescale_rows)
+        .max(hash_rows)
         .max(product_rows)
         .max(table_rows)
         + reserved;

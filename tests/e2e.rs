@@ -44,7 +44,7 @@ fn pipeline(
 }
 
 #[test]
-fn every_bundled_model_proves_and_verifies_with_private_weights_and_input() {
+fn every_bundled_model_proves_and_verifies_with_private_weights_and_a_hashed_input() {
     let tmp = tempfile::tempdir().expect("tempdir");
     for name in MODELS {
         let src = model_dir(name);
@@ -53,10 +53,10 @@ fn every_bundled_model_proves_and_verifies_with_private_weights_and_input() {
             Some(&src.join("calibration.json")),
             &src.join("input.json"),
             &tmp.path().join(name),
-            &["--weights", "private", "--input", "private"],
+            &["--weights", "private", "--input", "hashed"],
         );
         assert!(
-            out.contains("weights private · input private")
+            out.contains("weights private · input hashed ")
                 && out.contains(&format!("predicted class: {}", expected_argmax(name))),
             "{name}: {out}"
         );

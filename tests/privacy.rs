@@ -29,6 +29,7 @@ fn compile_private(name: &str, dir: &Path, privacy: Privacy) {
 const PRIVATE_WEIGHTS: Privacy = Privacy {
     weights: true,
     input: false,
+    hashed_input: false,
 };
 
 fn verify(dir: &Path, commitment: &Path, proof: &Path) -> std::process::Output {
@@ -317,6 +318,7 @@ fn a_private_input_is_not_in_the_proof() {
         Privacy {
             weights: false,
             input: true,
+            hashed_input: false,
         },
     );
     pipeline::setup(&dir, None, &Quiet).expect("setup");
@@ -377,4 +379,73 @@ fn proving_with_private_weights_needs_the_salt() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("weights.salt"));
     assert!(!dir.join("proof.json").exists());
+}
+
+#[test]
+fn a_hashed_input_is_bound_to_its_hash_and_salt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("m");
+    compile_private(
+        "mlp_tiny",
+        &dir,
+        Privacy {
+            weights: false,
+            input: true,
+            hashed_input: true,
+        },
+    );
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    let cal = model_dir("mlp_tiny").join("calibration.json");
+    let (a, b) = (tmp.path().join("a.json"), tmp.path().join("b.json"));
+    write_sample(&cal, 1, 64, &a);
+    write_sample(&cal, 2, 64, &b);
+    let proof = tmp.path().join("proof.json");
+    let out = zkinfer(&["prove", s(&dir), "--input", s(&a), "-o", s(&proof)]);
+    assert!(out.status.success(), "{}", common::describe(&out));
+    let salt = std::fs::read_to_string(tmp.path().join("proof.json.salt")).expect("salt");
+    let p: ProofFile = artifact::read_json(&proof, artifact::PROOF_FORMAT).expect("proof");
+    assert!(p.input.is_empty());
+    let hash_of = |input: &Path, salt: &str| {
+        let out = zkinfer(&[
+            "hash-input",
+            s(&dir),
+            "--input",
+            s(input),
+            "--salt",
+            salt.trim(),
+        ]);
+        assert!(out.status.success(), "{}", common::describe(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // the proof's public hash is the one hash-input computes from the input and salt
+    let ha = hash_of(&a, &salt);
+    assert_eq!(p.instances[0], ha);
+    let with_hash = |h: &str| {
+        zkinfer(&[
+            "verify",
+            "--commitment",
+            s(&dir.join("commitment.json")),
+            "--vk",
+            s(&dir.join("vk.bin")),
+            "--proof",
+            s(&proof),
+            "--input-hash",
+            h,
+        ])
+    };
+    let ok = with_hash(&ha);
+    assert!(ok.status.success(), "{}", common::describe(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains(&format!("input hashed {ha}")));
+    // input b's hash (same salt), or a's under another salt: rejected
+    let hb = hash_of(&b, &salt);
+    assert_ne!(ha, hb);
+    assert_eq!(with_hash(&hb).status.code(), Some(1));
+    let other_salt = "01".repeat(31) + "00";
+    assert_ne!(hash_of(&a, &other_salt), ha);
+    assert_eq!(with_hash(&hash_of(&a, &other_salt)).status.code(), Some(1));
+    // a proof whose public hash was edited does not verify
+    let mut edited = p.clone();
+    edited.instances[0] = hb.clone();
+    artifact::write_json(&proof, &edited).expect("write");
+    assert_eq!(with_hash(&hb).status.code(), Some(1));
 }

@@ -331,6 +331,21 @@ impl<F: PrimeField> PoseidonChip<F> {
         self
     }
 
+    /// Assigns a private value (a salt) in a free cell of the packing column.
+    pub fn witness(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        v: Value<F>,
+    ) -> Result<Wire<F>, Error> {
+        let row = self.next_pack_row;
+        self.next_pack_row += 1;
+        let col = self.config.p_x;
+        layouter.assign_region(
+            || "private value",
+            |mut region| Ok(Wire::assign(&mut region, col, row, v)),
+        )
+    }
+
     /// Packs bounded activations, `per_element` to a message element (the running
     /// accumulators follow the input cells' values).
     pub fn pack(

@@ -31,8 +31,9 @@ pub struct Args {
     /// bound by a salted weight commitment; the verifying key depends only on the architecture).
     #[arg(long, value_enum, default_value = "fixed")]
     pub weights: WeightsMode,
-    /// Input: `public` (in the proof) or `private` (a witness; the proof shows only that some
-    /// input in the compiled range gives the output).
+    /// Input: `public` (in the proof), `private` (a witness; the proof shows only that some
+    /// input in the compiled range gives the output) or `hashed` (private, and the proof
+    /// exposes its salted Poseidon hash, which `zkinfer hash-input` recomputes).
     #[arg(long, value_enum, default_value = "public")]
     pub input: InputMode,
 }
@@ -53,6 +54,8 @@ pub enum InputMode {
     Public,
     /// A witness only.
     Private,
+    /// A witness whose salted hash is public.
+    Hashed,
 }
 
 /// Runs `compile`.
@@ -66,7 +69,8 @@ pub fn exec(args: Args) -> Result<ExitCode> {
         prove_argmax: args.prove_argmax,
         privacy: zkinfer::plan::Privacy {
             weights: args.weights == WeightsMode::Private,
-            input: args.input == InputMode::Private,
+            input: args.input != InputMode::Public,
+            hashed_input: args.input == InputMode::Hashed,
         },
     };
     let report = compile(&args.model, &args.output, &opts)?;

@@ -4,6 +4,7 @@
 mod accuracy;
 mod compile;
 mod demo;
+mod hash_input;
 mod params;
 mod prove;
 mod setup;
@@ -37,6 +38,8 @@ enum Command {
     Demo(demo::Args),
     /// Compare the fixed-point model with the float model on many samples.
     Accuracy(accuracy::Args),
+    /// The salted hash a hashed-input proof exposes, computed from the input file.
+    HashInput(hash_input::Args),
     /// Structured reference strings (SRS).
     Params(params::Args),
 }
@@ -51,6 +54,7 @@ pub fn run() -> ExitCode {
         Command::Verify(a) => verify::exec(a),
         Command::Demo(a) => demo::exec(a),
         Command::Accuracy(a) => accuracy::exec(a),
+        Command::HashInput(a) => hash_input::exec(a),
         Command::Params(a) => params::exec(a),
     };
     match result {

@@ -16,14 +16,42 @@ pub struct Args {
     /// Proof file to write.
     #[arg(short, long, default_value = "proof.json")]
     pub output: PathBuf,
+    /// Salt of a hashed input (64 hex digits); a fresh one by default, written to
+    /// `<output>.salt`.
+    #[arg(long)]
+    pub input_salt: Option<String>,
 }
 
 /// Runs `prove`.
 pub fn exec(args: Args) -> Result<ExitCode> {
+    let input_salt =
+        match &args.input_salt {
+            Some(h) => Some(zkinfer::hash::from_hex(h).ok_or_else(|| {
+                anyhow::anyhow!("--input-salt: not a field element (64 hex digits)")
+            })?),
+            None => None,
+        };
     let spinner = Spinner::start("prove");
-    let report = zkinfer::pipeline::prove(&args.dir, &args.input, &args.output, &spinner)?;
+    let opts = zkinfer::pipeline::ProveOptions { input_salt };
+    let report =
+        zkinfer::pipeline::prove_with(&args.dir, &args.input, &args.output, &spinner, &opts)?;
     drop(spinner);
     print_report(&report, &args.output);
+    if let Some(salt) = &report.input_salt {
+        let mut path = args.output.clone().into_os_string();
+        path.push(".salt");
+        let path = PathBuf::from(path);
+        if args.input_salt.is_none() {
+            zkinfer::artifact::write_atomic(
+                &path,
+                format!("{}\n", zkinfer::hash::to_hex(salt)).as_bytes(),
+            )?;
+            println!(
+                "input salt -> {} (keep it private: with it, the input's owner can show which input the proof was about)",
+                path.display()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

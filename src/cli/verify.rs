@@ -21,6 +21,10 @@ pub struct Args {
     /// may be repeated. Without it any SRS is accepted and its id is printed.
     #[arg(long = "trusted-srs", value_name = "SRS_ID")]
     pub trusted_srs: Vec<String>,
+    /// Accept only a hashed-input proof about this input hash (64 hex digits, as `zkinfer
+    /// hash-input` prints it).
+    #[arg(long = "input-hash", value_name = "HEX")]
+    pub input_hash: Option<String>,
 }
 
 /// Runs `verify`: exit 0 accepted, 1 rejected, 2 unreadable or malformed file.
@@ -39,6 +43,18 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
+        Ok(v)
+            if args.input_hash.as_ref().is_some_and(|want| {
+                v.input_hash.as_deref()
+                    != Some(want.trim().trim_start_matches("0x").to_lowercase().as_str())
+            }) =>
+        {
+            println!(
+                "proof REJECTED: the proof is about input hash {}, not the one given (--input-hash)",
+                v.input_hash.as_deref().unwrap_or("(none: the input is not hashed)")
+            );
+            Ok(ExitCode::from(1))
+        }
         Ok(v) => {
             println!(
                 "proof accepted for {} (commitment {}) in {:.1} ms",
@@ -47,9 +63,13 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                 v.verify_time.as_secs_f64() * 1e3
             );
             let vis = &v.visibility;
+            let input = match &v.input_hash {
+                Some(h) => format!("hashed {h}"),
+                None => vis.input.clone(),
+            };
             println!(
-                "model commitment ok · weights {} · input {} · output {}",
-                vis.weights, vis.input, vis.output
+                "model commitment ok · weights {} · input {input} · output {}",
+                vis.weights, vis.output
             );
             super::print_outputs(&v.outputs);
             println!(

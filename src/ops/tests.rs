@@ -590,6 +590,7 @@ fn a_private_input_is_range_checked_in_the_circuit() {
     let privacy = Privacy {
         weights: true,
         input: true,
+        hashed_input: false,
     };
     let p = plan_for(&q, privacy).expect("plan");
     assert!(p.shape.private_input && p.shape.private_weights);
@@ -623,4 +624,67 @@ fn a_private_input_is_range_checked_in_the_circuit() {
     let mut other = honest;
     other.inputs[1] += 1;
     assert!(run(other).is_err());
+}
+
+#[test]
+fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
+    use crate::plan::{plan_for, Privacy};
+    use halo2_proofs::halo2curves::bn256::Fr;
+    let g = chain(
+        &[1, 3],
+        vec![(
+            vec![],
+            vec![1, 2],
+            dense(
+                &[vec![0.5, -1.0, 0.25], vec![1.0, 1.0, -0.5]],
+                &[0.1, 0.0],
+                true,
+            ),
+        )],
+    );
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+    };
+    let q = quantize(&g, None, &opts).expect("quantize");
+    let privacy = Privacy {
+        weights: false,
+        input: true,
+        hashed_input: true,
+    };
+    let p = plan_for(&q, privacy).expect("plan");
+    let trace = witness::run(
+        &q,
+        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
+    )
+    .expect("run");
+    let q = Arc::new(q);
+    let bits = q.activation_bits();
+    let run = |cw: CircuitWitness, instance: Vec<Fr>| {
+        let c = ModelCircuit::prove(q.clone(), p.shape, cw);
+        MockProver::run(p.k, &c, vec![instance])
+            .expect("mock")
+            .verify()
+            .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect::<Vec<_>>())
+    };
+    let honest = CircuitWitness::new(&q, p.shape, &trace)
+        .expect("witness")
+        .with_input_salt(Fr::from(77), bits);
+    let instance = honest.instance_fields();
+    assert_eq!(instance.len(), 3, "hash + two outputs");
+    assert_eq!(
+        instance[0],
+        crate::hash::hash_input(&trace.input(), bits, Fr::from(77))
+    );
+    run(honest.clone(), instance.clone()).expect("honest");
+    // the sponge of another salt against the published hash
+    let other = honest.clone().with_input_salt(Fr::from(78), bits);
+    assert!(run(other, instance.clone()).is_err());
+    // another input hashed (its own sponge) while the model reads the true one
+    let mut swapped = honest.clone();
+    swapped.inputs[0] += 1;
+    let swapped = swapped.with_input_salt(Fr::from(77), bits);
+    let mut inst = instance.clone();
+    inst[0] = swapped.instance_fields()[0];
+    assert!(run(swapped, inst).is_err());
 }

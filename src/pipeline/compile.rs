@@ -159,7 +159,9 @@ pub fn settings_of(
         activation_bits: model.activation_bits(),
         output_bits: model.output_bits,
         visibility: Visibility {
-            input: if plan.shape.private_input {
+            input: if plan.shape.hashed_input {
+                "hashed"
+            } else if plan.shape.private_input {
                 "private"
             } else {
                 "public"

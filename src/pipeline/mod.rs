@@ -9,7 +9,7 @@ mod verify;
 
 pub use accuracy::{accuracy, read_labels, AccuracyReport};
 pub use compile::{compile, CalibrationReport, CompileOptions, CompileReport};
-pub use prove::{link_context, prove, ProveReport};
+pub use prove::{link_context, prove, prove_with, ProveOptions, ProveReport};
 pub use setup::{setup, SetupReport};
 pub use verify::{verify, Verified, VerifyError};
 

@@ -3,7 +3,7 @@
 use super::{files, read_build, read_input, PipelineError, Progress};
 use crate::artifact::Settings;
 use crate::artifact::{self, Commitment, OutputField, ProofFile, COMMITMENT_FORMAT, PROOF_FORMAT};
-use crate::circuit::{instance_field, CircuitWitness, ModelCircuit};
+use crate::circuit::{CircuitWitness, ModelCircuit};
 use crate::keys::{self, VerifierSrs};
 use crate::quantize::QuantModel;
 use crate::weights::{self, Salt, WeightCommitment, WeightLink};
@@ -26,6 +26,15 @@ pub struct ProveReport {
     pub prove_time: Duration,
     /// Circuit size exponent.
     pub k: u32,
+    /// A hashed input's salt (keep it to show later which input the proof was about).
+    pub input_salt: Option<Fr>,
+}
+
+/// Options of [`prove_with`].
+#[derive(Clone, Debug, Default)]
+pub struct ProveOptions {
+    /// The salt of a hashed input (a fresh random one when absent).
+    pub input_salt: Option<Fr>,
 }
 
 /// Proves the model of build folder `dir` on the input file `input`, writing `out`.
@@ -34,6 +43,17 @@ pub fn prove(
     input: &Path,
     out: &Path,
     progress: &dyn Progress,
+) -> Result<ProveReport, PipelineError> {
+    prove_with(dir, input, out, progress, &ProveOptions::default())
+}
+
+/// [`prove`] with options.
+pub fn prove_with(
+    dir: &Path,
+    input: &Path,
+    out: &Path,
+    progress: &dyn Progress,
+    opts: &ProveOptions,
 ) -> Result<ProveReport, PipelineError> {
     let (settings, model) = read_build(dir)?;
     let commitment: Commitment =
@@ -52,8 +72,13 @@ pub fn prove(
     let values = read_input(input, &lens)?;
     let quantized = witness::quantize_input(&model, &values)?;
     let trace = witness::run(&model, quantized)?;
-    let cw = CircuitWitness::new(&model, settings.shape, &trace)?;
-    let instance = instance_field(&cw.instance);
+    let mut cw = CircuitWitness::new(&model, settings.shape, &trace)?;
+    let input_salt = settings.shape.hashed_input.then(|| {
+        let salt = opts.input_salt.unwrap_or_else(crate::hash::random_salt);
+        cw = cw.clone().with_input_salt(salt, settings.activation_bits);
+        salt
+    });
+    let instance = cw.instance_fields();
     progress.step("loading proving key");
     let srs = keys::srs_from_bytes(&artifact::read_bytes(&dir.join(files::SRS))?, "srs.bin")?;
     let pk = keys::pk_from_bytes(
@@ -128,6 +153,7 @@ pub fn prove(
         proof,
         prove_time,
         k: settings.k,
+        input_salt,
     })
 }
 

@@ -44,6 +44,8 @@ pub struct Verified {
     pub verify_time: Duration,
     /// What the proof keeps private, as the commitment's circuit proves it.
     pub visibility: crate::artifact::Visibility,
+    /// A hashed input's hash (64 hex digits, as `zkinfer hash-input` prints it).
+    pub input_hash: Option<String>,
 }
 
 fn reject<T>(msg: impl Into<String>) -> Result<T, VerifyError> {
@@ -162,18 +164,29 @@ pub fn verify(
         );
     }
     let private_input = settings.shape.private_input;
+    let hashed = settings.shape.hashed_input;
+    if hashed && !private_input {
+        return reject("the commitment's circuit hashes a public input");
+    }
     let (n_in, n_out) = (
         if private_input { 0 } else { settings.input_len },
         settings.output_len,
     );
-    if instance.len() != n_in + n_out {
+    let n_hash = usize::from(hashed);
+    if instance.len() != n_hash + n_in + n_out {
         return reject(format!(
-            "the proof has {} public values, the model has {n_in} public inputs + {n_out} outputs",
+            "the proof has {} public values, the model has {n_hash} input hash + {n_in} public inputs + {n_out} outputs",
             instance.len()
         ));
     }
     let visibility_ok = settings.visibility.input
-        == if private_input { "private" } else { "public" }
+        == if hashed {
+            "hashed"
+        } else if private_input {
+            "private"
+        } else {
+            "public"
+        }
         && settings.visibility.weights
             == if settings.shape.private_weights {
                 "private"
@@ -186,7 +199,8 @@ pub fn verify(
     }
     // Range checks the circuit relies on: public inputs within the activation range, public
     // outputs within `output_bits` (the final layer's values skip the table).
-    let ints: Option<Vec<i64>> = instance.iter().map(from_field).collect();
+    let input_hash = instance[..n_hash].first().map(crate::hash::to_hex);
+    let ints: Option<Vec<i64>> = instance[n_hash..].iter().map(from_field).collect();
     let Some(ints) = ints else {
         return reject("a public value is not a small integer");
     };
@@ -270,6 +284,7 @@ pub fn verify(
         srs_id: vsrs.id(),
         verify_time: start.elapsed(),
         visibility: settings.visibility.clone(),
+        input_hash,
     })
 }
 

@@ -1,0 +1,102 @@
+//! Hashed inputs: the salted Poseidon hash a proof exposes instead of the input
+//! (`compile --input hashed`), computed here exactly as the circuit does
+//! (`zkinfer_circuits::poseidon`): the sponge over `[salt, packed input…]`, the quantized input
+//! values packed `⌊252 / bits⌋` to a field element with `bits` the activation width.
+
+use halo2_proofs::halo2curves::{bn256::Fr, ff::Field};
+use poseidon_primitives::poseidon::primitives::Spec;
+use std::sync::OnceLock;
+use zkinfer_circuits::poseidon::{pack, PoseidonParams, SpongeTrace};
+
+/// Standard BN254 Poseidon: width 3, `x^5`, 8 full and 57 partial rounds, round constants and
+/// MDS matrix from the reference Grain LFSR (the first secure MDS), as circomlib and
+/// halo2-lib use.
+#[derive(Debug)]
+struct Bn254Spec;
+
+impl Spec<Fr, 3, 2> for Bn254Spec {
+    fn full_rounds() -> usize {
+        8
+    }
+    fn partial_rounds() -> usize {
+        57
+    }
+    fn sbox(v: Fr) -> Fr {
+        v.pow_vartime([5])
+    }
+    fn secure_mds() -> usize {
+        0
+    }
+}
+
+/// The permutation's parameters (generated once).
+pub fn params() -> &'static PoseidonParams<Fr> {
+    static P: OnceLock<PoseidonParams<Fr>> = OnceLock::new();
+    P.get_or_init(|| {
+        let (round_constants, mds, _) = Bn254Spec::constants();
+        PoseidonParams {
+            full_rounds: 8,
+            partial_rounds: 57,
+            mds,
+            round_constants,
+        }
+    })
+}
+
+/// The message the circuit hashes: the salt, then the packed values.
+pub fn message(values: &[i64], bits: u32, salt: Fr) -> Vec<Fr> {
+    let k = (252 / bits as usize).max(1);
+    std::iter::once(salt)
+        .chain(values.chunks(k).map(|c| pack::<Fr>(c, bits)))
+        .collect()
+}
+
+/// The sponge rows the circuit assigns for `values` under `salt`.
+pub fn trace(values: &[i64], bits: u32, salt: Fr) -> SpongeTrace<Fr> {
+    params().trace(&message(values, bits, salt))
+}
+
+/// The salted hash of quantized input `values` of `bits` signed bits each.
+pub fn hash_input(values: &[i64], bits: u32, salt: Fr) -> Fr {
+    trace(values, bits, salt).hash()
+}
+
+/// A fresh random salt.
+pub fn random_salt() -> Fr {
+    Fr::random(rand_core::OsRng)
+}
+
+/// A field element as 64 hex digits (its little-endian representation, as proof.json's
+/// instances).
+pub fn to_hex(f: &Fr) -> String {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    hex::encode(f.to_repr())
+}
+
+/// Parses [`to_hex`]'s form.
+pub fn from_hex(s: &str) -> Option<Fr> {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let bytes: [u8; 32] = hex::decode(s.trim().trim_start_matches("0x"))
+        .ok()?
+        .try_into()
+        .ok()?;
+    Option::from(Fr::from_repr(bytes))
+}
+
+/// The salted hash of an input file for the build folder `dir` (what a hashed-input proof
+/// exposes).
+pub fn hash_input_file(
+    dir: &std::path::Path,
+    input: &std::path::Path,
+    salt: Fr,
+) -> Result<Fr, crate::pipeline::PipelineError> {
+    let (settings, model) = crate::pipeline::read_build(dir)?;
+    let lens: Vec<usize> = settings
+        .inputs
+        .iter()
+        .map(|i| crate::artifact::numel(&i.shape).unwrap_or(usize::MAX))
+        .collect();
+    let values = crate::pipeline::read_input(input, &lens)?;
+    let q = crate::witness::quantize_input(&model, &values)?;
+    Ok(hash_input(&q, settings.activation_bits, salt))
+}
