@@ -1,7 +1,8 @@
 //! # Private weights: the weight commitment and its per-proof link
 //!
-//! With `compile --weights private` the dense chip keeps weights and biases in advice columns
-//! (the "weight columns"), so the verifying key depends only on the layout. The weights are
+//! With `compile --weights private` the dense chip keeps every linear coefficient in advice
+//! columns (the "weight columns"; the max and argmax gadgets' own constants stay fixed), so the
+//! verifying key depends only on the layout and the quantization (scales, tables). The weights are
 //! bound instead by a **weight commitment** the owner publishes in commitment.json: for every
 //! weight column `c`, the KZG commitment
 //!
@@ -142,14 +143,23 @@ impl Salt {
         Ok(())
     }
 
-    /// The salts `s_c[j]` of column `c` for `m` blinding rows.
-    fn of_column(&self, c: usize, m: usize) -> Vec<Fr> {
+    /// The salts `s_c[j]` of column `c` (with these `values`) for `m` blinding rows. They
+    /// depend on the values too: two weight versions committed under one salt file get
+    /// independent blinding (else their difference would be an unblinded commitment to the
+    /// change).
+    fn of_column(&self, c: usize, values: &[Fr], m: usize) -> Vec<Fr> {
+        let mut h = Sha512::new();
+        for v in values {
+            h.update(v.to_repr());
+        }
+        let digest: [u8; 64] = h.finalize().into();
         (0..m)
             .map(|j| {
                 hash_to_field(&[
-                    b"zkinfer/weight-salt/v1",
+                    b"zkinfer/weight-salt/v2",
                     &self.0,
                     &(c as u64).to_le_bytes(),
+                    &digest,
                     &(j as u64).to_le_bytes(),
                 ])
             })
@@ -179,7 +189,12 @@ fn point_from_hex(h: &str) -> Result<G1Affine, WeightsError> {
         .ok_or_else(bad)?;
     let mut repr = <G1Affine as GroupEncoding>::Repr::default();
     repr.as_mut().copy_from_slice(&bytes);
-    Option::from(G1Affine::from_bytes(&repr)).ok_or_else(bad)
+    let p: G1Affine = Option::from(G1Affine::from_bytes(&repr)).ok_or_else(bad)?;
+    // the canonical encoding only (no second spelling of a point: files stay unmalleable)
+    if p.to_bytes().as_ref() != bytes.as_slice() {
+        return Err(bad());
+    }
+    Ok(p)
 }
 
 fn scalar_hex(s: &Fr) -> String {
@@ -336,7 +351,7 @@ pub fn commit_weights(
         .zip(columns)
         .map(|(&c, col)| {
             let mut v = col.clone();
-            v[first..].copy_from_slice(&salt.of_column(c, m));
+            v[first..].copy_from_slice(&salt.of_column(c, &col[..first], m));
             point_hex(&commit(srs, domain, v))
         })
         .collect();
@@ -386,6 +401,11 @@ fn check_bases(
     srs: &crate::keys::VerifierSrs,
 ) -> Result<Vec<G1Affine>, WeightsError> {
     let n = 1usize << k;
+    if wc.bases.len() > 64 || wc.base_proofs.len() != wc.bases.len() {
+        return Err(WeightsError::Malformed(
+            "the weight commitment's bases do not match its blinding rows".into(),
+        ));
+    }
     let bases: Vec<G1Affine> = wc
         .bases
         .iter()
@@ -464,10 +484,12 @@ pub fn fresh_commitments(proof: &[u8], indices: &[usize]) -> Result<Vec<G1Affine
 }
 
 /// Proves knowledge of `δ_c = r'_c − s_c` with `C'_c − C_c = Σ δ_c[j]·B_j` for every weight
-/// column (`fresh_blinds` from [`replay_blinds`]), bound to `context`.
+/// column (`columns` from [`weight_columns`], `fresh_blinds` from [`replay_blinds`]), bound to
+/// `context`.
 pub fn prove_link(
     wc: &WeightCommitment,
     salt: &Salt,
+    columns: &[Vec<Fr>],
     fresh_blinds: &[Vec<Fr>],
     context: &[u8],
     rng: &mut impl RngCore,
@@ -478,14 +500,21 @@ pub fn prove_link(
         .map(|h| point_from_hex(h))
         .collect::<Result<_, _>>()?;
     let m = bases.len();
+    if columns.len() != wc.columns.len() || fresh_blinds.len() != wc.columns.len() {
+        return Err(WeightsError::Malformed(
+            "the weight columns do not match the commitment".into(),
+        ));
+    }
     let deltas: Vec<Vec<Fr>> = wc
         .columns
         .iter()
+        .zip(columns)
         .zip(fresh_blinds)
-        .map(|(&c, fresh)| {
+        .map(|((&c, col), fresh)| {
+            let first = col.len().saturating_sub(m);
             fresh
                 .iter()
-                .zip(salt.of_column(c, m))
+                .zip(salt.of_column(c, &col[..first], m))
                 .map(|(r, s)| *r - s)
                 .collect()
         })
@@ -525,6 +554,16 @@ pub fn verify_link(
     proof: &[u8],
     context: &[u8],
 ) -> Result<(), WeightsError> {
+    let cols = wc.columns.len();
+    if wc.commitments.len() != cols
+        || link.a.len() != cols
+        || link.z.len() != cols
+        || link.z.iter().any(|z| z.len() != wc.bases.len())
+    {
+        return Err(WeightsError::Malformed(
+            "the weight link does not match the weight commitment's shape".into(),
+        ));
+    }
     let bases = check_bases(wc, k, srs)?;
     let published: Vec<G1Affine> = wc
         .commitments

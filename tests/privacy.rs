@@ -211,14 +211,22 @@ fn a_changed_weight_is_bound_by_the_commitment_and_the_key_depends_only_on_the_a
     let salt = Salt::read(&a.join("weights.salt")).expect("salt");
     let vsrs = keys::VerifierSrs::from_srs(&srs);
     let ctx = pipeline::link_context(&ca.digest, &instance, &bytes);
-    let forged = weights::prove_link(wa, &salt, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
+    let (_, cols_b) =
+        weights::weight_columns(model.clone(), settings.shape, settings.k).expect("columns");
+    let model_a = Arc::new(read_model(&a).model);
+    let (_, cols_a) =
+        weights::weight_columns(model_a, settings.shape, settings.k).expect("columns");
+    // its best attempt: δ against a's true salts
+    let forged =
+        weights::prove_link(wa, &salt, &cols_a, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
     let err = weights::verify_link(wa, settings.k, &vsrs, &forged, &bytes, &ctx)
         .expect_err("b's weights against a's commitment");
     assert!(err.to_string().contains("not the committed one"), "{err}");
     // the same proof links to b's commitment
     let wb = cb.body.weights.as_ref().expect("weight commitment");
     let ctx = pipeline::link_context(&cb.digest, &instance, &bytes);
-    let link = weights::prove_link(wb, &salt, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
+    let link =
+        weights::prove_link(wb, &salt, &cols_b, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
     weights::verify_link(wb, settings.k, &vsrs, &link, &bytes, &ctx).expect("b links to b");
 }
 
@@ -448,4 +456,107 @@ fn a_hashed_input_is_bound_to_its_hash_and_salt() {
     edited.instances[0] = hb.clone();
     artifact::write_json(&proof, &edited).expect("write");
     assert_eq!(with_hash(&hb).status.code(), Some(1));
+}
+
+#[test]
+fn two_weight_versions_under_one_salt_file_share_no_blinding() {
+    // the difference of two commitments must not be a commitment to the weight change alone
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    compile_private("mlp_tiny", &a, PRIVATE_WEIGHTS);
+    pipeline::setup(&a, None, &Quiet).expect("setup a");
+    with_one_weight_changed(&a, &b);
+    pipeline::setup(&b, None, &Quiet).expect("setup b");
+    let settings = commitment(&a).body.settings;
+    let cols = |d: &Path| {
+        weights::weight_columns(Arc::new(read_model(d).model), settings.shape, settings.k)
+            .expect("columns")
+            .1
+    };
+    let (ca, cb) = (cols(&a), cols(&b));
+    let srs =
+        keys::srs_from_bytes(&std::fs::read(a.join("srs.bin")).expect("srs"), "srs").expect("srs");
+    let pk = keys::pk_from_bytes(
+        &std::fs::read(a.join("pk.bin")).expect("pk"),
+        settings.shape,
+        "pk",
+    )
+    .expect("pk");
+    let domain = pk.get_vk().get_domain();
+    let wa = commitment(&a).body.weights.expect("wa");
+    let wb = commitment(&b).body.weights.expect("wb");
+    let point = |h: &str| {
+        let bytes: [u8; 32] = hex::decode(h).expect("hex").try_into().expect("32");
+        let mut repr = <halo2_proofs::halo2curves::bn256::G1Affine as halo2_proofs::halo2curves::group::GroupEncoding>::Repr::default();
+        repr.as_mut().copy_from_slice(&bytes);
+        Option::<halo2_proofs::halo2curves::bn256::G1Affine>::from(
+            <halo2_proofs::halo2curves::bn256::G1Affine as halo2_proofs::halo2curves::group::GroupEncoding>::from_bytes(&repr),
+        )
+        .expect("point")
+    };
+    use halo2_proofs::halo2curves::group::{prime::PrimeCurveAffine, Curve};
+    for c in 0..ca.len() {
+        let diff: Vec<Fr> = ca[c].iter().zip(&cb[c]).map(|(x, y)| *y - *x).collect();
+        let d = weights::commit_values(&srs, domain, diff);
+        let got = (point(&wb.commitments[c]).to_curve() - point(&wa.commitments[c]).to_curve())
+            .to_affine();
+        assert_ne!(
+            got, d,
+            "column {c}: the commitments differ by exactly the weight change"
+        );
+    }
+}
+
+#[test]
+fn gadget_constants_stay_in_the_verifying_key_with_private_weights() {
+    // the argmax and max gadgets' own coefficients must not become owner-chosen witnesses:
+    // the private weight columns hold exactly the model's parameters
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("m");
+    let src = model_dir("cnn_bn");
+    let opts = CompileOptions {
+        calibration: Some(src.join("calibration.json")),
+        privacy: PRIVATE_WEIGHTS,
+        prove_argmax: true,
+        ..Default::default()
+    };
+    pipeline::compile(&src.join("network.onnx"), &dir, &opts).expect("compile");
+    let m = read_model(&dir).model;
+    assert!(m
+        .graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, QuantOp::ArgMax(_))));
+    assert!(m
+        .graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, QuantOp::Max(_))));
+    let settings: artifact::Settings =
+        artifact::read_json(&dir.join("settings.json"), artifact::SETTINGS_FORMAT).expect("s");
+    let (_, cols) =
+        weights::weight_columns(Arc::new(m.clone()), settings.shape, settings.k).expect("cols");
+    let in_columns = cols
+        .iter()
+        .flatten()
+        .filter(|v| **v != <Fr as halo2_proofs::halo2curves::ff::Field>::ZERO)
+        .count();
+    let parameters: usize = m
+        .graph
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            QuantOp::Linear(l) => l
+                .groups
+                .iter()
+                .map(|g| {
+                    g.w.iter().flatten().filter(|w| **w != 0).count()
+                        + g.bias.iter().filter(|b| **b != 0).count()
+                })
+                .sum(),
+            QuantOp::Gather(g) => g.consts().iter().filter(|c| **c != 0).count(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(in_columns, parameters);
 }

@@ -34,26 +34,64 @@ use std::marker::PhantomData;
 pub enum WeightColumns {
     /// Constants in fixed columns: the verifying key commits to them.
     Fixed(Vec<Column<Fixed>>),
-    /// Values in advice columns (private weights): blinded like any witness, bound by a
-    /// commitment outside halo2's (not equality-enabled, queried only at the current row).
-    Advice(Vec<Column<Advice>>),
+    /// Private weights: the lane's weight on a row is `fixed + private·advice`. Parameter
+    /// rows (`private = 1`) take their weight from the advice column (blinded like any witness,
+    /// bound by a commitment outside halo2's; not equality-enabled, queried only at the
+    /// current row); structural rows (`private = 0`: the constants of max, argmax) keep theirs
+    /// in the fixed column, so the verifying key still pins them.
+    Private {
+        /// Structural constants.
+        fixed: Vec<Column<Fixed>>,
+        /// Private parameters.
+        advice: Vec<Column<Advice>>,
+        /// 1 on parameter rows, 0 on structural ones.
+        private: Column<Fixed>,
+    },
 }
 
 impl WeightColumns {
     fn query<F: PrimeField>(&self, m: &mut VirtualCells<'_, F>, lane: usize) -> Expression<F> {
         match self {
             Self::Fixed(c) => m.query_fixed(c[lane], Rotation::cur()),
-            Self::Advice(c) => m.query_advice(c[lane], Rotation::cur()),
+            Self::Private {
+                fixed,
+                advice,
+                private,
+            } => {
+                m.query_fixed(fixed[lane], Rotation::cur())
+                    + m.query_fixed(*private, Rotation::cur())
+                        * m.query_advice(advice[lane], Rotation::cur())
+            }
         }
     }
 
-    fn assign<F: PrimeField>(&self, region: &mut Region<'_, F>, lane: usize, row: usize, v: F) {
+    fn assign<F: PrimeField>(
+        &self,
+        region: &mut Region<'_, F>,
+        lane: usize,
+        row: usize,
+        v: F,
+        parameter: bool,
+    ) {
         match self {
             Self::Fixed(c) => {
                 region.assign_fixed(c[lane], row, v);
             }
-            Self::Advice(c) => {
-                region.assign_advice(c[lane], row, Value::known(v));
+            Self::Private {
+                fixed,
+                advice,
+                private,
+            } => {
+                let (f, a) = if parameter {
+                    (F::ZERO, v)
+                } else {
+                    (v, F::ZERO)
+                };
+                region.assign_fixed(fixed[lane], row, f);
+                region.assign_advice(advice[lane], row, Value::known(a));
+                if lane == 0 {
+                    region.assign_fixed(*private, row, F::from(u64::from(parameter)));
+                }
             }
         }
     }
@@ -62,7 +100,7 @@ impl WeightColumns {
     pub fn advice(&self) -> &[Column<Advice>] {
         match self {
             Self::Fixed(_) => &[],
-            Self::Advice(c) => c,
+            Self::Private { advice, .. } => advice,
         }
     }
 }
@@ -82,8 +120,8 @@ pub struct MatMulConfig {
 
 impl MatMulConfig {
     /// Configures `lanes` accumulator lanes. Side effects: `1 + lanes` advice columns with equality
-    /// enabled, `lanes` weight columns (fixed, or advice when `private_weights`), two selectors,
-    /// two gates.
+    /// enabled, `lanes` fixed weight columns (and, when `private_weights`, `lanes` advice weight
+    /// columns and one fixed row-kind column), two selectors, two gates.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
         lanes: usize,
@@ -96,7 +134,11 @@ impl MatMulConfig {
             meta.enable_equality(c);
         }
         let w = if private_weights {
-            WeightColumns::Advice((0..lanes).map(|_| meta.advice_column()).collect())
+            WeightColumns::Private {
+                fixed: (0..lanes).map(|_| meta.fixed_column()).collect(),
+                advice: (0..lanes).map(|_| meta.advice_column()).collect(),
+                private: meta.fixed_column(),
+            }
         } else {
             WeightColumns::Fixed((0..lanes).map(|_| meta.fixed_column()).collect())
         };
@@ -186,8 +228,20 @@ impl DenseWitness {
 
 /// Operations the dense chip provides.
 pub trait MatMulInstructions<F: PrimeField> {
-    /// Lays out `acc = W·x + b` and returns one wire per output neuron (`n_out = bias.len()`).
+    /// Lays out `acc = W·x + b` with `W`, `b` model parameters (private when the chip keeps
+    /// private weights) and returns one wire per output neuron (`n_out = bias.len()`).
     fn dense(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        x: &[Wire<F>],
+        weights: &[Vec<i64>],
+        bias: &[i64],
+        witness: Option<&DenseWitness>,
+    ) -> Result<Vec<Wire<F>>, Error>;
+
+    /// [`Self::dense`] with structural constants (a gadget's own coefficients): always fixed,
+    /// so the verifying key pins them.
+    fn dense_structural(
         &mut self,
         layouter: &mut impl Layouter<F>,
         x: &[Wire<F>],
@@ -233,6 +287,7 @@ impl<F: PrimeField> MatMulChip<F> {
         weights: &[Vec<i64>],
         bias: &[i64],
         witness: Option<&Vec<Vec<i64>>>,
+        parameter: bool,
     ) -> Result<Vec<Wire<F>>, Error> {
         let c = &self.config;
         let lanes = c.lanes();
@@ -244,7 +299,7 @@ impl<F: PrimeField> MatMulChip<F> {
         let mut last = Vec::with_capacity(lanes);
         for l in 0..lanes {
             let b = bias.get(neuron(l)).copied().unwrap_or(0);
-            c.w.assign(region, l, start, to_field::<F>(b));
+            c.w.assign(region, l, start, to_field::<F>(b), parameter);
             last.push(Wire::assign(region, c.acc[l], start, acc_value(0, l)));
         }
         for (i, xi) in x.iter().enumerate() {
@@ -253,7 +308,7 @@ impl<F: PrimeField> MatMulChip<F> {
             xi.copy_to(region, c.x, at);
             for (l, lane_last) in last.iter_mut().enumerate() {
                 let w = weights.get(neuron(l)).map_or(0, |r| r[i]);
-                c.w.assign(region, l, at, to_field::<F>(w));
+                c.w.assign(region, l, at, to_field::<F>(w), parameter);
                 *lane_last = Wire::assign(region, c.acc[l], at, acc_value(row, l));
             }
         }
@@ -270,6 +325,31 @@ impl<F: PrimeField> MatMulInstructions<F> for MatMulChip<F> {
         bias: &[i64],
         witness: Option<&DenseWitness>,
     ) -> Result<Vec<Wire<F>>, Error> {
+        self.lay_out(layouter, x, weights, bias, witness, true)
+    }
+
+    fn dense_structural(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        x: &[Wire<F>],
+        weights: &[Vec<i64>],
+        bias: &[i64],
+        witness: Option<&DenseWitness>,
+    ) -> Result<Vec<Wire<F>>, Error> {
+        self.lay_out(layouter, x, weights, bias, witness, false)
+    }
+}
+
+impl<F: PrimeField> MatMulChip<F> {
+    fn lay_out(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        x: &[Wire<F>],
+        weights: &[Vec<i64>],
+        bias: &[i64],
+        witness: Option<&DenseWitness>,
+        parameter: bool,
+    ) -> Result<Vec<Wire<F>>, Error> {
         let n_out = bias.len();
         if weights.len() != n_out || weights.iter().any(|r| r.len() != x.len()) {
             return Err(Error::Synthesis);
@@ -284,7 +364,9 @@ impl<F: PrimeField> MatMulInstructions<F> for MatMulChip<F> {
             let start = self.next_row;
             let lanes_out = layouter.assign_region(
                 || format!("dense block {block}: acc = b + Σ w·x"),
-                |mut region| self.assign_block(&mut region, start, block, x, weights, bias, w),
+                |mut region| {
+                    self.assign_block(&mut region, start, block, x, weights, bias, w, parameter)
+                },
             )?;
             self.next_row += x.len() + 1;
             out.extend(lanes_out.into_iter().take(n_out - block * lanes));

@@ -232,9 +232,10 @@ impl<L: Layouter<Fr>> Synthesize<L> for ArgMax {
             .synthesize(ctx, chips, layouter, x, w)?
             .first()
             .ok_or(Error::Synthesis)?;
-        let zero_block = chips
-            .dense
-            .dense(layouter, &[], &[vec![]], &[0], w.dense()?)?;
+        let zero_block =
+            chips
+                .dense
+                .dense_structural(layouter, &[], &[vec![]], &[0], w.dense()?)?;
         let zero = *zero_block.first().ok_or(Error::Synthesis)?;
         let product = chips.product.as_mut().ok_or(Error::Synthesis)?;
         // s: free cells, each tied to its own square (s² = s: a bit)
@@ -248,30 +249,38 @@ impl<L: Layouter<Fr>> Synthesize<L> for ArgMax {
         // Σ s − 1 = 0
         let one = chips
             .dense
-            .dense(layouter, &s, &[vec![1; n]], &[-1], w.dense()?)?;
+            .dense_structural(layouter, &s, &[vec![1; n]], &[-1], w.dense()?)?;
         equal.push((one.first().ok_or(Error::Synthesis)?.cell, zero.cell));
         // Σ s·z − m = 0
         let mut xs = sz.clone();
         xs.push(m);
         let mut ws = vec![1; n];
         ws.push(-1);
-        let hit = chips.dense.dense(layouter, &xs, &[ws], &[0], w.dense()?)?;
+        let hit = chips
+            .dense
+            .dense_structural(layouter, &xs, &[ws], &[0], w.dense()?)?;
         equal.push((hit.first().ok_or(Error::Synthesis)?.cell, zero.cell));
         // c = Σ j·s_j
         let idx: Vec<i64> = (0..n as i64).collect();
-        let c = chips.dense.dense(layouter, &s, &[idx], &[0], w.dense()?)?;
+        let c = chips
+            .dense
+            .dense_structural(layouter, &s, &[idx], &[0], w.dense()?)?;
         // t_j = Σ_{i > j} s_i, u_j = m − z_j − 1, v_j = t_j·u_j ≥ 0
         let t_rows: Vec<Vec<i64>> = (0..n)
             .map(|j| (0..n).map(|i| i64::from(i > j)).collect())
             .collect();
         let t = chips
             .dense
-            .dense(layouter, &s, &t_rows, &vec![0; n], w.dense()?)?;
+            .dense_structural(layouter, &s, &t_rows, &vec![0; n], w.dense()?)?;
         let mut u = Vec::with_capacity(n);
         for zj in &z {
-            let d = chips
-                .dense
-                .dense(layouter, &[m, *zj], &[vec![1, -1]], &[-1], w.dense()?)?;
+            let d = chips.dense.dense_structural(
+                layouter,
+                &[m, *zj],
+                &[vec![1, -1]],
+                &[-1],
+                w.dense()?,
+            )?;
             u.push(*d.first().ok_or(Error::Synthesis)?);
         }
         let tu: Vec<_> = t.iter().copied().zip(u.iter().copied()).collect();

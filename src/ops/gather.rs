@@ -40,7 +40,8 @@ pub struct Gather<W> {
 }
 
 impl<W: Copy> Gather<W> {
-    fn consts(&self) -> Vec<W> {
+    /// The constants the gather writes, in order.
+    pub fn consts(&self) -> Vec<W> {
         self.src
             .iter()
             .filter_map(|s| match s {

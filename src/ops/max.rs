@@ -195,14 +195,22 @@ impl<L: Layouter<Fr>> Synthesize<L> for Max {
             let mut m = wires.next().flatten().ok_or(Error::Synthesis)?;
             for a in wires {
                 let a = a.ok_or(Error::Synthesis)?;
-                let d = chips
-                    .dense
-                    .dense(layouter, &[a, m], &[vec![s, -s]], &[0], w.dense()?)?;
+                let d = chips.dense.dense_structural(
+                    layouter,
+                    &[a, m],
+                    &[vec![s, -s]],
+                    &[0],
+                    w.dense()?,
+                )?;
                 let r = chips.rescale.rescale(layouter, &d, 0, true, w.rescale()?)?;
                 let r = r.first().and_then(|r| r.relu).ok_or(Error::Synthesis)?;
-                let next = chips
-                    .dense
-                    .dense(layouter, &[m, r], &[vec![1, s]], &[0], w.dense()?)?;
+                let next = chips.dense.dense_structural(
+                    layouter,
+                    &[m, r],
+                    &[vec![1, s]],
+                    &[0],
+                    w.dense()?,
+                )?;
                 m = *next.first().ok_or(Error::Synthesis)?;
             }
             out.push(m);

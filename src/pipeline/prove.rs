@@ -208,7 +208,7 @@ fn link_weights(
         }
     }
     let context = link_context(digest, instance, proof);
-    let link = weights::prove_link(wc, salt, &fresh, &context, &mut OsRng)?;
+    let link = weights::prove_link(wc, salt, &columns, &fresh, &context, &mut OsRng)?;
     weights::verify_link(
         wc,
         settings.k,
