@@ -4,43 +4,11 @@
 //! values packed `⌊252 / bits⌋` to a field element with `bits` the activation width.
 
 use halo2_proofs::halo2curves::{bn256::Fr, ff::Field};
-use poseidon_primitives::poseidon::primitives::Spec;
-use std::sync::OnceLock;
 use zkinfer_circuits::poseidon::{pack, PoseidonParams, SpongeTrace};
 
-/// Standard BN254 Poseidon: width 3, `x^5`, 8 full and 57 partial rounds, round constants and
-/// MDS matrix from the reference Grain LFSR (the first secure MDS), as circomlib and
-/// halo2-lib use.
-#[derive(Debug)]
-struct Bn254Spec;
-
-impl Spec<Fr, 3, 2> for Bn254Spec {
-    fn full_rounds() -> usize {
-        8
-    }
-    fn partial_rounds() -> usize {
-        57
-    }
-    fn sbox(v: Fr) -> Fr {
-        v.pow_vartime([5])
-    }
-    fn secure_mds() -> usize {
-        0
-    }
-}
-
-/// The permutation's parameters (generated once).
+/// The permutation's parameters (the standard BN254 ones).
 pub fn params() -> &'static PoseidonParams<Fr> {
-    static P: OnceLock<PoseidonParams<Fr>> = OnceLock::new();
-    P.get_or_init(|| {
-        let (round_constants, mds, _) = Bn254Spec::constants();
-        PoseidonParams {
-            full_rounds: 8,
-            partial_rounds: 57,
-            mds,
-            round_constants,
-        }
-    })
+    zkinfer_circuits::poseidon::bn254()
 }
 
 /// The message the circuit hashes: the salt, then the packed values.

@@ -43,8 +43,9 @@ fn pipeline(
     ])
 }
 
-#[test]
-fn every_bundled_model_proves_and_verifies_with_private_weights_and_a_hashed_input() {
+/// Compiles, sets up, proves and verifies every bundled model from the CLI with the compile
+/// flags `extra`; the verify output must name the float model's class and contain `expect`.
+fn every_model(extra: &[&str], expect: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     for name in MODELS {
         let src = model_dir(name);
@@ -53,10 +54,10 @@ fn every_bundled_model_proves_and_verifies_with_private_weights_and_a_hashed_inp
             Some(&src.join("calibration.json")),
             &src.join("input.json"),
             &tmp.path().join(name),
-            &["--weights", "private", "--input", "hashed"],
+            extra,
         );
         assert!(
-            out.contains("weights private · input hashed ")
+            out.contains(expect)
                 && out.contains(&format!("predicted class: {}", expected_argmax(name))),
             "{name}: {out}"
         );
@@ -64,22 +65,16 @@ fn every_bundled_model_proves_and_verifies_with_private_weights_and_a_hashed_inp
 }
 
 #[test]
+fn every_bundled_model_proves_and_verifies_with_private_weights_and_a_hashed_input() {
+    every_model(
+        &["--weights", "private", "--input", "hashed"],
+        "weights private · input hashed ",
+    );
+}
+
+#[test]
 fn every_bundled_model_proves_and_verifies_with_the_float_prediction() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    for name in MODELS {
-        let src = model_dir(name);
-        let out = pipeline(
-            &src.join("network.onnx"),
-            Some(&src.join("calibration.json")),
-            &src.join("input.json"),
-            &tmp.path().join(name),
-            &[],
-        );
-        assert!(
-            out.contains(&format!("predicted class: {}", expected_argmax(name))),
-            "{name}: {out}"
-        );
-    }
+    every_model(&[], "weights fixed · input public · output public");
 }
 
 #[test]

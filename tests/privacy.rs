@@ -150,14 +150,21 @@ fn with_one_weight_changed(a: &Path, b: &Path) {
     artifact::write_json(&b.join("model.json"), &m).expect("write");
 }
 
-#[test]
-fn a_changed_weight_is_bound_by_the_commitment_and_the_key_depends_only_on_the_architecture() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+/// Build folders `a` (mlp_tiny, private weights, set up) and `b` (one weight changed, the
+/// same salt file, set up) under `root`.
+fn two_weight_versions(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (a, b) = (root.join("a"), root.join("b"));
     compile_private("mlp_tiny", &a, PRIVATE_WEIGHTS);
     pipeline::setup(&a, None, &Quiet).expect("setup a");
     with_one_weight_changed(&a, &b);
     pipeline::setup(&b, None, &Quiet).expect("setup b");
+    (a, b)
+}
+
+#[test]
+fn a_changed_weight_is_bound_by_the_commitment_and_the_key_depends_only_on_the_architecture() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (a, b) = two_weight_versions(tmp.path());
     // same architecture, different weights: byte-identical verifying keys, other commitments
     let vk_a = std::fs::read(a.join("vk.bin")).expect("vk a");
     assert_eq!(vk_a, std::fs::read(b.join("vk.bin")).expect("vk b"));
@@ -188,14 +195,7 @@ fn a_changed_weight_is_bound_by_the_commitment_and_the_key_depends_only_on_the_a
     let trace = witness::run(&model, q).expect("run");
     let cw = CircuitWitness::new(&model, settings.shape, &trace).expect("witness");
     let instance = instance_field(&cw.instance);
-    let srs =
-        keys::srs_from_bytes(&std::fs::read(b.join("srs.bin")).expect("srs"), "srs").expect("srs");
-    let pk = keys::pk_from_bytes(
-        &std::fs::read(b.join("pk.bin")).expect("pk"),
-        settings.shape,
-        "pk",
-    )
-    .expect("pk");
+    let (srs, pk) = keys_of(&b, &settings);
     let rng = ChaCha20Rng::from_seed([7; 32]);
     let mut replay = rng.clone();
     let circuit = ModelCircuit::prove(model.clone(), settings.shape, cw);
@@ -228,6 +228,25 @@ fn a_changed_weight_is_bound_by_the_commitment_and_the_key_depends_only_on_the_a
     let link =
         weights::prove_link(wb, &salt, &cols_b, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
     weights::verify_link(wb, settings.k, &vsrs, &link, &bytes, &ctx).expect("b links to b");
+}
+
+/// The SRS and proving key `setup` wrote to `dir`.
+fn keys_of(
+    dir: &Path,
+    settings: &artifact::Settings,
+) -> (
+    keys::Srs,
+    halo2_proofs::plonk::ProvingKey<halo2_proofs::halo2curves::bn256::G1Affine>,
+) {
+    let srs = keys::srs_from_bytes(&std::fs::read(dir.join("srs.bin")).expect("srs"), "srs")
+        .expect("srs");
+    let pk = keys::pk_from_bytes(
+        &std::fs::read(dir.join("pk.bin")).expect("pk"),
+        settings.shape,
+        "pk",
+    )
+    .expect("pk");
+    (srs, pk)
 }
 
 fn pipeline_input(path: &Path, settings: &artifact::Settings) -> Vec<f64> {
@@ -462,11 +481,7 @@ fn a_hashed_input_is_bound_to_its_hash_and_salt() {
 fn two_weight_versions_under_one_salt_file_share_no_blinding() {
     // the difference of two commitments must not be a commitment to the weight change alone
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    compile_private("mlp_tiny", &a, PRIVATE_WEIGHTS);
-    pipeline::setup(&a, None, &Quiet).expect("setup a");
-    with_one_weight_changed(&a, &b);
-    pipeline::setup(&b, None, &Quiet).expect("setup b");
+    let (a, b) = two_weight_versions(tmp.path());
     let settings = commitment(&a).body.settings;
     let cols = |d: &Path| {
         weights::weight_columns(Arc::new(read_model(d).model), settings.shape, settings.k)
@@ -474,14 +489,7 @@ fn two_weight_versions_under_one_salt_file_share_no_blinding() {
             .1
     };
     let (ca, cb) = (cols(&a), cols(&b));
-    let srs =
-        keys::srs_from_bytes(&std::fs::read(a.join("srs.bin")).expect("srs"), "srs").expect("srs");
-    let pk = keys::pk_from_bytes(
-        &std::fs::read(a.join("pk.bin")).expect("pk"),
-        settings.shape,
-        "pk",
-    )
-    .expect("pk");
+    let (srs, pk) = keys_of(&a, &settings);
     let domain = pk.get_vk().get_domain();
     let wa = commitment(&a).body.weights.expect("wa");
     let wb = commitment(&b).body.weights.expect("wb");

@@ -34,7 +34,7 @@
 use crate::{fixed::to_field, Wire};
 use halo2_proofs::{
     circuit::{Layouter, Value},
-    halo2curves::ff::PrimeField,
+    halo2curves::{bn256::Fr, ff::PrimeField},
     plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, VirtualCells},
     poly::Rotation,
 };
@@ -141,6 +141,43 @@ impl<F: PrimeField> PoseidonParams<F> {
     pub fn hash_rows(&self, len: usize) -> usize {
         1 + len.div_ceil(2).max(1) * (self.rounds() + 1)
     }
+}
+
+/// Standard BN254 Poseidon: width 3, `x^5`, 8 full and 57 partial rounds, round constants and
+/// MDS matrix from the reference Grain LFSR (the first secure MDS), as the reference
+/// implementation (hadeshash) generates them.
+#[derive(Debug)]
+pub struct Bn254Spec;
+
+impl poseidon_primitives::poseidon::primitives::Spec<Fr, 3, 2> for Bn254Spec {
+    fn full_rounds() -> usize {
+        8
+    }
+    fn partial_rounds() -> usize {
+        57
+    }
+    fn sbox(v: Fr) -> Fr {
+        use halo2_proofs::halo2curves::ff::Field;
+        v.pow_vartime([5])
+    }
+    fn secure_mds() -> usize {
+        0
+    }
+}
+
+/// The standard BN254 parameters (generated once).
+pub fn bn254() -> &'static PoseidonParams<Fr> {
+    use poseidon_primitives::poseidon::primitives::Spec;
+    static P: std::sync::OnceLock<PoseidonParams<Fr>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let (round_constants, mds, _) = Bn254Spec::constants();
+        PoseidonParams {
+            full_rounds: 8,
+            partial_rounds: 57,
+            mds,
+            round_constants,
+        }
+    })
 }
 
 /// Packs `values` (each of `bits` signed bits) into one field element, as the chip does.
@@ -474,42 +511,16 @@ mod tests {
     use super::*;
     use crate::testing::{MockRun, PoseidonCircuit};
     use halo2_proofs::halo2curves::{bn256::Fr, ff::Field};
-    use poseidon_primitives::poseidon::primitives::{ConstantLength, Hash, Spec};
-
-    /// Standard BN254 Poseidon: width 3, x^5, 8 full and 57 partial rounds, constants from
-    /// the reference Grain LFSR (first secure MDS).
-    #[derive(Debug)]
-    struct Bn254Spec;
-
-    impl Spec<Fr, 3, 2> for Bn254Spec {
-        fn full_rounds() -> usize {
-            8
-        }
-        fn partial_rounds() -> usize {
-            57
-        }
-        fn sbox(v: Fr) -> Fr {
-            v.pow_vartime([5])
-        }
-        fn secure_mds() -> usize {
-            0
-        }
-    }
+    use poseidon_primitives::poseidon::primitives::{ConstantLength, Hash};
 
     fn params() -> PoseidonParams<Fr> {
-        let (round_constants, mds, _) = Bn254Spec::constants();
-        PoseidonParams {
-            full_rounds: 8,
-            partial_rounds: 57,
-            mds,
-            round_constants,
-        }
+        bn254().clone()
     }
 
     #[test]
     fn the_permutation_is_the_reference_one() {
         let p = params();
-        let reference = Hash::<Fr, Bn254Spec, ConstantLength<2>, 3, 2>::init();
+        let reference = Hash::<Fr, super::Bn254Spec, ConstantLength<2>, 3, 2>::init();
         for seed in [[0u64, 0, 0], [1, 2, 3], [u64::MAX, 7, 1 << 40]] {
             let mut a = seed.map(Fr::from);
             let mut b = a;

@@ -287,6 +287,20 @@ fn a_final_relu_is_bounded_and_its_sign_cannot_be_forged() {
     t.expect_failure("relu sign table");
 }
 
+/// MockProver on the model circuit; the failures as text.
+fn mock(
+    q: &Arc<QuantModel>,
+    p: &crate::plan::Plan,
+    cw: CircuitWitness,
+    instance: Vec<halo2_proofs::halo2curves::bn256::Fr>,
+) -> Result<(), Vec<String>> {
+    let c = ModelCircuit::prove(q.clone(), p.shape, cw);
+    MockProver::run(p.k, &c, vec![instance])
+        .expect("mock")
+        .verify()
+        .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect::<Vec<_>>())
+}
+
 fn func_graph(name: &str, n: usize) -> FloatGraph {
     chain(
         &[1, n],
@@ -371,11 +385,7 @@ fn a_function_table_cannot_be_bent() {
     let trace = witness::run(&q, witness::quantize_input(&q, &x).expect("in")).expect("run");
     let mk = |cw: CircuitWitness| {
         let instance = instance_field(&cw.instance);
-        let c = ModelCircuit::prove(q.clone(), p.shape, cw);
-        MockProver::run(p.k, &c, vec![instance])
-            .expect("mock")
-            .verify()
-            .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect::<Vec<_>>())
+        mock(&q, &p, cw, instance)
     };
     let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
     mk(honest.clone()).expect("honest");
@@ -603,11 +613,7 @@ fn a_private_input_is_range_checked_in_the_circuit() {
     let run = |cw: CircuitWitness| {
         assert_eq!(cw.instance.len(), 2, "only the outputs are public");
         let instance = instance_field(&cw.instance);
-        let c = ModelCircuit::prove(q.clone(), p.shape, cw);
-        MockProver::run(p.k, &c, vec![instance])
-            .expect("mock")
-            .verify()
-            .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect::<Vec<_>>())
+        mock(&q, &p, cw, instance)
     };
     let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
     run(honest.clone()).expect("honest");
@@ -660,13 +666,7 @@ fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
     .expect("run");
     let q = Arc::new(q);
     let bits = q.activation_bits();
-    let run = |cw: CircuitWitness, instance: Vec<Fr>| {
-        let c = ModelCircuit::prove(q.clone(), p.shape, cw);
-        MockProver::run(p.k, &c, vec![instance])
-            .expect("mock")
-            .verify()
-            .map_err(|fs| fs.iter().map(|f| format!("{f} {f:?}")).collect::<Vec<_>>())
-    };
+    let run = |cw: CircuitWitness, instance: Vec<Fr>| mock(&q, &p, cw, instance);
     let honest = CircuitWitness::new(&q, p.shape, &trace)
         .expect("witness")
         .with_input_salt(Fr::from(77), bits);

@@ -64,12 +64,22 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     } else {
         (when_false, when_true)
     };
-    let r = l.add(
-        &node.name,
-        vec![x],
-        shape.clone(),
-        FloatOp::Relu(Relu { len: n }),
-    );
+    let t = sign_linear(l, &node.name, x, shape, &neg, &pos);
+    Ok(Built::Done(vec![Value::Tensor(t)]))
+}
+
+/// `y_j = neg_j·x_j` below zero and `pos_j·x_j` above, as
+/// `neg·x + (pos − neg)·ReLU(x)`: a Relu node and a Linear.
+pub(super) fn sign_linear(
+    l: &mut Loader,
+    name: &str,
+    x: TensorId,
+    shape: Vec<usize>,
+    neg: &[f64],
+    pos: &[f64],
+) -> TensorId {
+    let n: usize = shape.iter().product();
+    let r = l.add(name, vec![x], shape.clone(), FloatOp::Relu(Relu { len: n }));
     let lin = Linear {
         rows: (0..n)
             .map(|j| Row {
@@ -82,8 +92,7 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
             .collect(),
         relu: false,
     };
-    let t = l.add(&node.name, vec![x, r], shape, FloatOp::Linear(lin));
-    Ok(Built::Done(vec![Value::Tensor(t)]))
+    l.add(name, vec![x, r], shape, FloatOp::Linear(lin))
 }
 
 fn all_zero(c: &Tensor) -> bool {

@@ -7,9 +7,9 @@
 use super::super::{Built, Loader, Value};
 use crate::graph::Ref;
 use crate::ops::func::Func;
-use crate::ops::linear::{Linear, Row};
+
 use crate::ops::mul::Mul;
-use crate::ops::relu::Relu;
+
 use crate::ops::FloatOp;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
@@ -49,14 +49,13 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
         );
         return Ok(Built::Done(vec![Value::Tensor(t)]));
     }
-    // (weight of x, weight of ReLU(x)) in the result
-    let (wx, wr) = if let Some(lr) = op.0.downcast_ref::<LeakyRelu>() {
-        let a = f64::from(lr.alpha);
-        (a, 1.0 - a)
+    // slopes below and above zero
+    let (neg, pos) = if let Some(lr) = op.0.downcast_ref::<LeakyRelu>() {
+        (f64::from(lr.alpha), 1.0)
     } else {
         match name.as_str() {
             "Neg" => return l.affine(node),
-            "Abs" => (-1.0, 2.0),
+            "Abs" => (-1.0, 1.0),
             _ => return Ok(Built::NotMine),
         }
     };
@@ -65,22 +64,7 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     };
     let shape = l.shape(OutletId::new(node.id, 0))?;
     let n: usize = shape.iter().product();
-    let r = l.add(
-        &node.name,
-        vec![x],
-        shape.clone(),
-        FloatOp::Relu(Relu { len: n }),
-    );
-    let lin = Linear {
-        rows: (0..n as u32)
-            .map(|j| Row {
-                bias: 0.0,
-                terms: vec![(Ref(0, j), wx), (Ref(1, j), wr)],
-            })
-            .collect(),
-        relu: false,
-    };
-    let t = l.add(&node.name, vec![x, r], shape, FloatOp::Linear(lin));
+    let t = super::select::sign_linear(l, &node.name, x, shape, &vec![neg; n], &vec![pos; n]);
     Ok(Built::Done(vec![Value::Tensor(t)]))
 }
 
