@@ -68,6 +68,10 @@ pub struct CircuitShape {
     /// hashed`; omitted from JSON when false).
     #[serde(default, skip_serializing_if = "is_false")]
     pub hashed_input: bool,
+    /// The outputs' salted Poseidon hash is the last public value instead of the outputs
+    /// (`compile --output-visibility hashed`; omitted from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hashed_output: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -94,6 +98,7 @@ impl Default for CircuitShape {
             private_weights: false,
             private_input: false,
             hashed_input: false,
+            hashed_output: false,
         }
     }
 }
@@ -130,13 +135,16 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
             let table = FuncTable::configure(meta);
             FuncConfig::configure(meta, range, table)
         }),
-        poseidon: shape.hashed_input.then(|| {
+        poseidon: (shape.hashed_input || shape.hashed_output).then(|| {
             let bits = shape.range_bits + shape.relu_bits;
             PoseidonConfig::configure(meta, crate::hash::params().clone(), bits)
         }),
         instance,
     }
 }
+
+/// Picks a hashed input's or output's salt and sponge rows from a witness.
+type HashOf = fn(&CircuitWitness) -> Option<&(Fr, SpongeTrace<Fr>)>;
 
 /// The per-chip witnesses for one proof, computed before synthesis (one [`NodeWitness`] per
 /// node, in the order synthesis consumes them).
@@ -150,6 +158,10 @@ pub struct CircuitWitness {
     pub inputs: Vec<i64>,
     /// A hashed input's salt and the sponge rows of its hash.
     pub input_hash: Option<(Fr, SpongeTrace<Fr>)>,
+    /// The output values (all outputs, flattened).
+    pub outputs: Vec<i64>,
+    /// A hashed output's salt and the sponge rows of its hash.
+    pub output_hash: Option<(Fr, SpongeTrace<Fr>)>,
 }
 
 /// Errors building a circuit.
@@ -191,13 +203,16 @@ impl CircuitWitness {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             nodes,
-            instance: if shape.private_input {
-                trace.output()
-            } else {
-                public_instance(trace)
+            instance: match (shape.private_input, shape.hashed_output) {
+                (false, false) => public_instance(trace),
+                (true, false) => trace.output(),
+                (false, true) => trace.input(),
+                (true, true) => vec![],
             },
             inputs: trace.input(),
             input_hash: None,
+            outputs: trace.output(),
+            output_hash: None,
         })
     }
 
@@ -208,12 +223,21 @@ impl CircuitWitness {
         self
     }
 
-    /// The public instance as field elements: a hashed input's hash, then the integers.
+    /// Hashes the outputs under `salt` (a hashed output: `bits` is the activation width).
+    pub fn with_output_salt(mut self, salt: Fr, bits: u32) -> Self {
+        let t = crate::hash::trace(&self.outputs, bits, salt);
+        self.output_hash = Some((salt, t));
+        self
+    }
+
+    /// The public instance as field elements: a hashed input's hash, the integers (public
+    /// inputs, public outputs), a hashed output's hash.
     pub fn instance_fields(&self) -> Vec<Fr> {
         self.input_hash
             .iter()
             .map(|(_, t)| t.hash())
             .chain(self.instance.iter().map(|&v| to_field(v)))
+            .chain(self.output_hash.iter().map(|(_, t)| t.hash()))
             .collect()
     }
 }
@@ -306,18 +330,26 @@ impl ModelCircuit {
         };
         // a hashed input: the salted sponge of the packed (range-checked) input is public value 0
         let mut first_output = if self.shape.private_input { 0 } else { n_in };
+        let mut poseidon = config
+            .poseidon
+            .clone()
+            .map(|pc| PoseidonChip::construct(pc, 0));
+        // the salted sponge of bounded cells; `which` picks the salt and trace of the witness
+        let mut hash_cells =
+            |layouter: &mut L, cells: &[Wire<Fr>], which: HashOf| -> Result<Wire<Fr>, Error> {
+                let chip = poseidon.as_mut().ok_or(Error::Synthesis)?;
+                let hashed = self.witness.as_ref().map(|w| which(w));
+                if hashed.is_some_and(|h| h.is_none()) {
+                    return Err(Error::Synthesis);
+                }
+                let hashed = hashed.flatten();
+                let salt = chip.witness(layouter, known_if(hashed, |h| h.0))?;
+                let mut message = vec![salt];
+                message.extend(chip.pack(layouter, cells)?);
+                chip.hash(layouter, &message, hashed.map(|h| &h.1))
+            };
         if self.shape.hashed_input {
-            let pc = config.poseidon.clone().ok_or(Error::Synthesis)?;
-            let hashed = self.witness.as_ref().map(|w| w.input_hash.as_ref());
-            if hashed.is_some_and(|h| h.is_none()) {
-                return Err(Error::Synthesis);
-            }
-            let hashed = hashed.flatten();
-            let mut chip = PoseidonChip::construct(pc, 0);
-            let salt = chip.witness(layouter, known_if(hashed, |h| h.0))?;
-            let mut message = vec![salt];
-            message.extend(chip.pack(layouter, &inputs)?);
-            let h = chip.hash(layouter, &message, hashed.map(|h| &h.1))?;
+            let h = hash_cells(layouter, &inputs, |w| w.input_hash.as_ref())?;
             layouter.constrain_instance(h.cell, config.instance, 0);
             first_output = 1;
         }
@@ -346,9 +378,32 @@ impl ModelCircuit {
             }
             wires.push(out);
         }
-        let outputs = g.outputs.iter().flat_map(|&t| wires[t].iter());
-        for (j, wire) in outputs.enumerate() {
-            layouter.constrain_instance(wire.cell, config.instance, first_output + j);
+        let outputs: Vec<Wire<Fr>> = g
+            .outputs
+            .iter()
+            .flat_map(|&t| wires[t].iter().copied())
+            .collect();
+        if self.shape.hashed_output {
+            // range-checked here (a rescale row each at shift 0), so the packing is injective
+            // whatever model.json says about the producers' bounds
+            let rows: Option<Vec<RescaleWitness>> = self.witness.as_ref().map(|w| {
+                w.outputs
+                    .iter()
+                    .map(|&v| RescaleWitness::compute(v, 0, self.shape.range_bits))
+                    .collect()
+            });
+            let bounded: Vec<Wire<Fr>> = chips
+                .rescale
+                .rescale(layouter, &outputs, 0, true, rows.as_deref())?
+                .into_iter()
+                .map(|r| r.y)
+                .collect();
+            let h = hash_cells(layouter, &bounded, |w| w.output_hash.as_ref())?;
+            layouter.constrain_instance(h.cell, config.instance, first_output);
+        } else {
+            for (j, wire) in outputs.iter().enumerate() {
+                layouter.constrain_instance(wire.cell, config.instance, first_output + j);
+            }
         }
         Ok(())
     }

@@ -68,3 +68,43 @@ pub fn hash_input_file(
     let q = crate::witness::quantize_input(&model, &values)?;
     Ok(hash_input(&q, settings.activation_bits, salt))
 }
+
+/// Format tag of a hashed output's private file.
+pub const HASHED_OUTPUT_FORMAT: &str = "zkinfer/hashed-output/v1";
+
+/// `<proof>.output.json`: a hashed output's salt and values, for whoever should see them.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct HashedOutputFile {
+    /// Format tag.
+    pub format: String,
+    /// The salt (64 hex digits).
+    pub salt: String,
+    /// The outputs (integers, floats, shapes).
+    pub outputs: Vec<crate::artifact::OutputField>,
+}
+
+/// The salted hash of a hashed output's file for the build folder `dir` (what the proof
+/// exposes), with the settings' activation width.
+pub fn hash_output_file(
+    dir: &std::path::Path,
+    file: &std::path::Path,
+) -> Result<Fr, crate::pipeline::PipelineError> {
+    let (settings, _) = crate::pipeline::read_build(dir)?;
+    let f: HashedOutputFile = crate::artifact::read_json(file, HASHED_OUTPUT_FORMAT)?;
+    let salt = from_hex(&f.salt).ok_or_else(|| {
+        crate::artifact::ArtifactError::malformed(file, "\"salt\" is not a field element")
+    })?;
+    let values: Vec<i64> = f.outputs.iter().flat_map(|o| o.values.clone()).collect();
+    if values.len() != settings.output_len {
+        return Err(crate::artifact::ArtifactError::malformed(
+            file,
+            format!(
+                "{} output values, the model has {}",
+                values.len(),
+                settings.output_len
+            ),
+        )
+        .into());
+    }
+    Ok(hash_input(&values, settings.activation_bits, salt))
+}

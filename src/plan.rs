@@ -51,6 +51,8 @@ pub struct Privacy {
     pub input: bool,
     /// The input's salted hash is public (implies a private input).
     pub hashed_input: bool,
+    /// The output's salted hash is public instead of the output.
+    pub hashed_output: bool,
 }
 
 impl Privacy {
@@ -60,6 +62,7 @@ impl Privacy {
             weights: shape.private_weights,
             input: shape.private_input,
             hashed_input: shape.hashed_input,
+            hashed_output: shape.hashed_output,
         }
     }
 }
@@ -117,6 +120,7 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
         private_weights: privacy.weights,
         private_input: privacy.input || privacy.hashed_input,
         hashed_input: privacy.hashed_input,
+        hashed_output: privacy.hashed_output,
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
@@ -134,18 +138,30 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
     };
     // the input's rows; a private input is range-checked by a rescale row each as well
     let input_rows = model.input_len() * if shape.private_input { 2 } else { 1 };
-    let rescale_rows = input_rows + cost.rescale_rows;
-    // a hashed input: the salt and the input in the packing column, the sponge beside it
-    let hash_rows = if shape.hashed_input {
-        let bits = shape.range_bits + shape.relu_bits;
-        let per = (252 / bits as usize).max(1);
-        let elements = 1 + model.input_len().div_ceil(per);
-        crate::hash::params()
-            .hash_rows(elements)
-            .max(model.input_len() + 1)
+    let output_rows = if shape.hashed_output {
+        model.output_len()
     } else {
         0
     };
+    let rescale_rows = input_rows + cost.rescale_rows + output_rows;
+    // a hashed input: the salt and the input in the packing column, the sponge beside it
+    // (and a hashed output's), one sponge after the other, packing likewise
+    let bits = shape.range_bits + shape.relu_bits;
+    let per = (252 / bits as usize).max(1);
+    let sponge = |n: usize| crate::hash::params().hash_rows(1 + n.div_ceil(per));
+    let hashed: Vec<usize> = [
+        (shape.hashed_input, model.input_len()),
+        (shape.hashed_output, model.output_len()),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|&(_, n)| n)
+    .collect();
+    let hash_rows = hashed
+        .iter()
+        .map(|&n| sponge(n))
+        .sum::<usize>()
+        .max(hashed.iter().map(|&n| n + 1).sum());
     let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
     let reserved = cs.minimum_rows();
     let need = dense_rows

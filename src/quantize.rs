@@ -89,6 +89,8 @@ pub struct QuantOptions {
     pub scale: Option<u32>,
     /// Table bits `B`.
     pub lookup_bits: Option<u32>,
+    /// Range-check the outputs in the circuit too (a hashed output: the verifier cannot).
+    pub bound_outputs: bool,
 }
 
 /// A fixed-point model: the graph of fixed-point core ops and a scale per tensor.
@@ -255,6 +257,11 @@ pub fn quantize(
     // copy whose output must be bounded)
     let mut need = vec![false; n];
     need[..n_in].iter_mut().for_each(|v| *v = true);
+    if opts.bound_outputs {
+        for &t in &model.outputs {
+            need[t] = true;
+        }
+    }
     for (i, node) in model.nodes.iter().enumerate().rev() {
         if node.op.imp().output_needs_bound() {
             need[n_in + i] = true;

@@ -44,7 +44,8 @@ fn pipeline(
 }
 
 /// Compiles, sets up, proves and verifies every bundled model from the CLI with the compile
-/// flags `extra`; the verify output must name the float model's class and contain `expect`.
+/// flags `extra`; the output must name the float model's class (unless the output is
+/// hashed) and contain `expect`.
 fn every_model(extra: &[&str], expect: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     for name in MODELS {
@@ -56,9 +57,9 @@ fn every_model(extra: &[&str], expect: &str) {
             &tmp.path().join(name),
             extra,
         );
+        let class = format!("predicted class: {}", expected_argmax(name));
         assert!(
-            out.contains(expect)
-                && out.contains(&format!("predicted class: {}", expected_argmax(name))),
+            out.contains(expect) && (expect.contains("output hashed") || out.contains(&class)),
             "{name}: {out}"
         );
     }
@@ -69,6 +70,14 @@ fn every_bundled_model_proves_and_verifies_with_private_weights_and_a_hashed_inp
     every_model(
         &["--weights", "private", "--input", "hashed"],
         "weights private · input hashed ",
+    );
+}
+
+#[test]
+fn every_bundled_model_proves_and_verifies_with_a_hashed_output() {
+    every_model(
+        &["--input", "private", "--output-visibility", "hashed"],
+        "weights fixed · input private · output hashed ",
     );
 }
 

@@ -30,6 +30,7 @@ const PRIVATE_WEIGHTS: Privacy = Privacy {
     weights: true,
     input: false,
     hashed_input: false,
+    hashed_output: false,
 };
 
 fn verify(dir: &Path, commitment: &Path, proof: &Path) -> std::process::Output {
@@ -346,6 +347,7 @@ fn a_private_input_is_not_in_the_proof() {
             weights: false,
             input: true,
             hashed_input: false,
+            hashed_output: false,
         },
     );
     pipeline::setup(&dir, None, &Quiet).expect("setup");
@@ -419,6 +421,7 @@ fn a_hashed_input_is_bound_to_its_hash_and_salt() {
             weights: false,
             input: true,
             hashed_input: true,
+            hashed_output: false,
         },
     );
     pipeline::setup(&dir, None, &Quiet).expect("setup");
@@ -567,4 +570,69 @@ fn gadget_constants_stay_in_the_verifying_key_with_private_weights() {
         })
         .sum();
     assert_eq!(in_columns, parameters);
+}
+
+#[test]
+fn a_hashed_output_is_not_in_the_proof_and_binds_its_values() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("m");
+    compile_private(
+        "cnn_small",
+        &dir,
+        Privacy {
+            hashed_output: true,
+            ..Default::default()
+        },
+    );
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    let proof = tmp.path().join("proof.json");
+    let out = zkinfer(&[
+        "prove",
+        s(&dir),
+        "--input",
+        s(&model_dir("cnn_small").join("input.json")),
+        "-o",
+        s(&proof),
+    ]);
+    assert!(out.status.success(), "{}", common::describe(&out));
+    let p: ProofFile = artifact::read_json(&proof, artifact::PROOF_FORMAT).expect("proof");
+    assert!(p.outputs.is_empty(), "no output value in proof.json");
+    assert_eq!(
+        p.instances.len(),
+        64 + 1,
+        "the public input, then the output hash"
+    );
+    let file = tmp.path().join("proof.json.output.json");
+    let hash_of = |f: &Path| {
+        let out = zkinfer(&["hash-output", s(&dir), "--file", s(f)]);
+        assert!(out.status.success(), "{}", common::describe(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let h = hash_of(&file);
+    assert_eq!(p.instances[64], h);
+    let with_hash = |h: &str| {
+        zkinfer(&[
+            "verify",
+            "--commitment",
+            s(&dir.join("commitment.json")),
+            "--vk",
+            s(&dir.join("vk.bin")),
+            "--proof",
+            s(&proof),
+            "--output-hash",
+            h,
+        ])
+    };
+    let ok = with_hash(&h);
+    assert!(ok.status.success(), "{}", common::describe(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains(&format!("output hashed {h}")));
+    // claimed values other than the proven ones hash differently and are rejected
+    let mut f: zkinfer::hash::HashedOutputFile =
+        artifact::read_json(&file, zkinfer::hash::HASHED_OUTPUT_FORMAT).expect("output file");
+    f.outputs[0].values[7] += 1;
+    let other = tmp.path().join("other.json");
+    artifact::write_json(&other, &f).expect("write");
+    let h2 = hash_of(&other);
+    assert_ne!(h, h2);
+    assert_eq!(with_hash(&h2).status.code(), Some(1));
 }

@@ -36,6 +36,20 @@ pub struct Args {
     /// exposes its salted Poseidon hash, which `zkinfer hash-input` recomputes).
     #[arg(long, value_enum, default_value = "public")]
     pub input: InputMode,
+    /// Output: `public` (in the proof) or `hashed` (range-checked in the circuit; the proof
+    /// exposes only its salted Poseidon hash, `prove` writes the values and salt to a private
+    /// file for whoever should see them).
+    #[arg(long, value_enum, default_value = "public")]
+    pub output_visibility: OutputMode,
+}
+
+/// `--output-visibility`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    /// In the proof's public instance.
+    Public,
+    /// A witness whose salted hash is public.
+    Hashed,
 }
 
 /// `--weights`.
@@ -65,12 +79,14 @@ pub fn exec(args: Args) -> Result<ExitCode> {
         quant: QuantOptions {
             scale: args.scale,
             lookup_bits: args.lookup_bits,
+            bound_outputs: args.output_visibility == OutputMode::Hashed,
         },
         prove_argmax: args.prove_argmax,
         privacy: zkinfer::plan::Privacy {
             weights: args.weights == WeightsMode::Private,
             input: args.input != InputMode::Public,
             hashed_input: args.input == InputMode::Hashed,
+            hashed_output: args.output_visibility == OutputMode::Hashed,
         },
     };
     let report = compile(&args.model, &args.output, &opts)?;

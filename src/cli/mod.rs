@@ -40,6 +40,8 @@ enum Command {
     Accuracy(accuracy::Args),
     /// The salted hash a hashed-input proof exposes, computed from the input file.
     HashInput(hash_input::Args),
+    /// The salted hash a hashed-output proof exposes, computed from its private output file.
+    HashOutput(hash_input::OutputArgs),
     /// Structured reference strings (SRS).
     Params(params::Args),
 }
@@ -55,6 +57,7 @@ pub fn run() -> ExitCode {
         Command::Demo(a) => demo::exec(a),
         Command::Accuracy(a) => accuracy::exec(a),
         Command::HashInput(a) => hash_input::exec(a),
+        Command::HashOutput(a) => hash_input::exec_output(a),
         Command::Params(a) => params::exec(a),
     };
     match result {

@@ -20,19 +20,27 @@ pub struct Args {
     /// `<output>.salt`.
     #[arg(long)]
     pub input_salt: Option<String>,
+    /// Salt of a hashed output (64 hex digits); a fresh one by default. The salt and the output
+    /// values go to `<output>.output.json`, a private file for whoever should see the output.
+    #[arg(long)]
+    pub output_salt: Option<String>,
 }
 
 /// Runs `prove`.
 pub fn exec(args: Args) -> Result<ExitCode> {
-    let input_salt =
-        match &args.input_salt {
-            Some(h) => Some(zkinfer::hash::from_hex(h).ok_or_else(|| {
-                anyhow::anyhow!("--input-salt: not a field element (64 hex digits)")
-            })?),
-            None => None,
-        };
+    let salt = |flag: &str, v: &Option<String>| -> Result<Option<_>> {
+        v.as_ref()
+            .map(|h| {
+                zkinfer::hash::from_hex(h)
+                    .ok_or_else(|| anyhow::anyhow!("--{flag}: not a field element (64 hex digits)"))
+            })
+            .transpose()
+    };
+    let opts = zkinfer::pipeline::ProveOptions {
+        input_salt: salt("input-salt", &args.input_salt)?,
+        output_salt: salt("output-salt", &args.output_salt)?,
+    };
     let spinner = Spinner::start("prove");
-    let opts = zkinfer::pipeline::ProveOptions { input_salt };
     let report =
         zkinfer::pipeline::prove_with(&args.dir, &args.input, &args.output, &spinner, &opts)?;
     drop(spinner);
@@ -51,6 +59,21 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                 path.display()
             );
         }
+    }
+    if let Some((salt, outputs)) = &report.hashed_output {
+        let mut path = args.output.clone().into_os_string();
+        path.push(".output.json");
+        let path = PathBuf::from(path);
+        let file = zkinfer::hash::HashedOutputFile {
+            format: zkinfer::hash::HASHED_OUTPUT_FORMAT.to_string(),
+            salt: zkinfer::hash::to_hex(salt),
+            outputs: outputs.clone(),
+        };
+        zkinfer::artifact::write_json(&path, &file)?;
+        println!(
+            "output salt and values -> {} (private: the proof shows only their hash)",
+            path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

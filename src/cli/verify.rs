@@ -25,6 +25,10 @@ pub struct Args {
     /// hash-input` prints it).
     #[arg(long = "input-hash", value_name = "HEX")]
     pub input_hash: Option<String>,
+    /// Accept only a hashed-output proof about this output hash (64 hex digits, as `zkinfer
+    /// hash-output` prints it).
+    #[arg(long = "output-hash", value_name = "HEX")]
+    pub output_hash: Option<String>,
 }
 
 /// Runs `verify`: exit 0 accepted, 1 rejected, 2 unreadable or malformed file.
@@ -43,15 +47,17 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
-        Ok(v)
-            if args.input_hash.as_ref().is_some_and(|want| {
-                v.input_hash.as_deref()
-                    != Some(want.trim().trim_start_matches("0x").to_lowercase().as_str())
-            }) =>
-        {
+        Ok(v) if differs(&args.input_hash, &v.input_hash) => {
             println!(
                 "proof REJECTED: the proof is about input hash {}, not the one given (--input-hash)",
                 v.input_hash.as_deref().unwrap_or("(none: the input is not hashed)")
+            );
+            Ok(ExitCode::from(1))
+        }
+        Ok(v) if differs(&args.output_hash, &v.output_hash) => {
+            println!(
+                "proof REJECTED: the proof is about output hash {}, not the one given (--output-hash)",
+                v.output_hash.as_deref().unwrap_or("(none: the output is not hashed)")
             );
             Ok(ExitCode::from(1))
         }
@@ -67,9 +73,13 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                 Some(h) => format!("hashed {h}"),
                 None => vis.input.clone(),
             };
+            let output = match &v.output_hash {
+                Some(h) => format!("hashed {h}"),
+                None => vis.output.clone(),
+            };
             println!(
-                "model commitment ok · weights {} · input {input} · output {}",
-                vis.weights, vis.output
+                "model commitment ok · weights {} · input {input} · output {output}",
+                vis.weights
             );
             super::print_outputs(&v.outputs);
             println!(
@@ -95,4 +105,11 @@ pub fn exec(args: Args) -> Result<ExitCode> {
         }
         Err(e @ VerifyError::BadFile(_)) => Err(e.into()),
     }
+}
+
+/// Whether a pinned hash (`--input-hash`, `--output-hash`) differs from the proof's.
+fn differs(want: &Option<String>, got: &Option<String>) -> bool {
+    want.as_ref().is_some_and(|w| {
+        got.as_deref() != Some(w.trim().trim_start_matches("0x").to_lowercase().as_str())
+    })
 }

@@ -27,6 +27,7 @@ fn setup(g: &FloatGraph, input: &[f64]) -> Setup {
     let opts = QuantOptions {
         scale: Some(6),
         lookup_bits: Some(8),
+        bound_outputs: false,
     };
     let q = quantize(g, None, &opts).expect("quantize");
     let p = plan(&q).expect("plan");
@@ -522,6 +523,7 @@ fn argmax_over_a_spread_wider_than_the_activations_is_a_witness_error() {
     let opts = QuantOptions {
         scale: Some(6),
         lookup_bits: Some(8),
+        bound_outputs: false,
     };
     let q = quantize(&g, None, &opts).expect("quantize");
     let x = witness::quantize_input(&q, &[-500.0, 0.0, 500.0]).expect("input");
@@ -594,6 +596,7 @@ fn a_private_input_is_range_checked_in_the_circuit() {
         &QuantOptions {
             scale: Some(6),
             lookup_bits: Some(8),
+            bound_outputs: false,
         },
     )
     .expect("quantize");
@@ -601,6 +604,7 @@ fn a_private_input_is_range_checked_in_the_circuit() {
         weights: true,
         input: true,
         hashed_input: false,
+        hashed_output: false,
     };
     let p = plan_for(&q, privacy).expect("plan");
     assert!(p.shape.private_input && p.shape.private_weights);
@@ -651,12 +655,14 @@ fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
     let opts = QuantOptions {
         scale: Some(6),
         lookup_bits: Some(8),
+        bound_outputs: false,
     };
     let q = quantize(&g, None, &opts).expect("quantize");
     let privacy = Privacy {
         weights: false,
         input: true,
         hashed_input: true,
+        hashed_output: false,
     };
     let p = plan_for(&q, privacy).expect("plan");
     let trace = witness::run(
@@ -687,4 +693,69 @@ fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
     let mut inst = instance.clone();
     inst[0] = swapped.instance_fields()[0];
     assert!(run(swapped, inst).is_err());
+}
+
+#[test]
+fn a_hashed_output_is_range_checked_and_bound_to_its_hash() {
+    use crate::plan::{plan_for, Privacy};
+    use halo2_proofs::halo2curves::bn256::Fr;
+    let g = chain(
+        &[1, 3],
+        vec![(
+            vec![],
+            vec![1, 2],
+            dense(
+                &[vec![0.5, -1.0, 0.25], vec![1.0, 1.0, -0.5]],
+                &[0.1, 0.0],
+                false,
+            ),
+        )],
+    );
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+        bound_outputs: true,
+    };
+    let q = quantize(&g, None, &opts).expect("quantize");
+    let privacy = Privacy {
+        hashed_output: true,
+        ..Privacy::default()
+    };
+    let p = plan_for(&q, privacy).expect("plan");
+    let trace = witness::run(
+        &q,
+        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
+    )
+    .expect("run");
+    let q = Arc::new(q);
+    let bits = q.activation_bits();
+    let honest = CircuitWitness::new(&q, p.shape, &trace)
+        .expect("witness")
+        .with_output_salt(Fr::from(5), bits);
+    let instance = honest.instance_fields();
+    assert_eq!(
+        instance.len(),
+        3 + 1,
+        "the public input, then the output hash"
+    );
+    mock(&q, &p, honest.clone(), instance.clone()).expect("honest");
+    // another salt's sponge against the published hash
+    let other = honest.clone().with_output_salt(Fr::from(6), bits);
+    assert!(mock(&q, &p, other, instance.clone()).is_err());
+    // hashing values other than the model's outputs (their own sponge, their own hash)
+    let mut forged = honest.clone();
+    forged.outputs[1] += 1;
+    let forged = forged.with_output_salt(Fr::from(5), bits);
+    let inst = forged.instance_fields();
+    assert!(mock(&q, &p, forged, inst).is_err());
+    // an output beyond the activation range fails the range check before the packing
+    let mut far = honest;
+    far.outputs[0] = 1 << 16;
+    let far = far.with_output_salt(Fr::from(5), bits);
+    let inst = far.instance_fields();
+    let errs = mock(&q, &p, far, inst).expect_err("out of range");
+    assert!(
+        errs.iter().any(|e| e.contains("relu sign table")),
+        "{errs:#?}"
+    );
 }

@@ -173,7 +173,12 @@ pub fn settings_of(
                 "fixed"
             }
             .into(),
-            output: "public".into(),
+            output: if plan.shape.hashed_output {
+                "hashed"
+            } else {
+                "public"
+            }
+            .into(),
         },
         k: plan.k,
         shape: plan.shape,
@@ -210,7 +215,10 @@ pub fn compile(
         .as_deref()
         .map(|p| read_samples(p, &lens))
         .transpose()?;
-    let model = quantize(&float, samples.as_deref(), &opts.quant)?;
+    let mut quant = opts.quant.clone();
+    // a hashed output is range-checked in the circuit: it must fit the activation range
+    quant.bound_outputs |= opts.privacy.hashed_output;
+    let model = quantize(&float, samples.as_deref(), &quant)?;
     let plan = plan::plan_for(&model, opts.privacy)?;
     // with private weights the source file's digest would be an unsalted hash of the weights
     let sha256 = if opts.privacy.weights {

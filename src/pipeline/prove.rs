@@ -28,6 +28,8 @@ pub struct ProveReport {
     pub k: u32,
     /// A hashed input's salt (keep it to show later which input the proof was about).
     pub input_salt: Option<Fr>,
+    /// A hashed output's salt and values (for whoever should see the output).
+    pub hashed_output: Option<(Fr, Vec<OutputField>)>,
 }
 
 /// Options of [`prove_with`].
@@ -35,6 +37,8 @@ pub struct ProveReport {
 pub struct ProveOptions {
     /// The salt of a hashed input (a fresh random one when absent).
     pub input_salt: Option<Fr>,
+    /// The salt of a hashed output (a fresh random one when absent).
+    pub output_salt: Option<Fr>,
 }
 
 /// Proves the model of build folder `dir` on the input file `input`, writing `out`.
@@ -76,6 +80,11 @@ pub fn prove_with(
     let input_salt = settings.shape.hashed_input.then(|| {
         let salt = opts.input_salt.unwrap_or_else(crate::hash::random_salt);
         cw = cw.clone().with_input_salt(salt, settings.activation_bits);
+        salt
+    });
+    let output_salt = settings.shape.hashed_output.then(|| {
+        let salt = opts.output_salt.unwrap_or_else(crate::hash::random_salt);
+        cw = cw.clone().with_output_salt(salt, settings.activation_bits);
         salt
     });
     let instance = cw.instance_fields();
@@ -137,8 +146,12 @@ pub fn prove_with(
     let proof = ProofFile {
         format: PROOF_FORMAT.to_string(),
         commitment: commitment.digest,
-        outputs: OutputField::split(&settings, &trace.output()),
-        model_name: settings.model_name,
+        outputs: if settings.shape.hashed_output {
+            vec![]
+        } else {
+            OutputField::split(&settings, &trace.output())
+        },
+        model_name: settings.model_name.clone(),
         input: if settings.shape.private_input {
             vec![]
         } else {
@@ -154,6 +167,7 @@ pub fn prove_with(
         prove_time,
         k: settings.k,
         input_salt,
+        hashed_output: output_salt.map(|s| (s, OutputField::split(&settings, &trace.output()))),
     })
 }
 

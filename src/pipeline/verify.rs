@@ -46,6 +46,8 @@ pub struct Verified {
     pub visibility: crate::artifact::Visibility,
     /// A hashed input's hash (64 hex digits, as `zkinfer hash-input` prints it).
     pub input_hash: Option<String>,
+    /// A hashed output's hash (64 hex digits, as `zkinfer hash-output` prints it).
+    pub output_hash: Option<String>,
 }
 
 fn reject<T>(msg: impl Into<String>) -> Result<T, VerifyError> {
@@ -168,14 +170,20 @@ pub fn verify(
     if hashed && !private_input {
         return reject("the commitment's circuit hashes a public input");
     }
+    let hashed_output = settings.shape.hashed_output;
     let (n_in, n_out) = (
         if private_input { 0 } else { settings.input_len },
-        settings.output_len,
+        if hashed_output {
+            0
+        } else {
+            settings.output_len
+        },
     );
     let n_hash = usize::from(hashed);
-    if instance.len() != n_hash + n_in + n_out {
+    let n_out_hash = usize::from(hashed_output);
+    if instance.len() != n_hash + n_in + n_out + n_out_hash {
         return reject(format!(
-            "the proof has {} public values, the model has {n_hash} input hash + {n_in} public inputs + {n_out} outputs",
+            "the proof has {} public values, the model has {n_hash} input hash + {n_in} public inputs + {n_out} outputs + {n_out_hash} output hash",
             instance.len()
         ));
     }
@@ -193,14 +201,20 @@ pub fn verify(
             } else {
                 "fixed"
             }
-        && settings.visibility.output == "public";
+        && settings.visibility.output == if hashed_output { "hashed" } else { "public" };
     if !visibility_ok {
         return reject("the commitment's visibility does not match its circuit shape");
     }
     // Range checks the circuit relies on: public inputs within the activation range, public
     // outputs within `output_bits` (the final layer's values skip the table).
     let input_hash = instance[..n_hash].first().map(crate::hash::to_hex);
-    let ints: Option<Vec<i64>> = instance[n_hash..].iter().map(from_field).collect();
+    let output_hash = hashed_output
+        .then(|| instance.last().map(crate::hash::to_hex))
+        .flatten();
+    let ints: Option<Vec<i64>> = instance[n_hash..instance.len() - n_out_hash]
+        .iter()
+        .map(from_field)
+        .collect();
     let Some(ints) = ints else {
         return reject("a public value is not a small integer");
     };
@@ -223,7 +237,11 @@ pub fn verify(
             settings.output_bits - 1
         ));
     }
-    let attested = OutputField::split(settings, output);
+    let attested = if hashed_output {
+        vec![]
+    } else {
+        OutputField::split(settings, output)
+    };
     let claimed = &proof.outputs;
     let same = |a: &OutputField, b: &OutputField| {
         a.name == b.name
@@ -285,6 +303,7 @@ pub fn verify(
         verify_time: start.elapsed(),
         visibility: settings.visibility.clone(),
         input_hash,
+        output_hash,
     })
 }
 

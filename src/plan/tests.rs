@@ -16,6 +16,7 @@ fn model(n_in: usize, n_out: usize, bits: u32) -> QuantModel {
     let opts = QuantOptions {
         scale: Some(4),
         lookup_bits: Some(bits),
+        bound_outputs: false,
     };
     quantize(&g, None, &opts).expect("quantize")
 }

@@ -45,6 +45,7 @@ fn explicit_scale_sizes_the_table_from_data() {
     let opts = QuantOptions {
         scale: Some(4),
         lookup_bits: None,
+        bound_outputs: false,
     };
     let q = quantize(&mlp(), Some(&s), &opts).expect("quantize");
     assert!(q.scales.iter().all(|&s| s == 4));
@@ -56,6 +57,7 @@ fn bad_options_and_data_are_errors() {
     let opts = QuantOptions {
         scale: None,
         lookup_bits: Some(40),
+        bound_outputs: false,
     };
     assert!(matches!(
         quantize(&mlp(), None, &opts),
@@ -95,6 +97,7 @@ fn a_shift_beyond_two_limbs_is_an_error_not_a_bad_circuit() {
     let opts = QuantOptions {
         scale: None,
         lookup_bits: Some(6),
+        bound_outputs: false,
     };
     let s = samples(&[&[0.01]]);
     let err = quantize(&g, Some(&s), &opts).expect_err("shift too large");
@@ -217,6 +220,7 @@ fn outputs_get_the_widest_bound_any_of_them_needs() {
     let opts = QuantOptions {
         scale: None,
         lookup_bits: Some(18),
+        bound_outputs: false,
     };
     let q = quantize(&g, Some(&samples(&[&[1000.0, -3.0]])), &opts).expect("quantize");
     assert!(!linear(&q, 0).bounded);
