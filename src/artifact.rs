@@ -287,6 +287,24 @@ pub struct OutputField {
 }
 
 impl OutputField {
+    /// The same output: equal names, shapes, values, scales and classes, and floats equal up
+    /// to JSON's round trip.
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.shape == other.shape
+            && self.values == other.values
+            && self.scale == other.scale
+            && self.predicted_class == other.predicted_class
+            && self.floats.len() == other.floats.len()
+            && self
+                .floats
+                .iter()
+                .zip(&other.floats)
+                .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))
+    }
+}
+
+impl OutputField {
     /// Splits the flat output integers into one field per output of `settings`.
     pub fn split(settings: &Settings, values: &[i64]) -> Vec<OutputField> {
         let mut at: usize = 0;

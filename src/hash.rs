@@ -95,16 +95,34 @@ pub fn hash_output_file(
         crate::artifact::ArtifactError::malformed(file, "\"salt\" is not a field element")
     })?;
     let values: Vec<i64> = f.outputs.iter().flat_map(|o| o.values.clone()).collect();
+    let bad = |msg: String| -> crate::pipeline::PipelineError {
+        crate::artifact::ArtifactError::malformed(file, msg).into()
+    };
     if values.len() != settings.output_len {
-        return Err(crate::artifact::ArtifactError::malformed(
-            file,
-            format!(
-                "{} output values, the model has {}",
-                values.len(),
-                settings.output_len
-            ),
-        )
-        .into());
+        return Err(bad(format!(
+            "{} output values, the model has {}",
+            values.len(),
+            settings.output_len
+        )));
+    }
+    // values the circuit could have hashed (packing is injective only in range), and every
+    // other field exactly what those values mean: nothing in the file goes unchecked
+    if let Some(v) = values
+        .iter()
+        .find(|&&v| !zkinfer_circuits::fixed::fits_signed(v, settings.activation_bits))
+    {
+        return Err(bad(format!(
+            "output value {v} is outside the compiled range of ±2^{}",
+            settings.activation_bits - 1
+        )));
+    }
+    let expected = crate::artifact::OutputField::split(&settings, &values);
+    if expected.len() != f.outputs.len()
+        || expected.iter().zip(&f.outputs).any(|(a, b)| !a.same_as(b))
+    {
+        return Err(bad(
+            "names, shapes, scales, floats or predicted classes do not match the values".into(),
+        ));
     }
     Ok(hash_input(&values, settings.activation_bits, salt))
 }

@@ -627,12 +627,35 @@ fn a_hashed_output_is_not_in_the_proof_and_binds_its_values() {
     assert!(ok.status.success(), "{}", common::describe(&ok));
     assert!(String::from_utf8_lossy(&ok.stdout).contains(&format!("output hashed {h}")));
     // claimed values other than the proven ones hash differently and are rejected
-    let mut f: zkinfer::hash::HashedOutputFile =
-        artifact::read_json(&file, zkinfer::hash::HASHED_OUTPUT_FORMAT).expect("output file");
-    f.outputs[0].values[7] += 1;
+    let read = || -> zkinfer::hash::HashedOutputFile {
+        artifact::read_json(&file, zkinfer::hash::HASHED_OUTPUT_FORMAT).expect("output file")
+    };
+    let settings: artifact::Settings =
+        artifact::read_json(&dir.join("settings.json"), artifact::SETTINGS_FORMAT).expect("s");
     let other = tmp.path().join("other.json");
+    let mut f = read();
+    f.outputs[0].values[7] += 1;
+    f.outputs = zkinfer::artifact::OutputField::split(&settings, &f.outputs[0].values);
     artifact::write_json(&other, &f).expect("write");
     let h2 = hash_of(&other);
     assert_ne!(h, h2);
     assert_eq!(with_hash(&h2).status.code(), Some(1));
+    // a file claiming other floats or another class for the same values, or values that
+    // carry into the next packing slot (same hash), is refused by hash-output
+    let refused = |f: &zkinfer::hash::HashedOutputFile| {
+        artifact::write_json(&other, f).expect("write");
+        let out = zkinfer(&["hash-output", s(&dir), "--file", s(&other)]);
+        out.status.code() == Some(2)
+    };
+    let mut f = read();
+    f.outputs[0].predicted_class = 9;
+    assert!(refused(&f));
+    let mut f = read();
+    f.outputs[0].floats[3] += 1.0;
+    assert!(refused(&f));
+    let mut f = read();
+    f.outputs[0].values[7] -= 1;
+    f.outputs[0].values[8] += 1 << settings.activation_bits;
+    f.outputs = zkinfer::artifact::OutputField::split(&settings, &f.outputs[0].values);
+    assert!(refused(&f));
 }

@@ -7,7 +7,8 @@
 //!   fixed columns holding `half = 2^(d−1)` (0 when `d = 0`) and `two_d = 2^d`. The remainder
 //!   `r ∈ [0, 2^d)` is checked in one or two limbs of `R` bits (`remainder_limbs`, so `d ≤ R` or
 //!   `d ≤ 2R`):
-//!   - `d ≤ R`: `r = u·2^(d−R)` (`inv_shift = 2^(d−R)`, `v_coef = 0`): `u = r·2^(R−d)`;
+//!   - `d = 0`: no remainder (`inv_shift = 0`): `y = z` exactly, whatever `z` is;
+//!   - `0 < d ≤ R`: `r = u·2^(d−R)` (`inv_shift = 2^(d−R)`, `v_coef = 0`): `u = r·2^(R−d)`;
 //!   - `d = R + e`, `0 < e ≤ R`: `r = u·2^(e−R) + v·2^e` (`inv_shift = 2^(e−R)`,
 //!     `v_coef = 2^e`): the short low limb `r mod 2^e` is scaled up into the table as `u`, the
 //!     high limb `v = r >> e` is looked up as is;
@@ -289,6 +290,9 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
         }
         // r = u·2^(d−R) (one limb) or u·2^(e−R) + v·2^e with e = d − R (two limbs)
         let (inv_shift, v_coef) = match d.checked_sub(big_r) {
+            // shift 0: no remainder at all, so `y = z` exactly (a remainder term would let a
+            // fractional `z` from an unbounded row become an integer `y` off by one)
+            None if d == 0 => (F::ZERO, F::ZERO),
             None | Some(0) => (pow2::<F>(big_r - d).invert().unwrap_or(F::ZERO), F::ZERO),
             Some(e) => (
                 pow2::<F>(big_r - e).invert().unwrap_or(F::ZERO),

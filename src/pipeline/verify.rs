@@ -243,18 +243,7 @@ pub fn verify(
         OutputField::split(settings, output)
     };
     let claimed = &proof.outputs;
-    let same = |a: &OutputField, b: &OutputField| {
-        a.name == b.name
-            && a.shape == b.shape
-            && a.values == b.values
-            && a.scale == b.scale
-            && a.predicted_class == b.predicted_class
-            && a.floats.len() == b.floats.len()
-            && a.floats
-                .iter()
-                .zip(&b.floats)
-                .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))
-    };
+    let same = |a: &OutputField, b: &OutputField| a.same_as(b);
     if input != proof.input.as_slice()
         || claimed.len() != attested.len()
         || claimed.iter().zip(&attested).any(|(c, a)| !same(c, a))
