@@ -45,6 +45,21 @@ fn verify(dir: &Path, commitment: &Path, proof: &Path) -> std::process::Output {
     ])
 }
 
+/// `verify` of `proof` against `dir`'s commitment and key with one more flag and its value.
+fn verify_pinned(dir: &Path, proof: &Path, flag: &str, value: &str) -> std::process::Output {
+    zkinfer(&[
+        "verify",
+        "--commitment",
+        s(&dir.join("commitment.json")),
+        "--vk",
+        s(&dir.join("vk.bin")),
+        "--proof",
+        s(proof),
+        flag,
+        value,
+    ])
+}
+
 fn commitment(dir: &Path) -> Commitment {
     artifact::read_json(&dir.join("commitment.json"), COMMITMENT_FORMAT).expect("commitment")
 }
@@ -450,19 +465,7 @@ fn a_hashed_input_is_bound_to_its_hash_and_salt() {
     // the proof's public hash is the one hash-input computes from the input and salt
     let ha = hash_of(&a, &salt);
     assert_eq!(p.instances[0], ha);
-    let with_hash = |h: &str| {
-        zkinfer(&[
-            "verify",
-            "--commitment",
-            s(&dir.join("commitment.json")),
-            "--vk",
-            s(&dir.join("vk.bin")),
-            "--proof",
-            s(&proof),
-            "--input-hash",
-            h,
-        ])
-    };
+    let with_hash = |h: &str| verify_pinned(&dir, &proof, "--input-hash", h);
     let ok = with_hash(&ha);
     assert!(ok.status.success(), "{}", common::describe(&ok));
     assert!(String::from_utf8_lossy(&ok.stdout).contains(&format!("input hashed {ha}")));
@@ -610,19 +613,7 @@ fn a_hashed_output_is_not_in_the_proof_and_binds_its_values() {
     };
     let h = hash_of(&file);
     assert_eq!(p.instances[64], h);
-    let with_hash = |h: &str| {
-        zkinfer(&[
-            "verify",
-            "--commitment",
-            s(&dir.join("commitment.json")),
-            "--vk",
-            s(&dir.join("vk.bin")),
-            "--proof",
-            s(&proof),
-            "--output-hash",
-            h,
-        ])
-    };
+    let with_hash = |h: &str| verify_pinned(&dir, &proof, "--output-hash", h);
     let ok = with_hash(&h);
     assert!(ok.status.success(), "{}", common::describe(&ok));
     assert!(String::from_utf8_lossy(&ok.stdout).contains(&format!("output hashed {h}")));

@@ -575,9 +575,13 @@ fn nodes_sharing_a_table_tag_must_share_the_table() {
         .contains("shares table tag"));
 }
 
-#[test]
-fn a_private_input_is_range_checked_in_the_circuit() {
-    use crate::plan::{plan_for, Privacy};
+/// A one-layer model `[1, 3] → [1, 2]` (with a fused ReLU if `relu`; outputs range-checked
+/// if `bound_outputs`) planned for `privacy`, and its trace on `[1, −2, 0.5]`.
+fn small_private_model(
+    relu: bool,
+    bound_outputs: bool,
+    privacy: crate::plan::Privacy,
+) -> (Arc<QuantModel>, crate::plan::Plan, witness::Trace) {
     let g = chain(
         &[1, 3],
         vec![(
@@ -586,34 +590,35 @@ fn a_private_input_is_range_checked_in_the_circuit() {
             dense(
                 &[vec![0.5, -1.0, 0.25], vec![1.0, 1.0, -0.5]],
                 &[0.1, 0.0],
-                true,
+                relu,
             ),
         )],
     );
-    let q = quantize(
-        &g,
-        None,
-        &QuantOptions {
-            scale: Some(6),
-            lookup_bits: Some(8),
-            bound_outputs: false,
-        },
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+        bound_outputs,
+    };
+    let q = quantize(&g, None, &opts).expect("quantize");
+    let p = crate::plan::plan_for(&q, privacy).expect("plan");
+    let trace = witness::run(
+        &q,
+        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
     )
-    .expect("quantize");
+    .expect("run");
+    (Arc::new(q), p, trace)
+}
+
+#[test]
+fn a_private_input_is_range_checked_in_the_circuit() {
+    use crate::plan::Privacy;
     let privacy = Privacy {
         weights: true,
         input: true,
         hashed_input: false,
         hashed_output: false,
     };
-    let p = plan_for(&q, privacy).expect("plan");
-    assert!(p.shape.private_input && p.shape.private_weights);
-    let trace = witness::run(
-        &q,
-        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
-    )
-    .expect("run");
-    let q = Arc::new(q);
+    let (q, p, trace) = small_private_model(true, false, privacy);
     let run = |cw: CircuitWitness| {
         assert_eq!(cw.instance.len(), 2, "only the outputs are public");
         let instance = instance_field(&cw.instance);
@@ -638,39 +643,15 @@ fn a_private_input_is_range_checked_in_the_circuit() {
 
 #[test]
 fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
-    use crate::plan::{plan_for, Privacy};
+    use crate::plan::Privacy;
     use halo2_proofs::halo2curves::bn256::Fr;
-    let g = chain(
-        &[1, 3],
-        vec![(
-            vec![],
-            vec![1, 2],
-            dense(
-                &[vec![0.5, -1.0, 0.25], vec![1.0, 1.0, -0.5]],
-                &[0.1, 0.0],
-                true,
-            ),
-        )],
-    );
-    let opts = QuantOptions {
-        scale: Some(6),
-        lookup_bits: Some(8),
-        bound_outputs: false,
-    };
-    let q = quantize(&g, None, &opts).expect("quantize");
     let privacy = Privacy {
         weights: false,
         input: true,
         hashed_input: true,
         hashed_output: false,
     };
-    let p = plan_for(&q, privacy).expect("plan");
-    let trace = witness::run(
-        &q,
-        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
-    )
-    .expect("run");
-    let q = Arc::new(q);
+    let (q, p, trace) = small_private_model(true, false, privacy);
     let bits = q.activation_bits();
     let run = |cw: CircuitWitness, instance: Vec<Fr>| mock(&q, &p, cw, instance);
     let honest = CircuitWitness::new(&q, p.shape, &trace)
@@ -697,37 +678,13 @@ fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
 
 #[test]
 fn a_hashed_output_is_range_checked_and_bound_to_its_hash() {
-    use crate::plan::{plan_for, Privacy};
+    use crate::plan::Privacy;
     use halo2_proofs::halo2curves::bn256::Fr;
-    let g = chain(
-        &[1, 3],
-        vec![(
-            vec![],
-            vec![1, 2],
-            dense(
-                &[vec![0.5, -1.0, 0.25], vec![1.0, 1.0, -0.5]],
-                &[0.1, 0.0],
-                false,
-            ),
-        )],
-    );
-    let opts = QuantOptions {
-        scale: Some(6),
-        lookup_bits: Some(8),
-        bound_outputs: true,
-    };
-    let q = quantize(&g, None, &opts).expect("quantize");
     let privacy = Privacy {
         hashed_output: true,
         ..Privacy::default()
     };
-    let p = plan_for(&q, privacy).expect("plan");
-    let trace = witness::run(
-        &q,
-        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
-    )
-    .expect("run");
-    let q = Arc::new(q);
+    let (q, p, trace) = small_private_model(false, true, privacy);
     let bits = q.activation_bits();
     let honest = CircuitWitness::new(&q, p.shape, &trace)
         .expect("witness")
