@@ -12,14 +12,15 @@ use crate::witness::Trace;
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
     halo2curves::bn256::Fr,
-    plonk::{Circuit, Column, ConstraintSystem, Error, Instance},
+    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Instance},
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use zkinfer_circuits::{
     fixed::to_field,
+    freivalds::{FreivaldsChip, FreivaldsConfig},
     func::{FuncChip, FuncConfig, FuncTable},
-    known_if, load_instance,
+    known_if, load_instance_at,
     matmul::MatMulChip,
     matmul::MatMulConfig,
     poseidon::{PoseidonChip, PoseidonConfig, SpongeTrace},
@@ -72,6 +73,20 @@ pub struct CircuitShape {
     /// (`compile --output-visibility hashed`; omitted from JSON when false).
     #[serde(default, skip_serializing_if = "is_false")]
     pub hashed_output: bool,
+    /// The Poseidon chip (hashed input or output) lays its sponge and packing out in the
+    /// other chips' advice columns, above their rows, instead of ten columns of its own (the
+    /// plan picks whichever is cheaper; omitted from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shared_hash_columns: bool,
+    /// Weight columns `K` of the Freivalds chip, which checks the public-weight linear layers
+    /// where it takes fewer cells than the dense chip (0: no such chip; omitted from JSON
+    /// when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub freivalds: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {
@@ -99,7 +114,43 @@ impl Default for CircuitShape {
             private_input: false,
             hashed_input: false,
             hashed_output: false,
+            shared_hash_columns: false,
+            freivalds: 0,
         }
+    }
+}
+
+/// Rows the hashed input's and output's sponges and packings take, as `(sponge rows, packing
+/// rows)` (zeros without hashing): the packing holds each salt and its values, the sponge each
+/// hash, one after the other.
+pub fn hash_layout(shape: &CircuitShape, input_len: usize, output_len: usize) -> (usize, usize) {
+    let bits = shape.range_bits + shape.relu_bits;
+    let per = (252 / bits as usize).max(1);
+    let hashed: Vec<usize> = [
+        (shape.hashed_input, input_len),
+        (shape.hashed_output, output_len),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|&(_, n)| n)
+    .collect();
+    let sponges: usize = hashed
+        .iter()
+        .map(|&n| crate::hash::params().hash_rows(1 + n.div_ceil(per)))
+        .sum();
+    let packing: usize = hashed.iter().map(|&n| n + 1).sum();
+    (sponges, packing)
+}
+
+/// Rows the Poseidon chip takes: side by side in its own columns, or, with
+/// [`CircuitShape::shared_hash_columns`], the packing below the sponges in the same columns
+/// (every other chip then starts below both).
+pub fn hash_rows(shape: &CircuitShape, input_len: usize, output_len: usize) -> usize {
+    let (sponges, packing) = hash_layout(shape, input_len, output_len);
+    if shape.shared_hash_columns {
+        sponges + packing
+    } else {
+        sponges.max(packing)
     }
 }
 
@@ -111,6 +162,7 @@ pub struct ModelConfig {
     product: Option<ProductConfig>,
     func: Option<FuncConfig>,
     poseidon: Option<PoseidonConfig<Fr>>,
+    freivalds: Option<FreivaldsConfig>,
     instance: Column<Instance>,
 }
 
@@ -127,20 +179,71 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     let relu = ReluTable::configure(meta, shape.relu_bits);
     let instance = meta.instance_column();
     meta.enable_equality(instance);
+    let dense = MatMulConfig::configure(meta, shape.lanes, shape.private_weights);
+    let rescale = RescaleConfig::configure(meta, range, relu, shape.remainder_limbs);
+    let product = shape.products.then(|| ProductConfig::configure(meta));
+    let func = shape.funcs.then(|| {
+        let table = FuncTable::configure(meta);
+        FuncConfig::configure(meta, range, table)
+    });
+    let poseidon = (shape.hashed_input || shape.hashed_output).then(|| {
+        let bits = shape.range_bits + shape.relu_bits;
+        let params = crate::hash::params().clone();
+        if shape.shared_hash_columns {
+            let sponge = shared_hash_columns(meta, &dense, &rescale, &product, &func);
+            PoseidonConfig::configure_in(meta, params, bits, sponge, [sponge[3], sponge[4]])
+        } else {
+            PoseidonConfig::configure(meta, params, bits)
+        }
+    });
+    let freivalds =
+        (shape.freivalds > 0).then(|| FreivaldsConfig::configure(meta, shape.freivalds));
     ModelConfig {
-        dense: MatMulConfig::configure(meta, shape.lanes, shape.private_weights),
-        rescale: RescaleConfig::configure(meta, range, relu, shape.remainder_limbs),
-        product: shape.products.then(|| ProductConfig::configure(meta)),
-        func: shape.funcs.then(|| {
-            let table = FuncTable::configure(meta);
-            FuncConfig::configure(meta, range, table)
-        }),
-        poseidon: (shape.hashed_input || shape.hashed_output).then(|| {
-            let bits = shape.range_bits + shape.relu_bits;
-            PoseidonConfig::configure(meta, crate::hash::params().clone(), bits)
-        }),
+        dense,
+        rescale,
+        product,
+        func,
+        poseidon,
+        freivalds,
         instance,
     }
+}
+
+/// The Poseidon chip's six columns (`s0 s1 s2 sq0 sq1 sq2`; the packing goes below the
+/// sponges in `sq0`, `sq1`) taken from the other chips: those whose every gate and lookup is
+/// off where the chip is not (selector- or fixed-gated), equality-enabled ones for the roles
+/// that copy (`s0 sq0 sq1`); new columns only when these run out. Not the rescale chip's `u`
+/// and `lo` (their range lookups are ungated: every row must hold a table value) nor the
+/// function chip's `ℓ` (likewise), and never a private-weight column (the weight commitment
+/// covers those whole columns, so a per-proof value there would break it).
+fn shared_hash_columns(
+    meta: &mut ConstraintSystem<Fr>,
+    dense: &MatMulConfig,
+    rescale: &RescaleConfig,
+    product: &Option<ProductConfig>,
+    func: &Option<FuncConfig>,
+) -> [Column<Advice>; 6] {
+    let mut eq: Vec<Column<Advice>> = vec![dense.x];
+    eq.extend(&dense.acc);
+    eq.extend([rescale.z, rescale.y, rescale.a]);
+    if let Some(p) = product {
+        eq.extend([p.a, p.b, p.c]);
+    }
+    if let Some(f) = func {
+        eq.extend([f.x, f.acc]);
+    }
+    let mut plain = vec![rescale.hi, rescale.neg];
+    if let Some(f) = func {
+        plain.extend(f.gated_columns());
+    }
+    // equality roles first, from the equality-enabled columns
+    let mut eq = eq.into_iter();
+    let [s0, sq0, sq1]: [Column<Advice>; 3] =
+        [(); 3].map(|_| eq.next().unwrap_or_else(|| meta.advice_column()));
+    let mut rest = plain.into_iter().chain(eq);
+    let [s1, s2, sq2]: [Column<Advice>; 3] =
+        [(); 3].map(|_| rest.next().unwrap_or_else(|| meta.advice_column()));
+    [s0, s1, s2, sq0, sq1, sq2]
 }
 
 /// Picks a hashed input's or output's salt and sponge rows from a witness.
@@ -188,7 +291,7 @@ impl CircuitWitness {
             .iter()
             .enumerate()
             .map(|(i, node)| {
-                let ctx = model.node_ctx(i, shape.lanes, shape.range_bits);
+                let ctx = model.node_ctx_in(i, &shape);
                 let x = Inputs(
                     node.inputs
                         .iter()
@@ -290,11 +393,24 @@ impl ModelCircuit {
         }
         let g = &model.graph;
         let n_in = model.input_len();
+        // with shared hash columns the sponges and packings take rows 0..base of them
+        let base = if self.shape.shared_hash_columns {
+            hash_rows(&self.shape, n_in, model.output_len())
+        } else {
+            0
+        };
         let mut chips = Chips {
-            dense: MatMulChip::construct(config.dense.clone(), 0),
-            rescale: RescaleChip::construct(config.rescale.clone(), n_in),
-            product: config.product.clone().map(|c| ProductChip::construct(c, 0)),
-            func: config.func.clone().map(|c| FuncChip::construct(c, 0)),
+            dense: MatMulChip::construct(config.dense.clone(), base),
+            rescale: RescaleChip::construct(config.rescale.clone(), base + n_in),
+            product: config
+                .product
+                .clone()
+                .map(|c| ProductChip::construct(c, base)),
+            func: config.func.clone().map(|c| FuncChip::construct(c, base)),
+            freivalds: config
+                .freivalds
+                .clone()
+                .map(|c| FreivaldsChip::construct(c, 0)),
             range_bits: self.shape.range_bits,
         };
         let inputs = if self.shape.private_input {
@@ -309,7 +425,7 @@ impl ModelCircuit {
                     Ok((0..n_in)
                         .map(|i| {
                             let v = known_if(values.map(|v| v[i]), to_field);
-                            Wire::assign(&mut region, config.rescale.z, i, v)
+                            Wire::assign(&mut region, config.rescale.z, base + i, v)
                         })
                         .collect::<Vec<_>>())
                 },
@@ -326,14 +442,18 @@ impl ModelCircuit {
                 .map(|r| r.y)
                 .collect()
         } else {
-            load_instance(layouter, config.instance, config.rescale.z, n_in)?
+            load_instance_at(layouter, config.instance, config.rescale.z, n_in, base)?
         };
         // a hashed input: the salted sponge of the packed (range-checked) input is public value 0
         let mut first_output = if self.shape.private_input { 0 } else { n_in };
-        let mut poseidon = config
-            .poseidon
-            .clone()
-            .map(|pc| PoseidonChip::construct(pc, 0));
+        let mut poseidon = config.poseidon.clone().map(|pc| {
+            if self.shape.shared_hash_columns {
+                let (sponges, _) = hash_layout(&self.shape, n_in, model.output_len());
+                PoseidonChip::construct_stacked(pc, 0, sponges)
+            } else {
+                PoseidonChip::construct(pc, 0)
+            }
+        });
         // the salted sponge of bounded cells; `which` picks the salt and trace of the witness
         let mut hash_cells =
             |layouter: &mut L, cells: &[Wire<Fr>], which: HashOf| -> Result<Wire<Fr>, Error> {
@@ -355,7 +475,7 @@ impl ModelCircuit {
         }
         let mut wires: Vec<Vec<Wire<Fr>>> = split_inputs(g, &inputs);
         for (i, node) in g.nodes.iter().enumerate() {
-            let ctx = model.node_ctx(i, self.shape.lanes, self.shape.range_bits);
+            let ctx = model.node_ctx_in(i, &self.shape);
             let w = match &self.witness {
                 Some(w) => Some(w.nodes.get(i).ok_or(Error::Synthesis)?),
                 None => None,
@@ -404,6 +524,12 @@ impl ModelCircuit {
             for (j, wire) in outputs.iter().enumerate() {
                 layouter.constrain_instance(wire.cell, config.instance, first_output + j);
             }
+        }
+        // every first-phase cell is assigned: commit them, draw ρ, then the Freivalds
+        // accumulators
+        if let Some(f) = chips.freivalds.as_mut() {
+            layouter.next_phase();
+            f.finish(layouter)?;
         }
         Ok(())
     }

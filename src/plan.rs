@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_K: u32 = 24;
 /// Largest lane count tried.
 pub const MAX_LANES: usize = 32;
+/// Freivalds widths `K` tried (0: no Freivalds chip).
+pub const FREIVALDS_WIDTHS: [usize; 6] = [0, 4, 8, 16, 32, 64];
 
 /// Errors of the plan stage.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,9 @@ pub struct Plan {
     /// without them keep their digests).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub product_rows: usize,
+    /// Rows of the Freivalds chip's columns (omitted from JSON when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub freivalds_rows: usize,
     /// Rows the tables need.
     pub table_rows: usize,
     /// Rows halo2 reserves (blinding etc.).
@@ -96,7 +101,13 @@ pub struct Plan {
     pub degree: usize,
 }
 
-fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option<(Plan, u64)> {
+fn plan_with_lanes(
+    model: &QuantModel,
+    lanes: usize,
+    privacy: Privacy,
+    shared_hash_columns: bool,
+    freivalds: usize,
+) -> Option<(Plan, u64)> {
     let shape = CircuitShape {
         lanes,
         range_bits: model.table_bits,
@@ -121,15 +132,18 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
         private_input: privacy.input || privacy.hashed_input,
         hashed_input: privacy.hashed_input,
         hashed_output: privacy.hashed_output,
+        shared_hash_columns,
+        freivalds,
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
     let mut cost = Cost::default();
     for i in 0..model.graph.nodes.len() {
-        let ctx = model.node_ctx(i, lanes, shape.range_bits);
+        let ctx = model.node_ctx_in(i, &shape);
         cost += model.graph.nodes[i].op.imp().cost(&ctx);
     }
     let dense_rows = cost.dense_rows;
+    let freivalds_rows = cost.freivalds_rows;
     let product_rows = cost.product_rows.max(cost.func_rows);
     let func_table_rows = if shape.funcs {
         crate::ops::func::tables(&model.graph).len() + 1
@@ -144,31 +158,18 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
         0
     };
     let rescale_rows = input_rows + cost.rescale_rows + output_rows;
-    // a hashed input: the salt and the input in the packing column, the sponge beside it
-    // (and a hashed output's), one sponge after the other, packing likewise
-    let bits = shape.range_bits + shape.relu_bits;
-    let per = (252 / bits as usize).max(1);
-    let sponge = |n: usize| crate::hash::params().hash_rows(1 + n.div_ceil(per));
-    let hashed: Vec<usize> = [
-        (shape.hashed_input, model.input_len()),
-        (shape.hashed_output, model.output_len()),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|&(_, n)| n)
-    .collect();
-    let hash_rows = hashed
-        .iter()
-        .map(|&n| sponge(n))
-        .sum::<usize>()
-        .max(hashed.iter().map(|&n| n + 1).sum());
+    // a hashed input or output: the salts and values in the packing column, the sponges
+    // beside it; in columns of their own, or above every other chip's rows in theirs
+    let hash_rows = crate::circuit::hash_rows(&shape, model.input_len(), model.output_len());
     let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
     let reserved = cs.minimum_rows();
-    let need = dense_rows
-        .max(rescale_rows)
-        .max(hash_rows)
-        .max(product_rows)
-        .max(table_rows)
+    let chip_rows = dense_rows.max(rescale_rows).max(product_rows);
+    let need = if shared_hash_columns {
+        (hash_rows + chip_rows).max(table_rows)
+    } else {
+        chip_rows.max(hash_rows).max(table_rows)
+    }
+    .max(freivalds_rows)
         + reserved;
     let k = (need as u64).next_power_of_two().trailing_zeros().max(4);
     if k > MAX_K {
@@ -177,7 +178,10 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
     let degree = cs.degree();
     let perm_cols = cs.permutation().get_columns().len();
     let perm_products = perm_cols.div_ceil(degree.saturating_sub(2).max(1));
-    let committed = cs.num_advice_columns() + perm_products + 3 * cs.lookups().len();
+    // a fixed column costs an FFT at keygen, its share of the proving key and an opening in
+    // every proof, but nothing per proof to commit: a quarter of an advice column
+    let committed = 4 * (cs.num_advice_columns() + perm_products + 3 * cs.lookups().len())
+        + cs.num_fixed_columns();
     let cost = committed as u64 * (1u64 << k) * u64::from(k);
     let plan = Plan {
         shape,
@@ -185,6 +189,7 @@ fn plan_with_lanes(model: &QuantModel, lanes: usize, privacy: Privacy) -> Option
         dense_rows,
         rescale_rows,
         product_rows,
+        freivalds_rows,
         table_rows,
         reserved_rows: reserved,
         advice_columns: cs.num_advice_columns(),
@@ -216,8 +221,18 @@ pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError>
             bits: model.table_bits,
         });
     }
+    let hashing = privacy.hashed_input || privacy.hashed_output;
+    // the Freivalds chip checks public weights only
+    let widths: &[usize] = if privacy.weights {
+        &[0]
+    } else {
+        &FREIVALDS_WIDTHS
+    };
     (1..=MAX_LANES)
-        .filter_map(|lanes| plan_with_lanes(model, lanes, privacy))
+        .flat_map(|lanes| [(lanes, false), (lanes, true)])
+        .filter(|&(_, shared)| hashing || !shared)
+        .flat_map(|(lanes, shared)| widths.iter().map(move |&w| (lanes, shared, w)))
+        .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w))
         .min_by_key(|(p, cost)| (*cost, p.shape.lanes))
         .map(|(p, _)| p)
         .ok_or(PlanError::TooLarge)

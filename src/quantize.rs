@@ -132,6 +132,12 @@ impl QuantModel {
             .max()
             .unwrap_or(0)
     }
+    /// [`Self::node_ctx`] for a circuit of `shape`.
+    pub fn node_ctx_in(&self, i: usize, shape: &crate::circuit::CircuitShape) -> NodeCtx<'_> {
+        let mut ctx = self.node_ctx(i, shape.lanes, shape.range_bits);
+        ctx.freivalds = shape.freivalds;
+        ctx
+    }
     /// What the fixed-point stages know about node `i`.
     pub fn node_ctx(&self, i: usize, lanes: usize, range_bits: u32) -> NodeCtx<'_> {
         let node = &self.graph.nodes[i];
@@ -143,6 +149,7 @@ impl QuantModel {
             output_bits: self.output_bits,
             range_bits,
             lanes,
+            freivalds: 0,
         }
     }
     /// Checks the structure (after reading model.json): tensor order, references, scales.

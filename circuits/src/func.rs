@@ -219,6 +219,13 @@ impl FuncConfig {
         }
     }
 
+    /// The columns besides `x` and `acc` that only selector-gated gates and lookups read
+    /// (`start`, `lo_scale`, `f0`, `slope`; not `ℓ`, whose range lookup is ungated): another
+    /// chip may use them on rows where this one is off.
+    pub fn gated_columns(&self) -> [Column<Advice>; 4] {
+        [self.start, self.lo_scale, self.f0, self.slope]
+    }
+
     /// Loads the function table (see [`FuncTable::load`]) for this chip's `R`.
     pub fn load_table<F: PrimeField>(
         &self,

@@ -18,6 +18,7 @@
 //! chips only assign. [`testing`] holds the one MockProver harness all chip tests use.
 
 pub mod fixed;
+pub mod freivalds;
 pub mod func;
 pub mod matmul;
 pub mod poseidon;
@@ -86,13 +87,24 @@ pub fn load_instance<F: Field>(
     column: Column<Advice>,
     n: usize,
 ) -> Result<Vec<Wire<F>>, Error> {
+    load_instance_at(layouter, instance, column, n, 0)
+}
+
+/// [`load_instance`] into rows `first_row..first_row + n` of `column`.
+pub fn load_instance_at<F: Field>(
+    layouter: &mut impl Layouter<F>,
+    instance: Column<Instance>,
+    column: Column<Advice>,
+    n: usize,
+    first_row: usize,
+) -> Result<Vec<Wire<F>>, Error> {
     let wires = layouter.assign_region(
         || "public input",
         |mut region| {
             (0..n)
                 .map(|i| {
                     let value = region.instance_value(instance, i)?;
-                    Ok(Wire::assign(&mut region, column, i, value))
+                    Ok(Wire::assign(&mut region, column, first_row + i, value))
                 })
                 .collect::<Result<Vec<_>, Error>>()
         },

@@ -11,13 +11,20 @@
 //! (bounded by their producer's range check) as `e = Σ_k (x_k + 2^(w−1))·2^(w·(K−1−k))`,
 //! accumulated by Horner's rule, so `e` determines every `x_k` (`w·K < 253`).
 //!
-//! | `s0 s1 s2` (state) | `sq0 sq1 sq2` | `m0 m1` (eq) | `p_x` (eq) | `p_acc` (eq) | `rc0 rc1 rc2`, `cap` (fixed) |
-//! |--------------------|---------------|--------------|------------|--------------|------------------------------|
+//! | `s0 s1 s2` (state) | `sq0 sq1 sq2` | `p_x` (eq) | `p_acc` (eq) | `rc0 rc1 rc2`, `cap` (fixed) |
+//! |--------------------|---------------|------------|--------------|------------------------------|
+//!
+//! A block's two message elements sit in `sq0`, `sq1` of the row before its first round (the
+//! init row or the previous block's final state, where no round uses the squares), so the
+//! sponge takes six columns; the packing's two may be other columns, or (`configure_in` with
+//! `sq0`, `sq1` as the packing columns) rows of `sq0`, `sq1` below the sponges.
 //!
 //! Gates (degree ≤ 4):
 //! - `"poseidon init"` (`q_init`): `s0 = s1 = 0`, `s2 = cap` (the message length);
-//! - `"poseidon absorb"` (`q_absorb`): `s_i = s_i(prev) + m_i` (`i = 0, 1`), `s2 = s2(prev)`;
-//! - `"poseidon padding"` (`q_pad_i`): `m_i = 0` where the message has no element;
+//! - `"poseidon absorb"` (`q_absorb`): `s_i = s_i(prev) + sq_i(prev)` (`i = 0, 1`),
+//!   `s2 = s2(prev)`;
+//! - `"poseidon padding"` (`q_pad_i`, on the row before the absorb): `sq_i = 0` where the
+//!   message has no element;
 //! - `"poseidon full round"` (`q_full`): with `t_i = s_i + rc_i`: `sq_i = t_i²` and
 //!   `s_j(next) = Σ_i M_ji·sq_i²·t_i`;
 //! - `"poseidon partial round"` (`q_partial`): `sq_0 = t_0²`,
@@ -28,8 +35,8 @@
 //! Soundness: every state transition is a gate of the permutation with its constants in fixed
 //! columns; initialisation, absorption and padding are gates and the message cells are copied
 //! in, so the last `s0` is the sponge of the copied-in message. The packing is injective for
-//! bounded `x_k` (the caller's range checks). `configure` enables equality on `s0`, `m0`,
-//! `m1`, `p_x` and `p_acc`.
+//! bounded `x_k` (the caller's range checks). `configure` enables equality on `s0`, `sq0`,
+//! `sq1`, `p_x` and `p_acc`.
 
 use crate::{fixed::to_field, Wire};
 use halo2_proofs::{
@@ -64,7 +71,9 @@ impl<F: PrimeField> Default for PoseidonParams<F> {
 }
 
 /// The rows of one sponge: `(state, squares)` per row, as [`PoseidonChip::hash`] assigns them
-/// (the init row; per block the absorbed state, then the state after each round).
+/// (the init row; per block the absorbed state, then the state after each round). On the rows
+/// before a block's first round the chip puts the block's message in `sq0`, `sq1` instead of
+/// these zeros.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpongeTrace<F> {
     /// Per row.
@@ -194,7 +203,6 @@ pub fn pack<F: PrimeField>(values: &[i64], bits: u32) -> F {
 pub struct PoseidonConfig<F: PrimeField> {
     s: [Column<Advice>; 3],
     sq: [Column<Advice>; 3],
-    m: [Column<Advice>; 2],
     p_x: Column<Advice>,
     p_acc: Column<Advice>,
     rc: [Column<Fixed>; 3],
@@ -211,15 +219,33 @@ pub struct PoseidonConfig<F: PrimeField> {
 }
 
 impl<F: PrimeField> PoseidonConfig<F> {
-    /// Configures the chip for `params`, packing values of `bits` signed bits. Side effects: 10
-    /// advice columns (equality on `s0`, `m0`, `m1`, `p_x`, `p_acc`), 4 fixed columns, 8
+    /// Configures the chip for `params`, packing values of `bits` signed bits. Side effects: 8
+    /// advice columns (equality on `s0`, `sq0`, `sq1`, `p_x`, `p_acc`), 4 fixed columns, 8
     /// selectors, 7 gates.
     pub fn configure(meta: &mut ConstraintSystem<F>, params: PoseidonParams<F>, bits: u32) -> Self {
-        let s = [(); 3].map(|_| meta.advice_column());
-        let sq = [(); 3].map(|_| meta.advice_column());
-        let m = [(); 2].map(|_| meta.advice_column());
-        let (p_x, p_acc) = (meta.advice_column(), meta.advice_column());
-        for c in [s[0], m[0], m[1], p_x, p_acc] {
+        let sponge = [(); 6].map(|_| meta.advice_column());
+        let packing = [(); 2].map(|_| meta.advice_column());
+        Self::configure_in(meta, params, bits, sponge, packing)
+    }
+
+    /// [`Self::configure`] over existing advice columns: `sponge` in the order `s0 s1 s2 sq0
+    /// sq1 sq2`, `packing` as `p_x p_acc` (equality is enabled on `s0`, `sq0`, `sq1`, `p_x`,
+    /// `p_acc`). `packing` may be `[sq0, sq1]`: then the chip's packing rows must lie below its
+    /// sponge rows ([`PoseidonChip::construct_stacked`]). Other chips may use these columns on
+    /// other rows, provided none of their gates or lookups is active on the rows this chip
+    /// assigns: every gate and lookup of theirs must be switched off by a selector or fixed
+    /// column there (an ungated lookup would see the sponge's state).
+    pub fn configure_in(
+        meta: &mut ConstraintSystem<F>,
+        params: PoseidonParams<F>,
+        bits: u32,
+        sponge: [Column<Advice>; 6],
+        packing: [Column<Advice>; 2],
+    ) -> Self {
+        let [s0, s1, s2, sq0, sq1, sq2] = sponge;
+        let [p_x, p_acc] = packing;
+        let (s, sq) = ([s0, s1, s2], [sq0, sq1, sq2]);
+        for c in [s[0], sq[0], sq[1], p_x, p_acc] {
             meta.enable_equality(c);
         }
         let rc = [(); 3].map(|_| meta.fixed_column());
@@ -242,7 +268,7 @@ impl<F: PrimeField> PoseidonConfig<F> {
             let q = v.query_selector(q_absorb);
             let cur = s.map(|c| v.query_advice(c, Rotation::cur()));
             let prev = s.map(|c| v.query_advice(c, Rotation::prev()));
-            let msg = m.map(|c| v.query_advice(c, Rotation::cur()));
+            let msg = [sq[0], sq[1]].map(|c| v.query_advice(c, Rotation::prev()));
             vec![
                 q.clone() * (cur[0].clone() - prev[0].clone() - msg[0].clone()),
                 q.clone() * (cur[1].clone() - prev[1].clone() - msg[1].clone()),
@@ -251,7 +277,7 @@ impl<F: PrimeField> PoseidonConfig<F> {
         });
         meta.create_gate("poseidon padding", |v| {
             (0..2)
-                .map(|i| v.query_selector(q_pad[i]) * v.query_advice(m[i], Rotation::cur()))
+                .map(|i| v.query_selector(q_pad[i]) * v.query_advice(sq[i], Rotation::cur()))
                 .collect::<Vec<_>>()
         });
         let round = |v: &mut VirtualCells<'_, F>, full: bool| {
@@ -314,7 +340,6 @@ impl<F: PrimeField> PoseidonConfig<F> {
         Self {
             s,
             sq,
-            m,
             p_x,
             p_acc,
             rc,
@@ -354,10 +379,21 @@ pub struct PoseidonChip<F: PrimeField> {
 impl<F: PrimeField> PoseidonChip<F> {
     /// Wraps a configuration; rows are used from `first_row` down.
     pub fn construct(config: PoseidonConfig<F>, first_row: usize) -> Self {
+        Self::construct_stacked(config, first_row, first_row)
+    }
+
+    /// Wraps a configuration with the sponges from `first_row` and the packing (salts and
+    /// packed values) from `first_pack_row`: below every sponge row when the packing shares
+    /// the `sq0`, `sq1` columns.
+    pub fn construct_stacked(
+        config: PoseidonConfig<F>,
+        first_row: usize,
+        first_pack_row: usize,
+    ) -> Self {
         Self {
             config,
             next_row: first_row,
-            next_pack_row: first_row,
+            next_pack_row: first_pack_row,
             padding: F::ZERO,
         }
     }
@@ -455,6 +491,10 @@ impl<F: PrimeField> PoseidonChip<F> {
             || "poseidon sponge",
             |mut region| {
                 let mut last = None;
+                let per_block = p.rounds() + 1;
+                let blocks = message.len().div_ceil(2).max(1);
+                // the row before each block's first round carries its message in sq0, sq1
+                let message_row = |i: usize| i.is_multiple_of(per_block) && i / per_block < blocks;
                 for i in 0..rows {
                     let row = start + i;
                     let r = trace.map(|t| t.rows[i]);
@@ -464,7 +504,8 @@ impl<F: PrimeField> PoseidonChip<F> {
                             Wire::assign(&mut region, c.s[j], row, v)
                         })
                         .collect();
-                    for j in 0..3 {
+                    let first_sq = if message_row(i) { 2 } else { 0 };
+                    for j in first_sq..3 {
                         let v = r.map_or(Value::unknown(), |r| Value::known(r.1[j]));
                         Wire::assign(&mut region, c.sq[j], row, v);
                     }
@@ -472,19 +513,18 @@ impl<F: PrimeField> PoseidonChip<F> {
                 }
                 c.q_init.enable(&mut region, start)?;
                 region.assign_fixed(c.cap, start, F::from(message.len() as u64));
-                let per_block = p.rounds() + 1;
-                for b in 0..message.len().div_ceil(2).max(1) {
+                for b in 0..blocks {
                     let absorb = start + 1 + b * per_block;
                     c.q_absorb.enable(&mut region, absorb)?;
                     for i in 0..2 {
                         match message.get(2 * b + i) {
                             Some(w) => {
-                                w.copy_to(&mut region, c.m[i], absorb);
+                                w.copy_to(&mut region, c.sq[i], absorb - 1);
                             }
                             None => {
-                                c.q_pad[i].enable(&mut region, absorb)?;
+                                c.q_pad[i].enable(&mut region, absorb - 1)?;
                                 let pad = Value::known(self.padding);
-                                Wire::assign(&mut region, c.m[i], absorb, pad);
+                                Wire::assign(&mut region, c.sq[i], absorb - 1, pad);
                             }
                         }
                     }

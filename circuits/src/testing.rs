@@ -576,3 +576,106 @@ impl Circuit<Fr> for PoseidonCircuit {
         Ok(())
     }
 }
+
+/// Public input `x` → the Freivalds check of `y = W·x + b` → public `y` (the claimed outputs,
+/// tamper freely; `forge` is added to the group's last accumulator).
+#[derive(Clone, Debug)]
+pub struct FreivaldsCircuit {
+    /// `K`.
+    pub width: usize,
+    /// Weights `[n_out][n_in]`.
+    pub weights: Vec<Vec<i64>>,
+    /// Bias.
+    pub bias: Vec<i64>,
+    /// Public input.
+    pub input: Vec<i64>,
+    /// Claimed outputs (public), `None` without a witness.
+    pub y: Option<Vec<i64>>,
+    /// Added to the last accumulator.
+    pub forge: Option<Fr>,
+}
+
+impl FreivaldsCircuit {
+    /// The honest circuit.
+    pub fn honest(width: usize, weights: Vec<Vec<i64>>, bias: Vec<i64>, input: Vec<i64>) -> Self {
+        let y = weights
+            .iter()
+            .zip(&bias)
+            .map(|(r, b)| b + r.iter().zip(&input).map(|(w, x)| w * x).sum::<i64>())
+            .collect();
+        Self {
+            width,
+            weights,
+            bias,
+            input,
+            y: Some(y),
+            forge: None,
+        }
+    }
+}
+
+impl HasInstances for FreivaldsCircuit {
+    fn instances(&self) -> Vec<Vec<Fr>> {
+        let y = self.y.clone().unwrap_or_default();
+        vec![self.input.iter().chain(&y).map(|&v| to_field(v)).collect()]
+    }
+}
+
+impl Circuit<Fr> for FreivaldsCircuit {
+    type Config = (
+        crate::freivalds::FreivaldsConfig,
+        Column<Advice>,
+        Column<Instance>,
+    );
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = usize;
+
+    fn without_witnesses(&self) -> Self {
+        Self {
+            y: None,
+            forge: None,
+            ..self.clone()
+        }
+    }
+    fn params(&self) -> usize {
+        self.width
+    }
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, width: usize) -> Self::Config {
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        let x = meta.advice_column();
+        meta.enable_equality(x);
+        (
+            crate::freivalds::FreivaldsConfig::configure(meta, width),
+            x,
+            instance,
+        )
+    }
+    fn configure(_: &mut ConstraintSystem<Fr>) -> Self::Config {
+        unreachable!("configured with params")
+    }
+    fn synthesize(
+        &self,
+        (config, x, instance): Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        let n = self.input.len();
+        let inputs = load_instance(&mut layouter, instance, x, n)?;
+        let mut chip = crate::freivalds::FreivaldsChip::construct(config, 0);
+        let y = chip.check(
+            &mut layouter,
+            &inputs,
+            &self.weights,
+            &self.bias,
+            self.y.as_deref(),
+        )?;
+        if let Some(f) = self.forge {
+            chip.forge_last(f);
+        }
+        for (i, w) in y.iter().enumerate() {
+            layouter.constrain_instance(w.cell, instance, n + i);
+        }
+        layouter.next_phase();
+        chip.finish(&mut layouter)
+    }
+}

@@ -5,6 +5,7 @@ mod accuracy;
 mod compile;
 mod demo;
 mod hash_input;
+mod inspect;
 mod params;
 mod prove;
 mod setup;
@@ -44,6 +45,8 @@ enum Command {
     HashOutput(hash_input::OutputArgs),
     /// Structured reference strings (SRS).
     Params(params::Args),
+    /// Show the circuit layout the plan chose, per layer, with cost estimates.
+    Inspect(inspect::Args),
 }
 
 /// Parses the command line and runs the command.
@@ -59,6 +62,7 @@ pub fn run() -> ExitCode {
         Command::HashInput(a) => hash_input::exec(a),
         Command::HashOutput(a) => hash_input::exec_output(a),
         Command::Params(a) => params::exec(a),
+        Command::Inspect(a) => inspect::exec(a),
     };
     match result {
         Ok(code) => code,

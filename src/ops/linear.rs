@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use zkinfer_circuits::{
     fixed::{dot, fits_signed, relu, rescale},
+    freivalds::FreivaldsConfig,
     matmul::{DenseWitness, MatMulConfig, MatMulInstructions},
     rescale::{RescaleInstructions, RescaleWitness},
     Wire,
@@ -217,6 +218,28 @@ pub struct QuantLinear {
 }
 
 impl QuantLinear {
+    fn dense_rows(&self, lanes: usize) -> usize {
+        self.groups
+            .iter()
+            .map(|g| MatMulConfig::rows(g.x.len(), g.out.len(), lanes))
+            .sum()
+    }
+
+    fn freivalds_rows(&self, width: usize) -> usize {
+        self.groups
+            .iter()
+            .map(|g| FreivaldsConfig::rows(g.x.len(), g.out.len(), width))
+            .sum()
+    }
+
+    /// Whether the layer is checked Freivalds-style: when the circuit has the chip and its
+    /// advice cells (two columns: inputs and outputs, accumulator) are fewer than the dense
+    /// chip's (`L + 1` columns).
+    pub fn uses_freivalds(&self, ctx: &NodeCtx) -> bool {
+        ctx.freivalds > 0
+            && 2 * self.freivalds_rows(ctx.freivalds) < (ctx.lanes + 1) * self.dense_rows(ctx.lanes)
+    }
+
     fn accumulators(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
         let n = ctx.node.len();
         let mut acc = vec![0i64; n];
@@ -286,6 +309,30 @@ impl QuantOpImpl for QuantLinear {
         let bad = || WitnessError::Overflow {
             node: ctx.node.name.clone(),
         };
+        let acc = self.accumulators(ctx, x)?;
+        let rescale: Vec<RescaleWitness> = acc
+            .iter()
+            .map(|&z| RescaleWitness::compute(z, self.shift, ctx.range_bits))
+            .collect();
+        if self.uses_freivalds(ctx) {
+            // the checked outputs of each group are its accumulators
+            let freivalds = self
+                .groups
+                .iter()
+                .map(|g| {
+                    g.out
+                        .iter()
+                        .map(|&j| acc.get(j as usize).copied())
+                        .collect()
+                })
+                .collect::<Option<Vec<Vec<i64>>>>()
+                .ok_or_else(bad)?;
+            return Ok(NodeWitness {
+                freivalds,
+                rescale: vec![rescale],
+                ..NodeWitness::default()
+            });
+        }
         let dense = self
             .groups
             .iter()
@@ -295,11 +342,6 @@ impl QuantOpImpl for QuantLinear {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(bad)?;
-        let acc = self.accumulators(ctx, x)?;
-        let rescale = acc
-            .iter()
-            .map(|&z| RescaleWitness::compute(z, self.shift, ctx.range_bits))
-            .collect();
         Ok(NodeWitness {
             dense,
             rescale: vec![rescale],
@@ -308,12 +350,15 @@ impl QuantOpImpl for QuantLinear {
     }
 
     fn cost(&self, ctx: &NodeCtx) -> Cost {
+        if self.uses_freivalds(ctx) {
+            return Cost {
+                freivalds_rows: self.freivalds_rows(ctx.freivalds),
+                rescale_rows: ctx.node.len(),
+                ..Cost::default()
+            };
+        }
         Cost {
-            dense_rows: self
-                .groups
-                .iter()
-                .map(|g| MatMulConfig::rows(g.x.len(), g.out.len(), ctx.lanes))
-                .sum(),
+            dense_rows: self.dense_rows(ctx.lanes),
             rescale_rows: ctx.node.len(),
             ..Cost::default()
         }
@@ -351,9 +396,14 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
                     .map(|&r| x.at(r))
                     .collect::<Option<_>>()
                     .ok_or(Error::Synthesis)?;
-            let out = chips
-                .dense
-                .dense(layouter, &xs, &g.w, &g.bias, w.dense()?)?;
+            let out = if self.uses_freivalds(ctx) {
+                let chip = chips.freivalds.as_mut().ok_or(Error::Synthesis)?;
+                chip.check(layouter, &xs, &g.w, &g.bias, w.freivalds()?)?
+            } else {
+                chips
+                    .dense
+                    .dense(layouter, &xs, &g.w, &g.bias, w.dense()?)?
+            };
             for (&j, wire) in g.out.iter().zip(out) {
                 *acc.get_mut(j as usize).ok_or(Error::Synthesis)? = Some(wire);
             }

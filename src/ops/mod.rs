@@ -37,6 +37,7 @@ use crate::witness::WitnessError;
 use halo2_proofs::{circuit::Layouter, halo2curves::bn256::Fr, plonk::Error};
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::{
+    freivalds::FreivaldsChip,
     func::{FuncChip, FuncWitness},
     matmul::{DenseWitness, MatMulChip},
     product::ProductChip,
@@ -152,6 +153,8 @@ pub struct Cost {
     pub product_rows: usize,
     /// Rows of the function chip's columns.
     pub func_rows: usize,
+    /// Rows of the Freivalds chip's columns.
+    pub freivalds_rows: usize,
 }
 
 impl std::ops::AddAssign for Cost {
@@ -160,6 +163,7 @@ impl std::ops::AddAssign for Cost {
         self.rescale_rows += o.rescale_rows;
         self.product_rows += o.product_rows;
         self.func_rows += o.func_rows;
+        self.freivalds_rows += o.freivalds_rows;
     }
 }
 
@@ -175,6 +179,8 @@ pub struct NodeWitness {
     pub product: Vec<Vec<i64>>,
     /// Function-chip rows, one list per lookup call.
     pub func: Vec<Vec<FuncWitness>>,
+    /// Claimed outputs of each group the Freivalds chip checks, one list per check.
+    pub freivalds: Vec<Vec<i64>>,
 }
 
 /// Hands the node's precomputed chip witnesses to synthesis in order.
@@ -184,6 +190,7 @@ pub struct WitnessCursor<'a> {
     rescale: usize,
     product: usize,
     func: usize,
+    freivalds: usize,
 }
 
 impl<'a> WitnessCursor<'a> {
@@ -195,6 +202,7 @@ impl<'a> WitnessCursor<'a> {
             rescale: 0,
             product: 0,
             func: 0,
+            freivalds: 0,
         }
     }
     /// The next dense witness (`Ok(None)` at key generation).
@@ -236,6 +244,15 @@ impl<'a> WitnessCursor<'a> {
             .map(|v| Some(v.as_slice()))
             .ok_or(Error::Synthesis)
     }
+    /// The next Freivalds-checked outputs.
+    pub fn freivalds(&mut self) -> Result<Option<&'a [i64]>, Error> {
+        let Some(w) = self.w else { return Ok(None) };
+        self.freivalds += 1;
+        w.freivalds
+            .get(self.freivalds - 1)
+            .map(|v| Some(v.as_slice()))
+            .ok_or(Error::Synthesis)
+    }
 }
 
 /// The chips a node lays out with.
@@ -248,6 +265,8 @@ pub struct Chips {
     pub product: Option<ProductChip<Fr>>,
     /// The function chip, when the circuit has one ([`crate::circuit::CircuitShape::funcs`]).
     pub func: Option<FuncChip<Fr>>,
+    /// The Freivalds chip, when the circuit has one ([`crate::circuit::CircuitShape::freivalds`]).
+    pub freivalds: Option<FreivaldsChip<Fr>>,
     /// Remainder table bits `R`.
     pub range_bits: u32,
 }
@@ -268,6 +287,8 @@ pub struct NodeCtx<'a> {
     pub range_bits: u32,
     /// Dense lanes.
     pub lanes: usize,
+    /// Weight columns of the Freivalds chip (`K`; 0: the circuit has none).
+    pub freivalds: usize,
 }
 
 /// Fixed-point behaviour of a core op.

@@ -644,7 +644,6 @@ fn a_private_input_is_range_checked_in_the_circuit() {
 #[test]
 fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
     use crate::plan::Privacy;
-    use halo2_proofs::halo2curves::bn256::Fr;
     let privacy = Privacy {
         weights: false,
         input: true,
@@ -652,9 +651,27 @@ fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
         hashed_output: false,
     };
     let (q, p, trace) = small_private_model(true, false, privacy);
+    assert!(p.shape.shared_hash_columns, "the cheaper layout here");
+    for_each_hash_layout(p, |p| {
+        hashed_input_is_bound(&q, &p, &trace);
+    });
+}
+
+/// Runs `check` with the Poseidon chip in the other chips' columns and in its own (`k` as
+/// planned for the shared layout, which needs at least as many rows).
+fn for_each_hash_layout(p: crate::plan::Plan, check: impl Fn(crate::plan::Plan)) {
+    for shared in [true, false] {
+        let mut p = p.clone();
+        p.shape.shared_hash_columns = shared;
+        check(p);
+    }
+}
+
+fn hashed_input_is_bound(q: &Arc<QuantModel>, p: &crate::plan::Plan, trace: &witness::Trace) {
+    use halo2_proofs::halo2curves::bn256::Fr;
     let bits = q.activation_bits();
-    let run = |cw: CircuitWitness, instance: Vec<Fr>| mock(&q, &p, cw, instance);
-    let honest = CircuitWitness::new(&q, p.shape, &trace)
+    let run = |cw: CircuitWitness, instance: Vec<Fr>| mock(q, p, cw, instance);
+    let honest = CircuitWitness::new(q, p.shape, trace)
         .expect("witness")
         .with_input_salt(Fr::from(77), bits);
     let instance = honest.instance_fields();
@@ -679,14 +696,21 @@ fn a_hashed_input_is_the_hashed_cells_of_the_range_checked_input() {
 #[test]
 fn a_hashed_output_is_range_checked_and_bound_to_its_hash() {
     use crate::plan::Privacy;
-    use halo2_proofs::halo2curves::bn256::Fr;
     let privacy = Privacy {
         hashed_output: true,
         ..Privacy::default()
     };
     let (q, p, trace) = small_private_model(false, true, privacy);
+    assert!(p.shape.shared_hash_columns, "the cheaper layout here");
+    for_each_hash_layout(p, |p| {
+        hashed_output_is_bound(&q, &p, &trace);
+    });
+}
+
+fn hashed_output_is_bound(q: &Arc<QuantModel>, p: &crate::plan::Plan, trace: &witness::Trace) {
+    use halo2_proofs::halo2curves::bn256::Fr;
     let bits = q.activation_bits();
-    let honest = CircuitWitness::new(&q, p.shape, &trace)
+    let honest = CircuitWitness::new(q, p.shape, trace)
         .expect("witness")
         .with_output_salt(Fr::from(5), bits);
     let instance = honest.instance_fields();
@@ -695,24 +719,89 @@ fn a_hashed_output_is_range_checked_and_bound_to_its_hash() {
         3 + 1,
         "the public input, then the output hash"
     );
-    mock(&q, &p, honest.clone(), instance.clone()).expect("honest");
+    mock(q, p, honest.clone(), instance.clone()).expect("honest");
     // another salt's sponge against the published hash
     let other = honest.clone().with_output_salt(Fr::from(6), bits);
-    assert!(mock(&q, &p, other, instance.clone()).is_err());
+    assert!(mock(q, p, other, instance.clone()).is_err());
     // hashing values other than the model's outputs (their own sponge, their own hash)
     let mut forged = honest.clone();
     forged.outputs[1] += 1;
     let forged = forged.with_output_salt(Fr::from(5), bits);
     let inst = forged.instance_fields();
-    assert!(mock(&q, &p, forged, inst).is_err());
+    assert!(mock(q, p, forged, inst).is_err());
     // an output beyond the activation range fails the range check before the packing
     let mut far = honest;
     far.outputs[0] = 1 << 16;
     let far = far.with_output_salt(Fr::from(5), bits);
     let inst = far.instance_fields();
-    let errs = mock(&q, &p, far, inst).expect_err("out of range");
+    let errs = mock(q, p, far, inst).expect_err("out of range");
     assert!(
         errs.iter().any(|e| e.contains("relu sign table")),
         "{errs:#?}"
     );
+}
+
+/// A `[1, 3] → [1, 8]` layer (ReLU) planned with the Freivalds chip at `K = 4`, its trace and
+/// honest witness.
+fn freivalds_model() -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
+    let w: Vec<Vec<f64>> = (0..8)
+        .map(|i| {
+            (0..3)
+                .map(|j| ((i * 3 + j) % 7) as f64 / 4.0 - 0.75)
+                .collect()
+        })
+        .collect();
+    let b: Vec<f64> = (0..8).map(|i| i as f64 / 8.0 - 0.5).collect();
+    let g = chain(&[1, 3], vec![(vec![], vec![1, 8], dense(&w, &b, true))]);
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+        bound_outputs: false,
+    };
+    let q = quantize(&g, None, &opts).expect("quantize");
+    let mut p = plan(&q).expect("plan");
+    p.shape.freivalds = 4;
+    let trace = witness::run(
+        &q,
+        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
+    )
+    .expect("run");
+    let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    (Arc::new(q), p, cw)
+}
+
+#[test]
+fn a_freivalds_checked_layer_proves_and_refuses_other_outputs() {
+    let (q, p, honest) = freivalds_model();
+    assert_eq!(
+        honest.nodes[0].freivalds.len(),
+        1,
+        "checked by the Freivalds chip"
+    );
+    assert!(honest.nodes[0].dense.is_empty());
+    let instance = instance_field(&honest.instance);
+    mock(&q, &p, honest.clone(), instance.clone()).expect("honest");
+    // another accumulator, rescaled consistently (so only the Freivalds check can object)
+    for i in 0..8 {
+        let mut forged = honest.clone();
+        let z = forged.nodes[0].freivalds[0][i] + 64;
+        forged.nodes[0].freivalds[0][i] = z;
+        forged.nodes[0].rescale[0][i] = zkinfer_circuits::rescale::RescaleWitness::compute(
+            z,
+            match &q.graph.nodes[0].op {
+                super::QuantOp::Linear(l) => l.shift,
+                _ => unreachable!("a linear layer"),
+            },
+            p.shape.range_bits,
+        );
+        let mut inst = instance.clone();
+        // the public output follows the forged value
+        let forged_out = forged.nodes[0].rescale[0][i].a;
+        inst[3 + i] = crate::circuit::instance_field(&[forged_out])[0];
+        let errs = mock(&q, &p, forged, inst).expect_err("forged output");
+        assert!(
+            errs.iter().any(|e| e.contains("freivalds end")),
+            "{errs:#?}"
+        );
+    }
 }

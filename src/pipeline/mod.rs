@@ -3,12 +3,14 @@
 
 mod accuracy;
 mod compile;
+mod inspect;
 mod prove;
 mod setup;
 mod verify;
 
 pub use accuracy::{accuracy, read_labels, AccuracyReport};
 pub use compile::{compile, CalibrationReport, CompileOptions, CompileReport};
+pub use inspect::{inspect, InspectReport, LayerReport, RowsReport};
 pub use prove::{link_context, prove, prove_with, ProveOptions, ProveReport};
 pub use setup::{setup, SetupReport};
 pub use verify::{verify, Verified, VerifyError};

@@ -31,7 +31,12 @@ fn set_shift(m: &mut QuantModel, shift: u32) {
 fn k_covers_rows_and_tables_and_is_minimal() {
     for (n_in, n_out, bits) in [(4, 2, 6), (64, 10, 8), (512, 512, 10), (64, 16, 12)] {
         let p = plan(&model(n_in, n_out, bits)).expect("plan");
-        let need = p.dense_rows.max(p.rescale_rows).max(p.table_rows) + p.reserved_rows;
+        let need = p
+            .dense_rows
+            .max(p.freivalds_rows)
+            .max(p.rescale_rows)
+            .max(p.table_rows)
+            + p.reserved_rows;
         assert!(
             need <= 1 << p.k,
             "{n_in}x{n_out}: {need} rows do not fit k = {}",
@@ -42,10 +47,18 @@ fn k_covers_rows_and_tables_and_is_minimal() {
             "{n_in}x{n_out}: k = {} is larger than needed",
             p.k
         );
-        assert_eq!(
-            p.dense_rows,
-            zkinfer_circuits::matmul::MatMulConfig::rows(n_in, n_out, p.shape.lanes)
-        );
+        if p.shape.freivalds > 0 {
+            assert_eq!(p.dense_rows, 0);
+            assert_eq!(
+                p.freivalds_rows,
+                zkinfer_circuits::freivalds::FreivaldsConfig::rows(n_in, n_out, p.shape.freivalds)
+            );
+        } else {
+            assert_eq!(
+                p.dense_rows,
+                zkinfer_circuits::matmul::MatMulConfig::rows(n_in, n_out, p.shape.lanes)
+            );
+        }
         assert_eq!(p.rescale_rows, n_in + n_out, "input rows + one per output");
     }
 }
@@ -73,7 +86,26 @@ fn remainder_limbs_follow_the_largest_shift() {
 
 #[test]
 fn wide_layers_get_more_lanes_rather_than_much_larger_k() {
-    let p = plan(&model(512, 512, 10)).expect("plan");
+    // private weights: the dense chip (the Freivalds chip takes public weights only)
+    let private = Privacy {
+        weights: true,
+        ..Privacy::default()
+    };
+    let p = plan_for(&model(512, 512, 10), private).expect("plan");
+    assert_eq!(p.shape.freivalds, 0);
     assert!(p.shape.lanes > 1);
     assert!(p.k <= 16, "k = {}", p.k);
+}
+
+#[test]
+fn wide_public_layers_are_checked_freivalds_style_small_ones_need_not_be() {
+    // 512×512 (262 k MACs): a random combination of the outputs in two advice columns
+    let p = plan(&model(512, 512, 10)).expect("plan");
+    assert!(p.shape.freivalds >= 32, "K = {}", p.shape.freivalds);
+    assert_eq!(p.dense_rows, 0);
+    assert!(p.k <= 13, "k = {}", p.k);
+    assert_eq!(p.shape.lanes, 1);
+    // a 4 → 2 layer fits the smallest circuit whichever way: no extra columns for it
+    let p = plan(&model(4, 2, 6)).expect("plan");
+    assert_eq!(p.shape.freivalds, 0);
 }

@@ -1,0 +1,202 @@
+//! `inspect`: what the plan chose for a build folder, per layer and for the model, with
+//! estimates of the proving cost.
+
+use super::{read_build, PipelineError};
+use crate::circuit::configure;
+use crate::ops::{Cost, QuantOp};
+use halo2_proofs::{halo2curves::bn256::Fr, plonk::ConstraintSystem};
+use serde::Serialize;
+use std::path::Path;
+
+/// One layer (node) of the model.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerReport {
+    /// Node name.
+    pub name: String,
+    /// The op and its parameters.
+    pub op: String,
+    /// How the circuit checks it: `dense ×L` (one advice cell per multiply-accumulate in `L`
+    /// lanes), `freivalds K` (a random combination of the outputs), and the other chips it
+    /// uses.
+    pub layout: String,
+    /// Rows per chip.
+    pub rows: RowsReport,
+    /// Table lookups (rescale rows take three, function rows two).
+    pub lookups: usize,
+}
+
+/// Rows of each chip's columns.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RowsReport {
+    /// Dense chip.
+    pub dense: usize,
+    /// Freivalds chip.
+    pub freivalds: usize,
+    /// Rescale chip (range checks, ReLU).
+    pub rescale: usize,
+    /// Product chip.
+    pub product: usize,
+    /// Function chip.
+    pub func: usize,
+}
+
+impl From<Cost> for RowsReport {
+    fn from(c: Cost) -> Self {
+        Self {
+            dense: c.dense_rows,
+            freivalds: c.freivalds_rows,
+            rescale: c.rescale_rows,
+            product: c.product_rows,
+            func: c.func_rows,
+        }
+    }
+}
+
+/// The model's circuit and estimated costs.
+#[derive(Clone, Debug, Serialize)]
+pub struct InspectReport {
+    /// Model name.
+    pub model: String,
+    /// Multiply-accumulates of the linear layers (a convolution's weights count once per
+    /// output position).
+    pub macs: usize,
+    /// `k` (the circuit has `2^k` rows).
+    pub k: u32,
+    /// Dense lanes `L`.
+    pub lanes: usize,
+    /// Freivalds width `K` (0: no Freivalds chip).
+    pub freivalds_width: usize,
+    /// Per layer.
+    pub layers: Vec<LayerReport>,
+    /// Rows per chip, all layers (plus the input rows in the rescale columns).
+    pub rows: RowsReport,
+    /// Rows of the lookup tables.
+    pub table_rows: usize,
+    /// Advice columns (each one committed per proof).
+    pub advice_columns: usize,
+    /// Fixed columns, selectors included.
+    pub fixed_columns: usize,
+    /// Columns in the permutation argument.
+    pub permutation_columns: usize,
+    /// Lookup arguments.
+    pub lookup_arguments: usize,
+    /// Constraint degree.
+    pub degree: usize,
+    /// Estimated `zkinfer prove` wall time (seconds, 2 cores).
+    pub est_prove_seconds: f64,
+    /// Estimated proving-key size (bytes).
+    pub est_pk_bytes: u64,
+    /// Estimated peak memory of `prove` (bytes).
+    pub est_peak_bytes: u64,
+    /// Estimated proof size (bytes).
+    pub est_proof_bytes: u64,
+}
+
+/// Polynomials halo2 commits per proof (advice, permutation products, three per lookup, the
+/// quotient pieces) and the columns the proving key stores (fixed and permutation).
+struct Counts {
+    committed: usize,
+    stored: usize,
+    evaluations: usize,
+}
+
+fn counts(cs: &ConstraintSystem<Fr>) -> Counts {
+    let degree = cs.degree();
+    let perm = cs.permutation().get_columns().len();
+    let chunk = degree.saturating_sub(2).max(1);
+    let perm_products = perm.div_ceil(chunk);
+    let lookups = cs.lookups().len();
+    let quotient = degree.saturating_sub(1);
+    Counts {
+        committed: cs.num_advice_columns() + perm_products + 3 * lookups + quotient,
+        stored: cs.num_fixed_columns() + cs.num_selectors() + perm,
+        // openings in the proof: every queried column (advice, fixed, instance), permutation
+        // sigmas, products at two or three points, lookups at five
+        evaluations: cs.num_advice_queries().iter().sum::<usize>()
+            + cs.num_fixed_columns()
+            + cs.num_selectors()
+            + perm
+            + 3 * perm_products
+            + 5 * lookups
+            + quotient,
+    }
+}
+
+/// What the plan chose for the build folder `dir`, with estimates.
+pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
+    let (settings, model) = read_build(dir)?;
+    let shape = settings.plan.shape;
+    let mut total = Cost::default();
+    let mut layers = Vec::with_capacity(model.graph.nodes.len());
+    let mut macs = 0;
+    for (i, node) in model.graph.nodes.iter().enumerate() {
+        let ctx = model.node_ctx_in(i, &shape);
+        let imp = node.op.imp();
+        let cost = imp.cost(&ctx);
+        total += cost;
+        let mut layout = vec![];
+        if cost.freivalds_rows > 0 {
+            layout.push(format!("freivalds K={}", shape.freivalds));
+        }
+        if cost.dense_rows > 0 {
+            layout.push(format!("dense ×{}", shape.lanes));
+        }
+        if cost.product_rows > 0 {
+            layout.push("product".into());
+        }
+        if cost.func_rows > 0 {
+            layout.push("function table".into());
+        }
+        if cost.rescale_rows > 0 {
+            layout.push("rescale".into());
+        }
+        if let QuantOp::Linear(l) = &node.op {
+            macs += l
+                .groups
+                .iter()
+                .map(|g| g.w.iter().map(Vec::len).sum::<usize>())
+                .sum::<usize>();
+        }
+        layers.push(LayerReport {
+            name: node.name.clone(),
+            op: imp.describe(),
+            layout: layout.join(" + "),
+            rows: cost.into(),
+            lookups: 3 * cost.rescale_rows + 2 * cost.func_rows,
+        });
+    }
+    let mut rows: RowsReport = total.into();
+    rows.rescale = settings.plan.rescale_rows;
+    let mut cs = ConstraintSystem::<Fr>::default();
+    configure(&mut cs, shape);
+    let c = counts(&cs);
+    let k = settings.k;
+    let n = 1u64 << k;
+    let ext = 1u64 << (cs.degree() - 1).next_power_of_two().trailing_zeros();
+    // Fitted on this machine kind (2 cores, release): see the README's inspect section.
+    let work = c.committed as f64 * n as f64 * f64::from(k);
+    let est_prove_seconds = 0.18 + work * 2.6e-8;
+    // the key: each stored column as values, coefficients and the extended coset
+    let est_pk_bytes = c.stored as u64 * n * 32 * (2 + ext);
+    let est_peak_bytes = est_pk_bytes + c.committed as u64 * n * 32 * (2 + ext) / 2;
+    let est_proof_bytes = (c.committed as u64) * 32 + (c.evaluations as u64) * 32 + 2 * 64;
+    Ok(InspectReport {
+        model: settings.model_name.clone(),
+        macs,
+        k,
+        lanes: shape.lanes,
+        freivalds_width: shape.freivalds,
+        layers,
+        rows,
+        table_rows: settings.plan.table_rows,
+        advice_columns: cs.num_advice_columns(),
+        fixed_columns: cs.num_fixed_columns() + cs.num_selectors(),
+        permutation_columns: cs.permutation().get_columns().len(),
+        lookup_arguments: cs.lookups().len(),
+        degree: cs.degree(),
+        est_prove_seconds,
+        est_pk_bytes,
+        est_peak_bytes,
+        est_proof_bytes,
+    })
+}
