@@ -98,6 +98,7 @@ struct Counts {
     committed: usize,
     stored: usize,
     evaluations: usize,
+    quotient: usize,
 }
 
 fn counts(cs: &ConstraintSystem<Fr>) -> Counts {
@@ -108,7 +109,7 @@ fn counts(cs: &ConstraintSystem<Fr>) -> Counts {
     let lookups = cs.lookups().len();
     let quotient = degree.saturating_sub(1);
     Counts {
-        committed: cs.num_advice_columns() + perm_products + 3 * lookups + quotient,
+        committed: cs.num_advice_columns() + perm_products + 3 * lookups,
         stored: cs.num_fixed_columns() + cs.num_selectors() + perm,
         // openings in the proof: every queried column (advice, fixed, instance), permutation
         // sigmas, products at two or three points, lookups at five
@@ -119,6 +120,7 @@ fn counts(cs: &ConstraintSystem<Fr>) -> Counts {
             + 3 * perm_products
             + 5 * lookups
             + quotient,
+        quotient,
     }
 }
 
@@ -172,14 +174,19 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
     let c = counts(&cs);
     let k = settings.k;
     let n = 1u64 << k;
-    let ext = 1u64 << (cs.degree() - 1).next_power_of_two().trailing_zeros();
-    // Fitted on this machine kind (2 cores, release): see the README's inspect section.
-    let work = c.committed as f64 * n as f64 * f64::from(k);
-    let est_prove_seconds = 0.18 + work * 2.6e-8;
-    // the key: each stored column as values, coefficients and the extended coset
-    let est_pk_bytes = c.stored as u64 * n * 32 * (2 + ext);
-    let est_peak_bytes = est_pk_bytes + c.committed as u64 * n * 32 * (2 + ext) / 2;
-    let est_proof_bytes = (c.committed as u64) * 32 + (c.evaluations as u64) * 32 + 2 * 64;
+    // Fitted on this machine kind (2 cores, release; README, `zkinfer inspect`): every
+    // committed polynomial costs FFTs and an MSM, every fixed column its FFTs again in each
+    // proof (halo2-axiom keeps no extended cosets in the key), about half as much
+    let fixed = cs.num_fixed_columns() + cs.num_selectors();
+    let work = (c.committed as f64 + fixed as f64 / 2.0) * n as f64 * f64::from(k);
+    let est_prove_seconds = 0.1 + work * 4.6e-7;
+    // the key stores each fixed and permutation column as values and coefficients
+    let est_pk_bytes = c.stored as u64 * n * 32 * 2;
+    // the key, then every column's values, coefficients and one extended part at a time
+    let all = (cs.num_advice_columns() + c.stored + c.committed) as u64;
+    let est_peak_bytes = (25 << 20) + est_pk_bytes + all * n * 32 * 3 / 2;
+    let est_proof_bytes =
+        (c.committed + c.quotient) as u64 * 32 + c.evaluations as u64 * 32 + 2 * 64;
     Ok(InspectReport {
         model: settings.model_name.clone(),
         macs,
