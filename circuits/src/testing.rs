@@ -578,7 +578,7 @@ impl Circuit<Fr> for PoseidonCircuit {
 }
 
 /// Public input `x` → the Freivalds check of `y = W·x + b` → public `y` (the claimed outputs,
-/// tamper freely; `forge` is added to the group's last accumulator).
+/// tamper freely; `forge` replaces the group's last accumulator).
 #[derive(Clone, Debug)]
 pub struct FreivaldsCircuit {
     /// `K`.
@@ -591,7 +591,7 @@ pub struct FreivaldsCircuit {
     pub input: Vec<i64>,
     /// Claimed outputs (public), `None` without a witness.
     pub y: Option<Vec<i64>>,
-    /// Added to the last accumulator.
+    /// Replaces the last accumulator.
     pub forge: Option<Fr>,
 }
 

@@ -805,3 +805,142 @@ fn a_freivalds_checked_layer_proves_and_refuses_other_outputs() {
         );
     }
 }
+
+/// Proves with the real prover (dev SRS) and verifies.
+fn real_prove_verify(
+    q: &Arc<QuantModel>,
+    p: &crate::plan::Plan,
+    cw: CircuitWitness,
+    instance: Vec<halo2_proofs::halo2curves::bn256::Fr>,
+) -> Result<(), String> {
+    let srs = crate::keys::dev_srs(p.k).expect("srs");
+    let pk = crate::keys::keygen(&srs, &ModelCircuit::keygen(q.clone(), p.shape)).expect("keys");
+    let c = ModelCircuit::prove(q.clone(), p.shape, cw);
+    let rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(7);
+    let proof = crate::prover::prove(&srs, &pk, c, &instance, rng).map_err(|e| e.to_string())?;
+    let vsrs = crate::keys::VerifierSrs::from_srs(&srs);
+    crate::verifier::verify(&vsrs, pk.get_vk(), &instance, &proof)
+}
+
+#[test]
+fn a_freivalds_layer_verifies_with_the_real_prover_and_a_forged_one_does_not() {
+    let (q, p, honest) = freivalds_model();
+    let instance = instance_field(&honest.instance);
+    real_prove_verify(&q, &p, honest.clone(), instance.clone()).expect("honest real proof");
+    let mut forged = honest.clone();
+    let i = 2;
+    let z = forged.nodes[0].freivalds[0][i] + 64;
+    forged.nodes[0].freivalds[0][i] = z;
+    let shift = match &q.graph.nodes[0].op {
+        super::QuantOp::Linear(l) => l.shift,
+        _ => unreachable!(),
+    };
+    forged.nodes[0].rescale[0][i] =
+        zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, p.shape.range_bits);
+    let mut inst = instance.clone();
+    inst[3 + i] = instance_field(&[forged.nodes[0].rescale[0][i].a])[0];
+    let r = real_prove_verify(&q, &p, forged, inst);
+    assert!(r.is_err(), "forged proof verified: {r:?}");
+}
+
+/// Two Freivalds layers back to back in the same columns: the second group's first row must
+/// not read the first's accumulator; forging layer 1 (consistently downstream) is caught.
+#[test]
+fn two_freivalds_layers_in_the_same_columns_are_checked_independently() {
+    let w1: Vec<Vec<f64>> = (0..8)
+        .map(|i| {
+            (0..3)
+                .map(|j| ((i * 3 + j) % 7) as f64 / 4.0 - 0.75)
+                .collect()
+        })
+        .collect();
+    let b1: Vec<f64> = (0..8).map(|i| i as f64 / 8.0 - 0.5).collect();
+    let w2: Vec<Vec<f64>> = (0..5)
+        .map(|i| {
+            (0..8)
+                .map(|j| ((i * 5 + j) % 9) as f64 / 8.0 - 0.5)
+                .collect()
+        })
+        .collect();
+    let b2: Vec<f64> = (0..5).map(|i| i as f64 / 16.0).collect();
+    let g = chain(
+        &[1, 3],
+        vec![
+            (vec![], vec![1, 8], dense(&w1, &b1, true)),
+            (vec![], vec![1, 5], dense(&w2, &b2, false)),
+        ],
+    );
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+        bound_outputs: false,
+    };
+    let q = quantize(&g, None, &opts).expect("quantize");
+    let mut p = plan(&q).expect("plan");
+    p.shape.freivalds = 4;
+    p.k += 1;
+    let input = witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in");
+    let trace = witness::run(&q, input.clone()).expect("run");
+    let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    assert_eq!(honest.nodes[0].freivalds.len(), 1);
+    assert_eq!(honest.nodes[1].freivalds.len(), 1);
+    let q = Arc::new(q);
+    let instance = instance_field(&honest.instance);
+    mock(&q, &p, honest.clone(), instance.clone()).expect("honest");
+    real_prove_verify(&q, &p, honest.clone(), instance.clone())
+        .expect("honest real proof, 2 layers");
+    // forge layer 1 output 3 by +64 in the accumulator (rescaled output +1), and recompute
+    // layer 2 from the forged activations
+    let shift1 = match &q.graph.nodes[0].op {
+        super::QuantOp::Linear(l) => l.shift,
+        _ => unreachable!(),
+    };
+    for i in 0..8 {
+        let mut t = trace.clone();
+        let mut forged1 = honest.nodes[0].clone();
+        let z = forged1.freivalds[0][i] + (1 << shift1);
+        forged1.freivalds[0][i] = z;
+        forged1.rescale[0][i] =
+            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift1, p.shape.range_bits);
+        let n_in = q.graph.inputs.len();
+        t.values[n_in][i] = forged1.rescale[0][i].a; // relu'd output of layer 1
+                                                     // recompute layer 2's tensor
+        let ctx = q.node_ctx(1, 1, q.table_bits);
+        let x = crate::graph::Inputs(vec![t.values[n_in].as_slice()]);
+        let out2 = q.graph.nodes[1].op.imp().eval(&ctx, &x).expect("eval");
+        t.values[n_in + 1] = out2;
+        let mut cw = CircuitWitness::new(&q, p.shape, &t).expect("witness");
+        cw.nodes[0] = forged1;
+        let inst = instance_field(&cw.instance);
+        let errs = mock(&q, &p, cw, inst).expect_err("forged layer 1");
+        assert!(
+            errs.iter().any(|e| e.contains("freivalds end")),
+            "{errs:#?}"
+        );
+        assert!(errs.len() == 1, "only one failure expected: {errs:#?}");
+    }
+}
+
+/// The Freivalds chip configured beside a hashed input and output in shared columns (two
+/// phases, the Poseidon chip in borrowed columns): honest proofs verify with the real prover.
+#[test]
+fn freivalds_beside_a_hashed_input_and_output_in_shared_columns_proves() {
+    use crate::plan::Privacy;
+    let privacy = Privacy {
+        hashed_output: true,
+        hashed_input: true,
+        input: true,
+        ..Privacy::default()
+    };
+    let (q, mut p, trace) = small_private_model(false, true, privacy);
+    assert!(p.shape.shared_hash_columns);
+    p.shape.freivalds = 4;
+    let bits = q.activation_bits();
+    let honest = CircuitWitness::new(&q, p.shape, &trace)
+        .expect("witness")
+        .with_input_salt(halo2_proofs::halo2curves::bn256::Fr::from(77), bits)
+        .with_output_salt(halo2_proofs::halo2curves::bn256::Fr::from(5), bits);
+    let instance = honest.instance_fields();
+    mock(&q, &p, honest.clone(), instance.clone()).expect("honest mock");
+    real_prove_verify(&q, &p, honest, instance).expect("honest real");
+}

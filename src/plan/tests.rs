@@ -109,3 +109,18 @@ fn wide_public_layers_are_checked_freivalds_style_small_ones_need_not_be() {
     let p = plan(&model(4, 2, 6)).expect("plan");
     assert_eq!(p.shape.freivalds, 0);
 }
+
+#[test]
+fn private_weights_never_get_the_freivalds_chip_even_from_an_edited_shape() {
+    // its weight columns are fixed: the verifying key would publish private weights
+    let shape = crate::circuit::CircuitShape {
+        private_weights: true,
+        freivalds: 8,
+        ..Default::default()
+    };
+    let mut cs = ConstraintSystem::<Fr>::default();
+    configure(&mut cs, shape);
+    assert_eq!(cs.num_challenges(), 0, "no challenge, no Freivalds chip");
+    let m = model(64, 64, 8);
+    assert_eq!(m.node_ctx_in(0, &shape).freivalds, 0);
+}
