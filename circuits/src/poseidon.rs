@@ -11,7 +11,7 @@
 //! (bounded by their producer's range check) as `e = Σ_k (x_k + 2^(w−1))·2^(w·(K−1−k))`,
 //! accumulated by Horner's rule, so `e` determines every `x_k` (`w·K < 253`).
 //!
-//! | `s0 s1 s2` (state) | `sq0 sq1 sq2` | `p_x` (eq) | `p_acc` (eq) | `rc0 rc1 rc2`, `cap` (fixed) |
+//! | `s0 s1 s2` (state) | `sq0 sq1 sq2` | `p_x` (eq) | `p_acc` (eq) | `rc0 rc1 rc2` (fixed) |
 //! |--------------------|---------------|------------|--------------|------------------------------|
 //!
 //! A block's two message elements sit in `sq0`, `sq1` of the row before its first round (the
@@ -20,7 +20,8 @@
 //! `sq0`, `sq1` as the packing columns) rows of `sq0`, `sq1` below the sponges.
 //!
 //! Gates (degree ≤ 4):
-//! - `"poseidon init"` (`q_init`): `s0 = s1 = 0`, `s2 = cap` (the message length);
+//! - `"poseidon init"` (`q_init`): `s0 = s1 = 0`, `s2 = rc2` (the message length, in the
+//!   round-constant column on the init row, where no round reads it);
 //! - `"poseidon absorb"` (`q_absorb`): `s_i = s_i(prev) + sq_i(prev)` (`i = 0, 1`),
 //!   `s2 = s2(prev)`;
 //! - `"poseidon padding"` (`q_pad_i`, on the row before the absorb): `sq_i = 0` where the
@@ -206,7 +207,6 @@ pub struct PoseidonConfig<F: PrimeField> {
     p_x: Column<Advice>,
     p_acc: Column<Advice>,
     rc: [Column<Fixed>; 3],
-    cap: Column<Fixed>,
     q_init: Selector,
     q_absorb: Selector,
     q_full: Selector,
@@ -220,7 +220,7 @@ pub struct PoseidonConfig<F: PrimeField> {
 
 impl<F: PrimeField> PoseidonConfig<F> {
     /// Configures the chip for `params`, packing values of `bits` signed bits. Side effects: 8
-    /// advice columns (equality on `s0`, `sq0`, `sq1`, `p_x`, `p_acc`), 4 fixed columns, 8
+    /// advice columns (equality on `s0`, `sq0`, `sq1`, `p_x`, `p_acc`), 3 fixed columns, 8
     /// selectors, 7 gates.
     pub fn configure(meta: &mut ConstraintSystem<F>, params: PoseidonParams<F>, bits: u32) -> Self {
         let sponge = [(); 6].map(|_| meta.advice_column());
@@ -249,7 +249,6 @@ impl<F: PrimeField> PoseidonConfig<F> {
             meta.enable_equality(c);
         }
         let rc = [(); 3].map(|_| meta.fixed_column());
-        let cap = meta.fixed_column();
         let [q_init, q_absorb, q_full, q_partial, q_pack0, q_pack] =
             [(); 6].map(|_| meta.selector());
         let q_pad = [(); 2].map(|_| meta.selector());
@@ -257,7 +256,7 @@ impl<F: PrimeField> PoseidonConfig<F> {
         meta.create_gate("poseidon init", |v| {
             let q = v.query_selector(q_init);
             let st = s.map(|c| v.query_advice(c, Rotation::cur()));
-            let cap = v.query_fixed(cap, Rotation::cur());
+            let cap = v.query_fixed(rc[2], Rotation::cur());
             vec![
                 q.clone() * st[0].clone(),
                 q.clone() * st[1].clone(),
@@ -343,7 +342,6 @@ impl<F: PrimeField> PoseidonConfig<F> {
             p_x,
             p_acc,
             rc,
-            cap,
             q_init,
             q_absorb,
             q_full,
@@ -512,7 +510,7 @@ impl<F: PrimeField> PoseidonChip<F> {
                     last = Some(state[0]);
                 }
                 c.q_init.enable(&mut region, start)?;
-                region.assign_fixed(c.cap, start, F::from(message.len() as u64));
+                region.assign_fixed(c.rc[2], start, F::from(message.len() as u64));
                 for b in 0..blocks {
                     let absorb = start + 1 + b * per_block;
                     c.q_absorb.enable(&mut region, absorb)?;

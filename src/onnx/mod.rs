@@ -196,6 +196,18 @@ impl Loader<'_> {
         let lin = probe::affine(node.op.as_ref(), &args, n, structural)
             .map_err(|e| format!("{e:#}"))?
             .normalized();
+        Ok(self.add_affine(node, acts, shape, lin))
+    }
+
+    /// Adds an affine node: a Gather where every output is a constant or a copy of one input
+    /// element, else a Linear.
+    pub(crate) fn add_affine(
+        &mut self,
+        node: &TypedNode,
+        acts: Vec<TensorId>,
+        shape: Vec<usize>,
+        lin: crate::ops::linear::Linear<f64>,
+    ) -> Built {
         let copy: Option<Vec<Src<f64>>> = lin
             .rows
             .iter()
@@ -210,7 +222,7 @@ impl Loader<'_> {
             _ => FloatOp::Linear(lin),
         };
         let t = self.add(&node.name, acts, shape, op);
-        Ok(Built::Done(vec![Value::Tensor(t)]))
+        Built::Done(vec![Value::Tensor(t)])
     }
 
     /// [`Loader::affine_with`] for ops whose constants are weights.
