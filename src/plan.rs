@@ -18,7 +18,7 @@ pub const MAX_K: u32 = 24;
 /// Largest lane count tried.
 pub const MAX_LANES: usize = 32;
 /// Freivalds widths `K` tried (0: no Freivalds chip).
-pub const FREIVALDS_WIDTHS: [usize; 6] = [0, 4, 8, 16, 32, 64];
+pub const FREIVALDS_WIDTHS: [usize; 8] = [0, 4, 8, 16, 32, 64, 128, 256];
 
 /// Errors of the plan stage.
 #[derive(Debug, thiserror::Error)]

@@ -568,97 +568,110 @@ mod tests {
         }
     }
 
-    fn circuit(n: usize) -> PoseidonCircuit {
+    /// `stacked`: the packing below the sponge in its own `sq0`, `sq1` (the model circuit's
+    /// shared layout).
+    fn circuit_in(n: usize, stacked: bool) -> PoseidonCircuit {
         let x: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 4001 - 2000).collect();
-        PoseidonCircuit::honest(params(), 12, x, Fr::from(0x5a17))
+        let mut c = PoseidonCircuit::honest(params(), 12, x, Fr::from(0x5a17));
+        c.stacked = stacked;
+        c
     }
 
     #[test]
     fn the_sponge_over_packed_values_proves_and_matches_the_native_hash() {
-        for n in [1, 21, 22, 45] {
-            let c = circuit(n);
-            // 21 values of 12 bits per element; the salt first
-            let mut message = vec![c.salt];
-            message.extend(c.x.chunks(21).map(|v| pack::<Fr>(v, 12)));
-            assert_eq!(c.hash, params().hash(&message));
-            MockRun::new().k(9).run(&c);
+        for stacked in [false, true] {
+            let circuit = |n: usize| circuit_in(n, stacked);
+            for n in [1, 21, 22, 45] {
+                let c = circuit(n);
+                // 21 values of 12 bits per element; the salt first
+                let mut message = vec![c.salt];
+                message.extend(c.x.chunks(21).map(|v| pack::<Fr>(v, 12)));
+                assert_eq!(c.hash, params().hash(&message));
+                MockRun::new().k(9).run(&c);
+            }
+            // another salt, another hash
+            let mut other = circuit(22);
+            other.salt = Fr::from(1);
+            assert_ne!(
+                PoseidonCircuit::honest(params(), 12, other.x.clone(), other.salt).hash,
+                circuit(22).hash
+            );
         }
-        // another salt, another hash
-        let mut other = circuit(22);
-        other.salt = Fr::from(1);
-        assert_ne!(
-            PoseidonCircuit::honest(params(), 12, other.x.clone(), other.salt).hash,
-            circuit(22).hash
-        );
     }
 
     #[test]
     fn a_tampered_state_square_or_message_is_caught() {
-        // a state cell inside a full round
-        let mut c = circuit(22);
-        c.trace.as_mut().expect("trace").rows[3].0[1] += Fr::ONE;
-        MockRun::new()
-            .k(9)
-            .expect_failure("poseidon full round")
-            .run(&c);
-        // a partial round's state
-        let mut c = circuit(22);
-        c.trace.as_mut().expect("trace").rows[30].0[2] += Fr::ONE;
-        MockRun::new()
-            .k(9)
-            .expect_failure("poseidon partial round")
-            .run(&c);
-        // a square cell
-        let mut c = circuit(22);
-        c.trace.as_mut().expect("trace").rows[2].1[0] += Fr::ONE;
-        MockRun::new()
-            .k(9)
-            .expect_failure("poseidon full round")
-            .run(&c);
-        // the initial capacity (the message length)
-        let mut c = circuit(22);
-        c.trace.as_mut().expect("trace").rows[0].0[2] += Fr::ONE;
-        MockRun::new().k(9).expect_failure("poseidon init").run(&c);
-        // a claimed hash that is not the sponge's
-        let mut c = circuit(22);
-        c.hash += Fr::ONE;
-        MockRun::new().k(9).expect_failure("Equality").run(&c);
+        for stacked in [false, true] {
+            let circuit = |n: usize| circuit_in(n, stacked);
+            // a state cell inside a full round
+            let mut c = circuit(22);
+            c.trace.as_mut().expect("trace").rows[3].0[1] += Fr::ONE;
+            MockRun::new()
+                .k(9)
+                .expect_failure("poseidon full round")
+                .run(&c);
+            // a partial round's state
+            let mut c = circuit(22);
+            c.trace.as_mut().expect("trace").rows[30].0[2] += Fr::ONE;
+            MockRun::new()
+                .k(9)
+                .expect_failure("poseidon partial round")
+                .run(&c);
+            // a square cell
+            let mut c = circuit(22);
+            c.trace.as_mut().expect("trace").rows[2].1[0] += Fr::ONE;
+            MockRun::new()
+                .k(9)
+                .expect_failure("poseidon full round")
+                .run(&c);
+            // the initial capacity (the message length)
+            let mut c = circuit(22);
+            c.trace.as_mut().expect("trace").rows[0].0[2] += Fr::ONE;
+            MockRun::new().k(9).expect_failure("poseidon init").run(&c);
+            // a claimed hash that is not the sponge's
+            let mut c = circuit(22);
+            c.hash += Fr::ONE;
+            MockRun::new().k(9).expect_failure("Equality").run(&c);
+        }
     }
 
     #[test]
     fn a_tampered_packing_or_padding_is_caught() {
-        // a packed accumulator
-        let c0 = circuit(22);
-        let mut accs = Vec::new();
-        for g in c0.x.chunks(21) {
-            let mut acc = Fr::ZERO;
-            for &v in g {
-                acc = acc * crate::fixed::pow2::<Fr>(12)
-                    + to_field::<Fr>(v)
-                    + crate::fixed::pow2::<Fr>(11);
-                accs.push(acc);
+        for stacked in [false, true] {
+            let circuit = |n: usize| circuit_in(n, stacked);
+            // a packed accumulator
+            let c0 = circuit(22);
+            let mut accs = Vec::new();
+            for g in c0.x.chunks(21) {
+                let mut acc = Fr::ZERO;
+                for &v in g {
+                    acc = acc * crate::fixed::pow2::<Fr>(12)
+                        + to_field::<Fr>(v)
+                        + crate::fixed::pow2::<Fr>(11);
+                    accs.push(acc);
+                }
             }
+            let mut c = c0.clone();
+            c.accs = accs.clone();
+            MockRun::new().k(9).run(&c);
+            c.accs[5] += Fr::ONE;
+            MockRun::new().k(9).expect_failure("pack").run(&c);
+            // a nonzero padding (3 elements: salt + 2 packed, so the second block pads), with the
+            // sponge rows of the message it amounts to
+            let mut c = circuit(22);
+            let mut message = vec![c.salt];
+            message.extend(c.x.chunks(21).map(|v| pack::<Fr>(v, 12)));
+            assert_eq!(message.len(), 3);
+            let mut forged = message.clone();
+            forged.push(Fr::from(99));
+            let mut t = params().trace(&forged);
+            t.rows[0].0[2] = Fr::from(3); // the capacity the circuit fixes (3 elements)
+            c.trace = Some(t);
+            c.padding = Fr::from(99);
+            MockRun::new()
+                .k(9)
+                .expect_failure("poseidon padding")
+                .run(&c);
         }
-        let mut c = c0.clone();
-        c.accs = accs.clone();
-        MockRun::new().k(9).run(&c);
-        c.accs[5] += Fr::ONE;
-        MockRun::new().k(9).expect_failure("pack").run(&c);
-        // a nonzero padding (3 elements: salt + 2 packed, so the second block pads), with the
-        // sponge rows of the message it amounts to
-        let mut c = circuit(22);
-        let mut message = vec![c.salt];
-        message.extend(c.x.chunks(21).map(|v| pack::<Fr>(v, 12)));
-        assert_eq!(message.len(), 3);
-        let mut forged = message.clone();
-        forged.push(Fr::from(99));
-        let mut t = params().trace(&forged);
-        t.rows[0].0[2] = Fr::from(3); // the capacity the circuit fixes (3 elements)
-        c.trace = Some(t);
-        c.padding = Fr::from(99);
-        MockRun::new()
-            .k(9)
-            .expect_failure("poseidon padding")
-            .run(&c);
     }
 }

@@ -478,6 +478,9 @@ pub struct PoseidonCircuit {
     pub hash: Fr,
     /// What the chip puts in a padding slot (0 when honest).
     pub padding: Fr,
+    /// The packing in the sponge's `sq0`, `sq1` columns below its rows (the layout the model
+    /// circuit uses with shared hash columns) instead of two columns of its own.
+    pub stacked: bool,
 }
 
 impl PoseidonCircuit {
@@ -502,6 +505,7 @@ impl PoseidonCircuit {
             trace: Some(trace),
             hash,
             padding: <Fr as halo2_proofs::halo2curves::ff::Field>::ZERO,
+            stacked: false,
         }
     }
 }
@@ -521,7 +525,7 @@ impl Circuit<Fr> for PoseidonCircuit {
         Column<Instance>,
     );
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = (crate::poseidon::PoseidonParams<Fr>, u32);
+    type Params = (crate::poseidon::PoseidonParams<Fr>, u32, bool);
 
     fn without_witnesses(&self) -> Self {
         Self {
@@ -531,7 +535,7 @@ impl Circuit<Fr> for PoseidonCircuit {
         }
     }
     fn params(&self) -> Self::Params {
-        (self.params.clone(), self.bits)
+        (self.params.clone(), self.bits, self.stacked)
     }
     fn configure_with_params(meta: &mut ConstraintSystem<Fr>, p: Self::Params) -> Self::Config {
         let instance = meta.instance_column();
@@ -539,7 +543,18 @@ impl Circuit<Fr> for PoseidonCircuit {
         let x = meta.advice_column();
         meta.enable_equality(x);
         (
-            crate::poseidon::PoseidonConfig::configure(meta, p.0, p.1),
+            if p.2 {
+                let sponge = [(); 6].map(|_| meta.advice_column());
+                crate::poseidon::PoseidonConfig::configure_in(
+                    meta,
+                    p.0,
+                    p.1,
+                    sponge,
+                    [sponge[3], sponge[4]],
+                )
+            } else {
+                crate::poseidon::PoseidonConfig::configure(meta, p.0, p.1)
+            },
             x,
             instance,
         )
@@ -566,7 +581,14 @@ impl Circuit<Fr> for PoseidonCircuit {
                 Ok(Wire::assign(&mut region, x, n, v))
             },
         )?;
-        let mut chip = PoseidonChip::construct(config, 0).with_padding(self.padding);
+        let chip = if self.stacked {
+            let per = (252 / self.bits as usize).max(1);
+            let sponge_rows = self.params.hash_rows(1 + n.div_ceil(per));
+            PoseidonChip::construct_stacked(config, 0, sponge_rows)
+        } else {
+            PoseidonChip::construct(config, 0)
+        };
+        let mut chip = chip.with_padding(self.padding);
         let accs = (!self.accs.is_empty()).then_some(self.accs.as_slice());
         let packed = chip.pack_with(&mut layouter, &inputs, accs)?;
         let mut message = vec![salt];

@@ -179,7 +179,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
     // proof (halo2-axiom keeps no extended cosets in the key), about half as much
     let fixed = cs.num_fixed_columns() + cs.num_selectors();
     let work = (c.committed as f64 + fixed as f64 / 2.0) * n as f64 * f64::from(k);
-    let est_prove_seconds = 0.1 + work * 4.6e-7;
+    let est_prove_seconds = 0.35 + work * 2.3e-7;
     // the key stores each fixed and permutation column as values and coefficients
     let est_pk_bytes = c.stored as u64 * n * 32 * 2;
     // the key, then every column's values, coefficients and one extended part at a time
