@@ -47,7 +47,7 @@ fn prove<C: Circuit<Fr> + HasInstances + Clone>(
     >(
         params,
         pk,
-        &[c.clone()],
+        std::slice::from_ref(c),
         &[&refs],
         rand_chacha::ChaCha20Rng::seed_from_u64(2),
         &mut t,
