@@ -191,7 +191,14 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
         let params = crate::hash::params().clone();
         if shape.shared_hash_columns {
             let sponge = shared_hash_columns(meta, &dense, &rescale, &product, &func);
-            PoseidonConfig::configure_in(meta, params, bits, sponge, [sponge[3], sponge[4]])
+            PoseidonConfig::configure_in(
+                meta,
+                params,
+                bits,
+                sponge,
+                [sponge[3], sponge[4]],
+                rescale.gated_fixed(),
+            )
         } else {
             PoseidonConfig::configure(meta, params, bits)
         }
@@ -217,7 +224,9 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
 /// that copy (`s0 sq0 sq1`); new columns only when these run out. Not the rescale chip's `u`
 /// and `lo` (their range lookups are ungated: every row must hold a table value) nor the
 /// function chip's `ℓ` (likewise), and never a private-weight column (the weight commitment
-/// covers those whole columns, so a per-proof value there would break it).
+/// covers those whole columns, so a per-proof value there would break it). The round
+/// constants go in the rescale chip's remainder-gate fixed columns likewise
+/// ([`RescaleConfig::gated_fixed`]).
 fn shared_hash_columns(
     meta: &mut ConstraintSystem<Fr>,
     dense: &MatMulConfig,

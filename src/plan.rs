@@ -201,13 +201,25 @@ fn plan_with_lanes(
     Some((plan, cost))
 }
 
-/// Plans the layout of `model` with public input and fixed weights.
-pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
-    plan_for(model, Privacy::default())
+/// The plan of `model` for the choices already in `shape` (lanes, Freivalds width, where the
+/// hash columns go, the privacy flags): everything else (bit widths, rows, `k`, columns) is
+/// derived again. `setup` and `prove` compare it with settings.json instead of searching
+/// every layout again (the search is `compile`'s; the circuit is the one settings.json
+/// describes, bound by the commitment).
+pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanError> {
+    check_shifts(model)?;
+    plan_with_lanes(
+        model,
+        shape.lanes,
+        Privacy::of(shape),
+        shape.shared_hash_columns,
+        shape.freivalds,
+    )
+    .map(|(p, _)| p)
+    .ok_or(PlanError::TooLarge)
 }
 
-/// Plans the layout of `model` for `privacy`.
-pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError> {
+fn check_shifts(model: &QuantModel) -> Result<(), PlanError> {
     let max = 2 * model.table_bits;
     if let Some(n) = model
         .graph
@@ -222,6 +234,17 @@ pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError>
             bits: model.table_bits,
         });
     }
+    Ok(())
+}
+
+/// Plans the layout of `model` with public input and fixed weights.
+pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
+    plan_for(model, Privacy::default())
+}
+
+/// Plans the layout of `model` for `privacy`.
+pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError> {
+    check_shifts(model)?;
     let hashing = privacy.hashed_input || privacy.hashed_output;
     // the Freivalds chip checks public weights only
     let widths: &[usize] = if privacy.weights {

@@ -225,7 +225,8 @@ impl<F: PrimeField> PoseidonConfig<F> {
     pub fn configure(meta: &mut ConstraintSystem<F>, params: PoseidonParams<F>, bits: u32) -> Self {
         let sponge = [(); 6].map(|_| meta.advice_column());
         let packing = [(); 2].map(|_| meta.advice_column());
-        Self::configure_in(meta, params, bits, sponge, packing)
+        let rc = [(); 3].map(|_| meta.fixed_column());
+        Self::configure_in(meta, params, bits, sponge, packing, rc)
     }
 
     /// [`Self::configure`] over existing advice columns: `sponge` in the order `s0 s1 s2 sq0
@@ -234,13 +235,16 @@ impl<F: PrimeField> PoseidonConfig<F> {
     /// sponge rows ([`PoseidonChip::construct_stacked`]). Other chips may use these columns on
     /// other rows, provided none of their gates or lookups is active on the rows this chip
     /// assigns: every gate and lookup of theirs must be switched off by a selector or fixed
-    /// column there (an ungated lookup would see the sponge's state).
+    /// column there (an ungated lookup would see the sponge's state). The round constants go
+    /// in `rc`, fixed columns that may likewise be other chips' (read by their gates only
+    /// where a selector is on).
     pub fn configure_in(
         meta: &mut ConstraintSystem<F>,
         params: PoseidonParams<F>,
         bits: u32,
         sponge: [Column<Advice>; 6],
         packing: [Column<Advice>; 2],
+        rc: [Column<Fixed>; 3],
     ) -> Self {
         let [s0, s1, s2, sq0, sq1, sq2] = sponge;
         let [p_x, p_acc] = packing;
@@ -248,7 +252,6 @@ impl<F: PrimeField> PoseidonConfig<F> {
         for c in [s[0], sq[0], sq[1], p_x, p_acc] {
             meta.enable_equality(c);
         }
-        let rc = [(); 3].map(|_| meta.fixed_column());
         let [q_init, q_absorb, q_full, q_partial, q_pack0, q_pack] =
             [(); 6].map(|_| meta.selector());
         let q_pad = [(); 2].map(|_| meta.selector());

@@ -179,6 +179,15 @@ impl RescaleConfig {
     }
 }
 
+impl RescaleConfig {
+    /// The fixed columns only the selector-gated remainder gate reads (`2^(d−1)`, `2^d` and
+    /// the remainder scale; not `bound`, which gates the sign lookup itself): another chip may
+    /// use them on rows where this one is off.
+    pub fn gated_fixed(&self) -> [Column<Fixed>; 3] {
+        [self.half, self.two_d, self.inv_shift]
+    }
+}
+
 /// The values one rescaled element assigns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RescaleWitness {

@@ -545,12 +545,14 @@ impl Circuit<Fr> for PoseidonCircuit {
         (
             if p.2 {
                 let sponge = [(); 6].map(|_| meta.advice_column());
+                let rc = [(); 3].map(|_| meta.fixed_column());
                 crate::poseidon::PoseidonConfig::configure_in(
                     meta,
                     p.0,
                     p.1,
                     sponge,
                     [sponge[3], sponge[4]],
+                    rc,
                 )
             } else {
                 crate::poseidon::PoseidonConfig::configure(meta, p.0, p.1)

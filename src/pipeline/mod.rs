@@ -101,8 +101,7 @@ pub(crate) fn read_build(dir: &Path) -> Result<(Settings, QuantModel), PipelineE
     model.model.check().map_err(|e| {
         PipelineError::Inconsistent(format!("{}: {e}", dir.join(files::MODEL).display()))
     })?;
-    let privacy = crate::plan::Privacy::of(&settings.plan.shape);
-    let plan = crate::plan::plan_for(&model.model, privacy)?;
+    let plan = crate::plan::plan_of(&model.model, &settings.plan.shape)?;
     if plan != settings.plan || model.model.input_len() != settings.input_len {
         return Err(PipelineError::Inconsistent(format!(
             "{}: settings.json does not match model.json; run `zkinfer compile` again",

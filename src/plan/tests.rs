@@ -124,3 +124,27 @@ fn private_weights_never_get_the_freivalds_chip_even_from_an_edited_shape() {
     let m = model(64, 64, 8);
     assert_eq!(m.node_ctx_in(0, &shape).freivalds, 0);
 }
+
+#[test]
+fn the_plan_of_a_chosen_shape_is_the_chosen_plan() {
+    // setup and prove re-derive the plan from settings.json's choices: it must be the one
+    // compile chose, for every privacy
+    for m in [model(4, 2, 6), model(64, 10, 8), model(512, 512, 10)] {
+        for privacy in [
+            Privacy::default(),
+            Privacy {
+                weights: true,
+                ..Privacy::default()
+            },
+            Privacy {
+                input: true,
+                hashed_input: true,
+                hashed_output: true,
+                ..Privacy::default()
+            },
+        ] {
+            let p = plan_for(&m, privacy).expect("plan");
+            assert_eq!(plan_of(&m, &p.shape).expect("plan of"), p);
+        }
+    }
+}
