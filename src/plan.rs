@@ -26,6 +26,11 @@ pub enum PlanError {
     /// Does not fit.
     #[error("the model needs more than 2^{MAX_K} rows at {MAX_LANES} lanes")]
     TooLarge,
+    /// A layout no plan chooses (a hand-edited settings.json).
+    #[error(
+        "settings.json describes a layout zkinfer does not make ({0}); run `zkinfer compile` again"
+    )]
+    NotAPlan(String),
     /// A rescale shift beyond what two remainder limbs check.
     #[error("layer `{node}` rescales by 2^{shift}: at most 2^{max} is provable with {bits}-bit tables (two remainder limbs)")]
     ShiftTooLarge {
@@ -208,6 +213,30 @@ fn plan_with_lanes(
 /// describes, bound by the commitment).
 pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanError> {
     check_shifts(model)?;
+    // choices compile could have made, checked before anything is allocated by them
+    let hashing = shape.hashed_input || shape.hashed_output;
+    let valid = (1..=MAX_LANES).contains(&shape.lanes)
+        && FREIVALDS_WIDTHS.contains(&shape.freivalds)
+        && !(shape.private_weights && shape.freivalds > 0)
+        && (hashing || !shape.shared_hash_columns)
+        && (shape.private_input || !shape.hashed_input);
+    if !valid {
+        return Err(PlanError::NotAPlan(format!(
+            "lanes {}, Freivalds width {}{}{}",
+            shape.lanes,
+            shape.freivalds,
+            if shape.private_weights {
+                ", private weights"
+            } else {
+                ""
+            },
+            if shape.shared_hash_columns {
+                ", shared hash columns"
+            } else {
+                ""
+            }
+        )));
+    }
     plan_with_lanes(
         model,
         shape.lanes,

@@ -203,12 +203,13 @@ fn other_models_commitment_and_vk_are_rejected() {
 fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
     use zkinfer::artifact::{Commitment, COMMITMENT_FORMAT};
     let p = proved();
-    for field in ["lanes", "k", "table_bits"] {
+    for field in ["lanes", "freivalds", "k", "table_bits"] {
         let mut c: Commitment =
             zkinfer::artifact::read_json(&p.dir.join("commitment.json"), COMMITMENT_FORMAT)
                 .expect("read");
         match field {
             "lanes" => c.body.settings.shape.lanes = 1_000_000,
+            "freivalds" => c.body.settings.shape.freivalds = 1_000_000_000,
             "k" => c.body.settings.k = 200,
             _ => c.body.settings.table_bits = 0,
         }
@@ -487,4 +488,43 @@ fn a_build_folder_from_the_chain_format_is_a_clear_error() {
         describe(&o)
     );
     assert!(!proof.exists());
+}
+
+#[test]
+fn an_edited_settings_json_is_refused_before_anything_is_allocated() {
+    // setup and prove re-derive settings.json from model.json and the plan's choices: an
+    // edited output scale, an absurd lane count or Freivalds width is a clear error (exit 2)
+    let dir = built("mlp_tiny");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+        ("output scale", |v| v["outputs"][0]["scale"] = 3.into()),
+        ("lanes", |v| {
+            v["shape"]["lanes"] = 0.into();
+            v["plan"]["shape"]["lanes"] = 0.into();
+        }),
+        ("Freivalds width", |v| {
+            v["shape"]["freivalds"] = 1_000_000_000u64.into();
+            v["plan"]["shape"]["freivalds"] = 1_000_000_000u64.into();
+        }),
+        ("top-level shape only", |v| v["shape"]["lanes"] = 7.into()),
+    ];
+    for (what, edit) in edits {
+        let build = tmp.path().join(what.replace(' ', "_"));
+        std::fs::create_dir_all(&build).expect("mkdir");
+        std::fs::copy(dir.join("model.json"), build.join("model.json")).expect("copy");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("settings.json")).expect("read"))
+                .expect("json");
+        edit(&mut v);
+        std::fs::write(build.join("settings.json"), v.to_string()).expect("write");
+        let o = zkinfer(&["setup", s(&build)]);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("settings.json") && !err.contains("panicked"),
+            "{what}: {}",
+            describe(&o)
+        );
+        assert!(!build.join("pk.bin").exists(), "{what}: no key written");
+    }
 }

@@ -102,7 +102,15 @@ pub(crate) fn read_build(dir: &Path) -> Result<(Settings, QuantModel), PipelineE
         PipelineError::Inconsistent(format!("{}: {e}", dir.join(files::MODEL).display()))
     })?;
     let plan = crate::plan::plan_of(&model.model, &settings.plan.shape)?;
-    if plan != settings.plan || model.model.input_len() != settings.input_len {
+    // everything in settings.json follows from model.json and the plan's choices: the
+    // circuit (shape, k), the public layout and the output scales verify reports with
+    let derived = compile::settings_of(
+        settings.model_name.clone(),
+        settings.model_sha256.clone(),
+        &model.model,
+        plan,
+    );
+    if derived != settings {
         return Err(PipelineError::Inconsistent(format!(
             "{}: settings.json does not match model.json; run `zkinfer compile` again",
             dir.display()

@@ -114,12 +114,14 @@ pub fn verify(
         && settings.shape.relu_bits == settings.table_bits
         && settings.shape.range_bits == settings.table_bits
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
+        && crate::plan::FREIVALDS_WIDTHS.contains(&settings.shape.freivalds)
+        && !(settings.shape.private_weights && settings.shape.freivalds > 0)
         && (1..=crate::plan::MAX_K).contains(&settings.k)
         && settings.k == body.srs.k;
     if !sane {
         return Err(ArtifactError::malformed(
             commitment_path,
-            "settings out of range (lanes, k or bit widths)",
+            "settings out of range (lanes, Freivalds width, k or bit widths)",
         )
         .into());
     }

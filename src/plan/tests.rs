@@ -148,3 +148,38 @@ fn the_plan_of_a_chosen_shape_is_the_chosen_plan() {
         }
     }
 }
+
+#[test]
+fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
+    let m = model(64, 10, 8);
+    let p = plan(&m).expect("plan");
+    let bad = [
+        CircuitShape {
+            lanes: 0,
+            ..p.shape
+        },
+        CircuitShape {
+            lanes: 1_000_000,
+            ..p.shape
+        },
+        CircuitShape {
+            freivalds: 1_000_000_000,
+            ..p.shape
+        },
+        CircuitShape {
+            private_weights: true,
+            freivalds: 8,
+            ..p.shape
+        },
+        CircuitShape {
+            shared_hash_columns: true,
+            ..p.shape
+        },
+    ];
+    for shape in bad {
+        assert!(
+            matches!(plan_of(&m, &shape), Err(PlanError::NotAPlan(_))),
+            "{shape:?}"
+        );
+    }
+}

@@ -91,17 +91,21 @@ impl Axes {
         idx
     }
 
-    /// Terms of the sum (the product of the axis sizes), bounded.
-    fn total(&self) -> Result<usize, String> {
+    /// Terms of the sum (the product of the axis sizes), at most `max`.
+    fn total(&self, max: usize) -> Result<usize, String> {
         match self.sizes.iter().try_fold(1usize, |n, &s| n.checked_mul(s)) {
-            Some(t) if t <= crate::onnx::MAX_ELEMENTS => Ok(t),
-            _ => Err("the product has too many terms".into()),
+            Some(t) if t <= max => Ok(t),
+            _ => Err(format!("the product has more than {max} terms")),
         }
     }
 
     /// Calls `f(coord)` for every coordinate over all axes (odometer order).
-    fn each(&self, mut f: impl FnMut(&[usize]) -> Result<(), String>) -> Result<(), String> {
-        let total = self.total()?;
+    fn each(
+        &self,
+        max: usize,
+        mut f: impl FnMut(&[usize]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let total = self.total(max)?;
         let mut coord = vec![0usize; self.sizes.len()];
         for _ in 0..total {
             f(&coord)?;
@@ -116,6 +120,10 @@ impl Axes {
         Ok(())
     }
 }
+
+/// Multiply-accumulates of one activation-times-constant einsum (64 M: a 8192 × 8192 layer;
+/// the terms take 16 bytes each while compiling).
+const MAX_MACS: usize = 1 << 26;
 
 /// An activation times a constant (Gemm, MatMul): the weights are read off the constant
 /// through the einsum's axes, one term per (output, summed coordinate), in time linear in the
@@ -146,7 +154,7 @@ fn direct(l: &mut Loader, node: &TypedNode, op: &EinSum) -> Result<Built, String
             terms: vec![],
         })
         .collect();
-    axes.each(|coord| {
+    axes.each(MAX_MACS, |coord| {
         let w = *c
             .get(axes.flat(1 - a, coord))
             .ok_or("weight index out of range")?;
@@ -168,7 +176,7 @@ fn bilinear(l: &mut Loader, node: &TypedNode, _op: &EinSum) -> Result<Built, Str
         return Err("expected two activations".into());
     };
     let axes = Axes::of(l, node, _op)?;
-    let total = axes.total()?;
+    let total = axes.total(crate::onnx::MAX_ELEMENTS)?;
     let out_shape = axes.dims[2].clone();
     let out_len: usize = out_shape.iter().product();
     let mut pairs = Vec::with_capacity(total);
@@ -179,7 +187,7 @@ fn bilinear(l: &mut Loader, node: &TypedNode, _op: &EinSum) -> Result<Built, Str
         })
         .collect();
     let mut k = 0u32;
-    axes.each(|coord| {
+    axes.each(crate::onnx::MAX_ELEMENTS, |coord| {
         pairs.push((
             Ref(0, axes.flat(0, coord) as u32),
             Ref(1, axes.flat(1, coord) as u32),
