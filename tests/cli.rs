@@ -496,7 +496,8 @@ fn an_edited_settings_json_is_refused_before_anything_is_allocated() {
     // edited output scale, an absurd lane count or Freivalds width is a clear error (exit 2)
     let dir = built("mlp_tiny");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 4] = [
         ("output scale", |v| v["outputs"][0]["scale"] = 3.into()),
         ("lanes", |v| {
             v["shape"]["lanes"] = 0.into();
