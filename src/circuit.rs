@@ -168,8 +168,12 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     /// The advice columns holding private weights (empty with fixed weights).
-    pub fn weight_columns(&self) -> Vec<Column<halo2_proofs::plonk::Advice>> {
-        self.dense.w.advice().to_vec()
+    pub fn weight_columns(&self) -> Vec<Column<Advice>> {
+        let mut v = self.dense.w.advice().to_vec();
+        if let Some(f) = &self.freivalds {
+            v.extend(f.w.advice());
+        }
+        v
     }
 }
 
@@ -203,10 +207,8 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
             PoseidonConfig::configure(meta, params, bits)
         }
     });
-    // public weights only: with private weights the chip is never configured (its weight
-    // columns are fixed, so the verifying key would publish the weights)
-    let freivalds = (shape.freivalds > 0 && !shape.private_weights)
-        .then(|| FreivaldsConfig::configure(meta, shape.freivalds));
+    let freivalds = (shape.freivalds > 0)
+        .then(|| FreivaldsConfig::configure(meta, shape.freivalds, shape.private_weights));
     ModelConfig {
         dense,
         rescale,

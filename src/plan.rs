@@ -217,7 +217,6 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
     let hashing = shape.hashed_input || shape.hashed_output;
     let valid = (1..=MAX_LANES).contains(&shape.lanes)
         && FREIVALDS_WIDTHS.contains(&shape.freivalds)
-        && !(shape.private_weights && shape.freivalds > 0)
         && (hashing || !shape.shared_hash_columns)
         && (shape.private_input || !shape.hashed_input);
     if !valid {
@@ -275,12 +274,7 @@ pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
 pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError> {
     check_shifts(model)?;
     let hashing = privacy.hashed_input || privacy.hashed_output;
-    // the Freivalds chip checks public weights only
-    let widths: &[usize] = if privacy.weights {
-        &[0]
-    } else {
-        &FREIVALDS_WIDTHS
-    };
+    let widths: &[usize] = &FREIVALDS_WIDTHS;
     (1..=MAX_LANES)
         .flat_map(|lanes| [(lanes, false), (lanes, true)])
         .filter(|&(_, shared)| hashing || !shared)

@@ -135,12 +135,7 @@ impl QuantModel {
     /// [`Self::node_ctx`] for a circuit of `shape`.
     pub fn node_ctx_in(&self, i: usize, shape: &crate::circuit::CircuitShape) -> NodeCtx<'_> {
         let mut ctx = self.node_ctx(i, shape.lanes, shape.range_bits);
-        // the Freivalds chip takes public weights only (see `circuit::configure`)
-        ctx.freivalds = if shape.private_weights {
-            0
-        } else {
-            shape.freivalds
-        };
+        ctx.freivalds = shape.freivalds;
         ctx
     }
     /// What the fixed-point stages know about node `i`.

@@ -25,8 +25,11 @@
 //! and `q_end` on the group's last row: `acc = 0`. The gates (degree 3; `ρ` is a challenge,
 //! of degree 0) make the last `acc` equal `D(ρ)` whatever the prover assigns.
 //!
-//! Soundness: `W` and `b` are fixed columns (the verifying key pins them), `x` cells are
-//! copies of their producers' cells, and `x`, `y` are committed before `ρ` is drawn. If some
+//! Soundness: `W` and `b` are fixed columns (the verifying key pins them) or, with private
+//! weights, first-phase advice columns (`w = fixed + private·advice`, as the dense chip's:
+//! the output rows' `−1` stays fixed) bound by the weight commitment; `x` cells are copies of
+//! their producers' cells; and `x`, `y` and any private weights are committed before `ρ` is
+//! drawn. If some
 //! `y_i ≠ b_i + Σ_j W_ij·x_j` (in the field) then `D` is a nonzero polynomial of degree
 //! `< n` fixed before `ρ`, so `D(ρ) = 0` with probability at most `(n − 1)/|F|` (Schwartz–
 //! Zippel), about `2^−244` for a layer of 1,000 outputs; over the groups of a model the errors
@@ -35,13 +38,13 @@
 //!
 //! `configure` enables equality on `x`.
 
-use crate::{fixed::to_field, Wire};
+use crate::{fixed::to_field, matmul::WeightColumns, Wire};
 use halo2_proofs::{
     circuit::{Layouter, Region, Value},
     halo2curves::ff::PrimeField,
     plonk::{
-        Advice, Challenge, Column, ConstraintSystem, Error, Expression, FirstPhase, Fixed,
-        SecondPhase, Selector, VirtualCells,
+        Advice, Challenge, Column, ConstraintSystem, Error, Expression, FirstPhase, SecondPhase,
+        Selector, VirtualCells,
     },
     poly::Rotation,
 };
@@ -53,8 +56,8 @@ pub struct FreivaldsConfig {
     pub x: Column<Advice>,
     /// The running combination (second phase).
     pub acc: Column<Advice>,
-    /// `K` weight columns.
-    pub w: Vec<Column<Fixed>>,
+    /// `K` weight columns (fixed, or fixed + private advice).
+    pub w: WeightColumns,
     /// `ρ`, drawn after the first phase.
     pub rho: Challenge,
     q_first: Selector,
@@ -65,25 +68,40 @@ pub struct FreivaldsConfig {
 
 impl FreivaldsConfig {
     /// Configures the chip with `k_width` (`K ≥ 1`) weight columns. Side effects: a
-    /// first-phase advice column with equality, a second-phase advice column, `K` fixed
-    /// columns, one challenge, four selectors, four gates.
-    pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>, k_width: usize) -> Self {
+    /// first-phase advice column with equality, `K` fixed columns (and, when
+    /// `private_weights`, `K` first-phase advice columns and a fixed row-kind column), a
+    /// second-phase advice column (created last), one challenge, four selectors, four gates.
+    pub fn configure<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        k_width: usize,
+        private_weights: bool,
+    ) -> Self {
         assert!(
             k_width >= 1,
             "the Freivalds chip needs at least one weight column"
         );
         let x = meta.advice_column_in(FirstPhase);
         meta.enable_equality(x);
+        let w = if private_weights {
+            WeightColumns::Private {
+                fixed: (0..k_width).map(|_| meta.fixed_column()).collect(),
+                advice: (0..k_width)
+                    .map(|_| meta.advice_column_in(FirstPhase))
+                    .collect(),
+                private: meta.fixed_column(),
+            }
+        } else {
+            WeightColumns::Fixed((0..k_width).map(|_| meta.fixed_column()).collect())
+        };
         let acc = meta.advice_column_in(SecondPhase);
-        let w: Vec<Column<Fixed>> = (0..k_width).map(|_| meta.fixed_column()).collect();
         let rho = meta.challenge_usable_after(FirstPhase);
         let [q_first, q_block, q_mac, q_end] = [(); 4].map(|_| meta.selector());
-        // h = Σ_k ρ^k·w_k by Horner over the row's fixed cells
-        let h = |m: &mut VirtualCells<'_, F>, w: &[Column<Fixed>], rho: Expression<F>| {
-            w.iter()
+        // h = Σ_k ρ^k·w_k by Horner over the row's weights
+        let h = |m: &mut VirtualCells<'_, F>, w: &WeightColumns, rho: Expression<F>| {
+            (0..w.width())
                 .rev()
-                .fold(Expression::Constant(F::ZERO), |acc, &c| {
-                    acc * rho.clone() + m.query_fixed(c, Rotation::cur())
+                .fold(Expression::Constant(F::ZERO), |acc, k| {
+                    acc * rho.clone() + w.query(m, k)
                 })
         };
         let rho_pow =
@@ -102,7 +120,7 @@ impl FreivaldsConfig {
             let cur = m.query_advice(acc, Rotation::cur());
             let prev = m.query_advice(acc, Rotation::prev());
             let h = h(m, &wc, r.clone());
-            vec![q * (cur - prev * rho_pow(r, wc.len()) - h)]
+            vec![q * (cur - prev * rho_pow(r, wc.width()) - h)]
         });
         let wc = w.clone();
         meta.create_gate("freivalds mac: acc = acc' + x·h", |m| {
@@ -131,7 +149,7 @@ impl FreivaldsConfig {
 
     /// `K`.
     pub fn width(&self) -> usize {
-        self.w.len()
+        self.w.width()
     }
 
     /// Rows a group of `n_out` outputs reading `n_in` inputs takes at width `k_width`.
@@ -158,12 +176,14 @@ enum RowKind {
 
 fn assign_weights<F: PrimeField>(
     region: &mut Region<'_, F>,
-    columns: &[Column<Fixed>],
+    columns: &WeightColumns,
     row: usize,
     w: &[i64],
+    parameter: bool,
 ) {
-    for (k, &col) in columns.iter().enumerate() {
-        region.assign_fixed(col, row, to_field::<F>(w.get(k).copied().unwrap_or(0)));
+    for k in 0..columns.width() {
+        let v = to_field::<F>(w.get(k).copied().unwrap_or(0));
+        columns.assign(region, k, row, v, parameter);
     }
 }
 
@@ -234,7 +254,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     let ids: Vec<usize> = (b * kw..((b + 1) * kw).min(n_out)).collect();
                     // bias
                     let w: Vec<i64> = ids.iter().map(|&i| bias[i]).collect();
-                    assign_weights(&mut region, &c.w, row, &w);
+                    assign_weights(&mut region, &c.w, row, &w, true);
                     let kind = if b + 1 == blocks {
                         RowKind::First
                     } else {
@@ -250,7 +270,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     // inputs
                     for (j, xj) in x.iter().enumerate() {
                         let w: Vec<i64> = ids.iter().map(|&i| weights[i][j]).collect();
-                        assign_weights(&mut region, &c.w, row, &w);
+                        assign_weights(&mut region, &c.w, row, &w, true);
                         xj.copy_to(&mut region, c.x, row);
                         plan.push(RowPlan {
                             row,
@@ -264,7 +284,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     for (k, &i) in ids.iter().enumerate() {
                         let mut w = vec![0; ids.len()];
                         w[k] = -1;
-                        assign_weights(&mut region, &c.w, row, &w);
+                        assign_weights(&mut region, &c.w, row, &w, false);
                         let v = match y {
                             Some(y) => Value::known(to_field::<F>(y[i])),
                             None => Value::unknown(),

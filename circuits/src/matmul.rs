@@ -50,7 +50,11 @@ pub enum WeightColumns {
 }
 
 impl WeightColumns {
-    fn query<F: PrimeField>(&self, m: &mut VirtualCells<'_, F>, lane: usize) -> Expression<F> {
+    pub(crate) fn query<F: PrimeField>(
+        &self,
+        m: &mut VirtualCells<'_, F>,
+        lane: usize,
+    ) -> Expression<F> {
         match self {
             Self::Fixed(c) => m.query_fixed(c[lane], Rotation::cur()),
             Self::Private {
@@ -65,7 +69,7 @@ impl WeightColumns {
         }
     }
 
-    fn assign<F: PrimeField>(
+    pub(crate) fn assign<F: PrimeField>(
         &self,
         region: &mut Region<'_, F>,
         lane: usize,
@@ -93,6 +97,14 @@ impl WeightColumns {
                     region.assign_fixed(*private, row, F::from(u64::from(parameter)));
                 }
             }
+        }
+    }
+
+    /// Number of weight columns (lanes).
+    pub fn width(&self) -> usize {
+        match self {
+            Self::Fixed(c) => c.len(),
+            Self::Private { fixed, .. } => fixed.len(),
         }
     }
 

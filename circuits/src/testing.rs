@@ -670,7 +670,7 @@ impl Circuit<Fr> for FreivaldsCircuit {
         let x = meta.advice_column();
         meta.enable_equality(x);
         (
-            crate::freivalds::FreivaldsConfig::configure(meta, width),
+            crate::freivalds::FreivaldsConfig::configure(meta, width, false),
             x,
             instance,
         )

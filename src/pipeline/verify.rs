@@ -115,7 +115,6 @@ pub fn verify(
         && settings.shape.range_bits == settings.table_bits
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
         && crate::plan::FREIVALDS_WIDTHS.contains(&settings.shape.freivalds)
-        && !(settings.shape.private_weights && settings.shape.freivalds > 0)
         && (1..=crate::plan::MAX_K).contains(&settings.k)
         && settings.k == body.srs.k;
     if !sane {
