@@ -78,7 +78,7 @@ pub struct CircuitShape {
     /// plan picks whichever is cheaper; omitted from JSON when false).
     #[serde(default, skip_serializing_if = "is_false")]
     pub shared_hash_columns: bool,
-    /// Weight columns `K` of the Freivalds chip, which checks the public-weight linear layers
+    /// Weight columns `K` of the Freivalds chip, which checks the linear layers
     /// where it takes fewer cells than the dense chip (0: no such chip; omitted from JSON
     /// when 0).
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -78,8 +78,8 @@ fn layer(n_in: usize, n_out: usize) -> (Vec<Vec<i64>>, Vec<i64>, Vec<i64>) {
 
 fn chips(cr: &mut Criterion) {
     let (w, b, x) = layer(256, 256);
-    let dense_shape = LayerShape {
-        lanes: 8,
+    let shape = |lanes| LayerShape {
+        lanes,
         range_bits: 10,
         relu_bits: 10,
         remainder_limbs: 2,
@@ -89,7 +89,7 @@ fn chips(cr: &mut Criterion) {
         cr,
         "dense 256x256 (8 lanes)",
         14,
-        LayerCircuit::honest(dense_shape, w.clone(), b.clone(), 12, x.clone()),
+        LayerCircuit::honest(shape(8), w.clone(), b.clone(), 12, x.clone()),
     );
     bench(
         cr,
@@ -98,18 +98,11 @@ fn chips(cr: &mut Criterion) {
         FreivaldsCircuit::honest(64, w, b, x),
     );
     let (w, b, x) = layer(64, 64);
-    let shape = LayerShape {
-        lanes: 4,
-        range_bits: 10,
-        relu_bits: 10,
-        remainder_limbs: 2,
-        private_weights: false,
-    };
     bench(
         cr,
         "rescale 64 (+ dense 64x64)",
         11,
-        LayerCircuit::honest(shape, w, b, 12, x),
+        LayerCircuit::honest(shape(4), w, b, 12, x),
     );
     let segments: Vec<zkinfer_circuits::func::Segment> = (0..256)
         .map(|i| zkinfer_circuits::func::Segment {

@@ -1,6 +1,6 @@
-//! # Dense layer checked Freivalds-style (public weights)
+//! # Dense layer checked Freivalds-style (fixed or private weights)
 //!
-//! Relation, for a group of `n` outputs reading inputs `x_0 … x_{m−1}` with public weights
+//! Relation, for a group of `n` outputs reading inputs `x_0 … x_{m−1}` with weights
 //! `W` (`n × m`) and bias `b`: `y_i = b_i + Σ_j W_ij · x_j` for every `i`. Instead of one
 //! advice cell per multiply-accumulate (the dense chip), the chip checks one random linear
 //! combination of the `n` equations:

@@ -741,17 +741,23 @@ fn hashed_output_is_bound(q: &Arc<QuantModel>, p: &crate::plan::Plan, trace: &wi
     );
 }
 
-/// A `[1, 3] → [1, 8]` layer (ReLU) planned with the Freivalds chip at `K = 4`, its trace and
-/// honest witness.
-fn freivalds_model() -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
-    let w: Vec<Vec<f64>> = (0..8)
+/// The weights and biases of a `3 → 8` layer.
+fn freivalds_layer() -> (Vec<Vec<f64>>, Vec<f64>) {
+    let w = (0..8)
         .map(|i| {
             (0..3)
                 .map(|j| ((i * 3 + j) % 7) as f64 / 4.0 - 0.75)
                 .collect()
         })
         .collect();
-    let b: Vec<f64> = (0..8).map(|i| i as f64 / 8.0 - 0.5).collect();
+    let b = (0..8).map(|i| i as f64 / 8.0 - 0.5).collect();
+    (w, b)
+}
+
+/// A `[1, 3] → [1, 8]` layer (ReLU) planned with the Freivalds chip at `K = 4`, its trace and
+/// honest witness.
+fn freivalds_model() -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
+    let (w, b) = freivalds_layer();
     let g = chain(&[1, 3], vec![(vec![], vec![1, 8], dense(&w, &b, true))]);
     let opts = QuantOptions {
         scale: Some(6),
@@ -847,14 +853,7 @@ fn a_freivalds_layer_verifies_with_the_real_prover_and_a_forged_one_does_not() {
 /// not read the first's accumulator; forging layer 1 (consistently downstream) is caught.
 #[test]
 fn two_freivalds_layers_in_the_same_columns_are_checked_independently() {
-    let w1: Vec<Vec<f64>> = (0..8)
-        .map(|i| {
-            (0..3)
-                .map(|j| ((i * 3 + j) % 7) as f64 / 4.0 - 0.75)
-                .collect()
-        })
-        .collect();
-    let b1: Vec<f64> = (0..8).map(|i| i as f64 / 8.0 - 0.5).collect();
+    let (w1, b1) = freivalds_layer();
     let w2: Vec<Vec<f64>> = (0..5)
         .map(|i| {
             (0..8)
