@@ -181,13 +181,10 @@ fn plan_with_lanes(
         return None;
     }
     let degree = cs.degree();
-    let perm_cols = cs.permutation().get_columns().len();
-    let perm_products = perm_cols.div_ceil(degree.saturating_sub(2).max(1));
     // halo2-axiom keeps no extended cosets of fixed columns in the proving key: every proof
     // takes each fixed column to the extended domain again (its FFTs) and opens it, without
     // committing it (no MSM); measured, about half an advice column
-    let committed = 2 * (cs.num_advice_columns() + perm_products + 3 * cs.lookups().len())
-        + cs.num_fixed_columns();
+    let committed = 2 * committed_polys(&cs) + cs.num_fixed_columns();
     let cost = committed as u64 * (1u64 << k) * u64::from(k);
     let plan = Plan {
         shape,
@@ -263,6 +260,14 @@ fn check_shifts(model: &QuantModel) -> Result<(), PlanError> {
         });
     }
     Ok(())
+}
+
+/// Polynomials a proof commits to besides the quotient: advice columns, permutation
+/// products (a chunk of `degree − 2` columns each), three per lookup argument.
+pub(crate) fn committed_polys(cs: &ConstraintSystem<Fr>) -> usize {
+    let perm = cs.permutation().get_columns().len();
+    let perm_products = perm.div_ceil(cs.degree().saturating_sub(2).max(1));
+    cs.num_advice_columns() + perm_products + 3 * cs.lookups().len()
 }
 
 /// Plans the layout of `model` with public input and fixed weights.

@@ -109,7 +109,7 @@ fn counts(cs: &ConstraintSystem<Fr>) -> Counts {
     let lookups = cs.lookups().len();
     let quotient = degree.saturating_sub(1);
     Counts {
-        committed: cs.num_advice_columns() + perm_products + 3 * lookups,
+        committed: crate::plan::committed_polys(cs),
         stored: cs.num_fixed_columns() + cs.num_selectors() + perm,
         // openings in the proof: every queried column (advice, fixed, instance), permutation
         // sigmas, products at two or three points, lookups at five
