@@ -143,28 +143,36 @@ impl Salt {
         Ok(())
     }
 
-    /// The salts `s_c[j]` of column `c` (with these `values`) for `m` blinding rows. They
-    /// depend on the values too: two weight versions committed under one salt file get
-    /// independent blinding (else their difference would be an unblinded commitment to the
-    /// change).
-    fn of_column(&self, c: usize, values: &[Fr], m: usize) -> Vec<Fr> {
-        let mut h = Sha512::new();
-        for v in values {
-            h.update(v.to_repr());
-        }
-        let digest: [u8; 64] = h.finalize().into();
+    /// The salts `s_c[j]` of column `c` for `m` blinding rows, under `digest`, the digest of
+    /// every weight column's values ([`values_digest`]). They depend on all the weights: two
+    /// weight versions committed under one salt file get independent blinding in every
+    /// column (else the difference of two commitments would be an unblinded commitment to the
+    /// change, and an unchanged column's commitment would show that it did not change).
+    fn of_column(&self, c: usize, digest: &[u8; 64], m: usize) -> Vec<Fr> {
         (0..m)
             .map(|j| {
                 hash_to_field(&[
-                    b"zkinfer/weight-salt/v2",
+                    b"zkinfer/weight-salt/v3",
                     &self.0,
                     &(c as u64).to_le_bytes(),
-                    &digest,
+                    digest,
                     &(j as u64).to_le_bytes(),
                 ])
             })
             .collect()
     }
+}
+
+/// The digest of every weight column's values on its usable rows (`..len − m`).
+fn values_digest(columns: &[Vec<Fr>], m: usize) -> [u8; 64] {
+    let mut h = Sha512::new();
+    for col in columns {
+        h.update((col.len() as u64).to_le_bytes());
+        for v in &col[..col.len().saturating_sub(m)] {
+            h.update(v.to_repr());
+        }
+    }
+    h.finalize().into()
 }
 
 fn hash_to_field(parts: &[&[u8]]) -> Fr {
@@ -346,12 +354,13 @@ pub fn commit_weights(
     let n = 1usize << domain.k();
     let m = blinding_factors + 1;
     let first = n - m;
+    let digest = values_digest(columns, m);
     let commitments = indices
         .iter()
         .zip(columns)
         .map(|(&c, col)| {
             let mut v = col.clone();
-            v[first..].copy_from_slice(&salt.of_column(c, &col[..first], m));
+            v[first..].copy_from_slice(&salt.of_column(c, &digest, m));
             point_hex(&commit(srs, domain, v))
         })
         .collect();
@@ -505,16 +514,15 @@ pub fn prove_link(
             "the weight columns do not match the commitment".into(),
         ));
     }
+    let digest = values_digest(columns, m);
     let deltas: Vec<Vec<Fr>> = wc
         .columns
         .iter()
-        .zip(columns)
         .zip(fresh_blinds)
-        .map(|((&c, col), fresh)| {
-            let first = col.len().saturating_sub(m);
+        .map(|(&c, fresh)| {
             fresh
                 .iter()
-                .zip(salt.of_column(c, &col[..first], m))
+                .zip(salt.of_column(c, &digest, m))
                 .map(|(r, s)| *r - s)
                 .collect()
         })

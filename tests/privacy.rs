@@ -566,7 +566,9 @@ fn a_hashed_input_is_bound_to_its_hash_and_salt() {
 
 #[test]
 fn two_weight_versions_under_one_salt_file_share_no_blinding() {
-    // the difference of two commitments must not be a commitment to the weight change alone
+    // the difference of two commitments must not be a commitment to the weight change alone,
+    // in the changed column or in any other (an unchanged column's commitments must differ
+    // too, or they would show which columns changed)
     let tmp = tempfile::tempdir().expect("tempdir");
     let (a, b) = two_weight_versions(tmp.path());
     let settings = commitment(&a).body.settings;
@@ -576,6 +578,12 @@ fn two_weight_versions_under_one_salt_file_share_no_blinding() {
             .1
     };
     let (ca, cb) = (cols(&a), cols(&b));
+    let unchanged = ca.iter().zip(&cb).filter(|(x, y)| x == y).count();
+    assert!(
+        unchanged > 0 && unchanged < ca.len(),
+        "the test needs a changed and an unchanged weight column ({unchanged} of {} unchanged)",
+        ca.len()
+    );
     let (srs, pk) = keys_of(&a, &settings);
     let domain = pk.get_vk().get_domain();
     let wa = commitment(&a).body.weights.expect("wa");
