@@ -277,6 +277,12 @@ pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
 
 /// Plans the layout of `model` for `privacy`.
 pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError> {
+    plan_and_cost(model, privacy).map(|(p, _)| p)
+}
+
+/// [`plan_for`] with the plan's cost (committed polynomials weighted by `2^k · k`), which
+/// compile compares across table sizes.
+pub fn plan_and_cost(model: &QuantModel, privacy: Privacy) -> Result<(Plan, u64), PlanError> {
     check_shifts(model)?;
     let hashing = privacy.hashed_input || privacy.hashed_output;
     let widths: &[usize] = &FREIVALDS_WIDTHS;
@@ -286,7 +292,6 @@ pub fn plan_for(model: &QuantModel, privacy: Privacy) -> Result<Plan, PlanError>
         .flat_map(|(lanes, shared)| widths.iter().map(move |&w| (lanes, shared, w)))
         .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w))
         .min_by_key(|(p, cost)| (*cost, p.shape.lanes))
-        .map(|(p, _)| p)
         .ok_or(PlanError::TooLarge)
 }
 

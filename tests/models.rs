@@ -9,7 +9,8 @@ use halo2_proofs::dev::MockProver;
 use std::sync::Arc;
 use zkinfer::artifact::{self, ModelFile, MODEL_FORMAT};
 use zkinfer::circuit::{instance_field, CircuitWitness, ModelCircuit};
-use zkinfer::pipeline::read_input;
+use zkinfer::pipeline::{self, read_input, CompileOptions, CompileReport, AUTO_TOLERANCE};
+use zkinfer::quantize::QuantOptions;
 use zkinfer::witness::{self, dequantize};
 
 fn check_model(name: &str) {
@@ -152,4 +153,53 @@ fn attention_tiny() {
 #[test]
 fn cnn_gelu_ln() {
     check_model(MODELS[12]);
+}
+
+fn compile_with_bits(name: &str, out: &std::path::Path, bits: Option<u32>) -> CompileReport {
+    let src = model_dir(name);
+    let opts = CompileOptions {
+        calibration: Some(src.join("calibration.json")),
+        quant: QuantOptions {
+            lookup_bits: bits,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    pipeline::compile(&src.join("network.onnx"), out, &opts).expect("compile")
+}
+
+#[test]
+fn compile_takes_a_smaller_table_only_where_it_lowers_k_within_the_tolerance() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // mlp_tiny: at the default 11 bits its tables set k = 12
+    let auto = compile_with_bits("mlp_tiny", &tmp.path().join("auto"), None);
+    let given = compile_with_bits("mlp_tiny", &tmp.path().join("given"), Some(11));
+    assert!(given.table_trials.is_empty(), "--lookup-bits is obeyed");
+    assert_eq!(given.settings.table_bits, 11);
+    assert!(
+        auto.settings.table_bits < 11 && auto.settings.k < given.settings.k,
+        "chose {} bits, k = {}",
+        auto.settings.table_bits,
+        auto.settings.k
+    );
+    let (a, g) = (auto.calibration.unwrap(), given.calibration.unwrap());
+    assert!(a.max_abs_error <= (AUTO_TOLERANCE * g.max_abs_output).max(g.max_abs_error));
+    assert_eq!(a.argmax_agree, g.argmax_agree);
+    assert_eq!(a.out_of_range, 0);
+    // the next smaller size was tried and refused for its error, not skipped
+    let next = auto
+        .table_trials
+        .iter()
+        .find(|t| t.bits == auto.settings.table_bits - 1)
+        .expect("the next size was tried");
+    assert!(
+        next.rejected
+            .as_deref()
+            .is_some_and(|why| why.contains("tolerance")),
+        "{next:?}"
+    );
+    // cnn_gelu_ln: its rows set k = 13 at any table size, so it keeps the precise tables
+    let rows = compile_with_bits("cnn_gelu_ln", &tmp.path().join("rows"), None);
+    assert_eq!(rows.settings.table_bits, 11);
+    assert_eq!(rows.settings.k, 13);
 }

@@ -36,6 +36,28 @@ pub struct CalibrationReport {
     pub max_abs_error: f64,
     /// In-range samples whose argmax agrees.
     pub argmax_agree: usize,
+    /// Max |float output| over the in-range samples (the scale [`AUTO_TOLERANCE`] is
+    /// relative to).
+    pub max_abs_output: f64,
+}
+
+/// Table sizes compile tries without `--lookup-bits` or `--scale` (with calibration data),
+/// largest first: the default, then smaller ones.
+pub const AUTO_TABLE_BITS: [u32; 4] = [11, 10, 9, 8];
+/// A table smaller than the default is taken only if the calibration outputs stay within
+/// this fraction of their largest magnitude of the float model (or no further off than at the
+/// default size), no sample leaves the range and no argmax changes.
+pub const AUTO_TOLERANCE: f64 = 1.0 / 16384.0;
+
+/// One table size compile considered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableTrial {
+    /// Table bits.
+    pub bits: u32,
+    /// The plan's `k` (`None`: the model does not quantize or plan at this size).
+    pub k: Option<u32>,
+    /// Why it was not taken, if it was not.
+    pub rejected: Option<String>,
 }
 
 /// What compile produced.
@@ -45,6 +67,8 @@ pub struct CompileReport {
     pub settings: Settings,
     /// Float-vs-fixed error on the calibration data.
     pub calibration: Option<CalibrationReport>,
+    /// The table sizes tried when compile chose it (empty when given or without data).
+    pub table_trials: Vec<TableTrial>,
 }
 
 fn model_name(path: &Path) -> String {
@@ -94,6 +118,7 @@ fn calibration_report(
         out_of_range: 0,
         max_abs_error: 0.0,
         argmax_agree: 0,
+        max_abs_output: 0.0,
     };
     let scales = output_scales(model);
     let first = model
@@ -117,6 +142,7 @@ fn calibration_report(
         let reference = forward(float, s);
         for (a, b) in fixed.iter().zip(&reference) {
             report.max_abs_error = report.max_abs_error.max((a - b).abs());
+            report.max_abs_output = report.max_abs_output.max(b.abs());
         }
         if artifact::argmax(&fixed[..first]) == artifact::argmax(&reference[..first]) {
             report.argmax_agree += 1;
@@ -218,8 +244,19 @@ pub fn compile(
     let mut quant = opts.quant.clone();
     // a hashed output is range-checked in the circuit: it must fit the activation range
     quant.bound_outputs |= opts.privacy.hashed_output;
-    let model = quantize(&float, samples.as_deref(), &quant)?;
-    let plan = plan::plan_for(&model, opts.privacy)?;
+    let (model, plan, calibration, table_trials) = match samples.as_deref() {
+        Some(s) if quant.lookup_bits.is_none() && quant.scale.is_none() => {
+            choose_tables(&float, s, &quant, opts.privacy)?
+        }
+        _ => {
+            let model = quantize(&float, samples.as_deref(), &quant)?;
+            let plan = plan::plan_for(&model, opts.privacy)?;
+            let calibration = samples
+                .as_deref()
+                .map(|s| calibration_report(&float, &model, s));
+            (model, plan, calibration, Vec::new())
+        }
+    };
     // with private weights the source file's digest would be an unsalted hash of the weights
     let sha256 = if opts.privacy.weights {
         String::new()
@@ -227,9 +264,6 @@ pub fn compile(
         artifact::sha256_hex(&source)
     };
     let settings = settings_of(model_name(onnx_path), sha256, &model, plan);
-    let calibration = samples
-        .as_deref()
-        .map(|s| calibration_report(&float, &model, s));
     std::fs::create_dir_all(out_dir).map_err(|source| artifact::ArtifactError::Io {
         path: out_dir.to_path_buf(),
         source,
@@ -246,5 +280,97 @@ pub fn compile(
     Ok(CompileReport {
         settings,
         calibration,
+        table_trials,
     })
+}
+
+type Choice = (
+    QuantModel,
+    plan::Plan,
+    Option<CalibrationReport>,
+    Vec<TableTrial>,
+);
+
+/// Chooses the table size: the cheapest plan among [`AUTO_TABLE_BITS`] whose fixed-point
+/// model stays as accurate on the calibration data as [`AUTO_TOLERANCE`] asks. A smaller
+/// table is taken only when its plan is cheaper (a smaller `k`, or fewer columns): where the
+/// rows set `k` it would only cost precision.
+fn choose_tables(
+    float: &FloatGraph,
+    samples: &[Vec<Vec<f64>>],
+    quant: &QuantOptions,
+    privacy: plan::Privacy,
+) -> Result<Choice, PipelineError> {
+    let at = |bits: u32| -> Result<(QuantModel, plan::Plan, u64), PipelineError> {
+        let q = QuantOptions {
+            lookup_bits: Some(bits),
+            ..quant.clone()
+        };
+        let model = quantize(float, Some(samples), &q)?;
+        let (plan, cost) = plan::plan_and_cost(&model, privacy)?;
+        Ok((model, plan, cost))
+    };
+    // the default size must work: its error is what the user sees
+    let (model, plan, cost) = at(AUTO_TABLE_BITS[0])?;
+    let reference = calibration_report(float, &model, samples);
+    let mut trials = vec![TableTrial {
+        bits: AUTO_TABLE_BITS[0],
+        k: Some(plan.k),
+        rejected: None,
+    }];
+    let mut best = (model, plan, cost, reference.clone());
+    for &bits in &AUTO_TABLE_BITS[1..] {
+        let (model, plan, cost) = match at(bits) {
+            Ok(c) => c,
+            Err(e) => {
+                trials.push(TableTrial {
+                    bits,
+                    k: None,
+                    rejected: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
+        let k = Some(plan.k);
+        if cost >= best.2 {
+            trials.push(TableTrial {
+                bits,
+                k,
+                rejected: Some("no cheaper".into()),
+            });
+            continue;
+        }
+        let report = calibration_report(float, &model, samples);
+        let tolerance = (AUTO_TOLERANCE * reference.max_abs_output).max(reference.max_abs_error);
+        let rejected = if report.out_of_range > reference.out_of_range {
+            Some(format!(
+                "{} calibration samples out of range",
+                report.out_of_range
+            ))
+        } else if report.argmax_agree < reference.argmax_agree {
+            Some(format!(
+                "argmax agrees on {} samples, not {}",
+                report.argmax_agree, reference.argmax_agree
+            ))
+        } else if report.max_abs_error > tolerance {
+            Some(format!(
+                "max |float - fixed| {:.4} over the tolerance {:.4}",
+                report.max_abs_error, tolerance
+            ))
+        } else {
+            None
+        };
+        trials.push(TableTrial {
+            bits,
+            k,
+            rejected: rejected.clone(),
+        });
+        if rejected.is_some() {
+            // a smaller table is less accurate still
+            break;
+        }
+        best = (model, plan, cost, report);
+    }
+    let (model, plan, _, report) = best;
+    Ok((model, plan, Some(report), trials))
 }

@@ -9,7 +9,10 @@ mod setup;
 mod verify;
 
 pub use accuracy::{accuracy, read_labels, AccuracyReport};
-pub use compile::{compile, CalibrationReport, CompileOptions, CompileReport};
+pub use compile::{
+    compile, CalibrationReport, CompileOptions, CompileReport, TableTrial, AUTO_TABLE_BITS,
+    AUTO_TOLERANCE,
+};
 pub use inspect::{inspect, InspectReport, LayerReport, RowsReport};
 pub use prove::{link_context, prove, prove_with, ProveOptions, ProveReport};
 pub use setup::{setup, SetupReport};
