@@ -260,7 +260,14 @@ fn random_convolutions_match_tract() {
             attrs.push(ints("kernel_shape", &kernel));
         }
         let what = format!("conv case {case}: x {x:?} w {w_shape:?} {attrs:?}");
-        check(&model("Conv", &x, inits, attrs), &x, &what, &mut rng);
+        let m = model("Conv", &x, inits, attrs);
+        // the direct reading of the kernel gives the very graph probing tract gives
+        let direct = load_proto(&m, &what).expect("direct");
+        super::ops::conv::PROBE_ONLY.with(|p| p.set(true));
+        let probed = load_proto(&m, &what);
+        super::ops::conv::PROBE_ONLY.with(|p| p.set(false));
+        assert_eq!(direct, probed.expect("probed"), "{what}: direct vs probed");
+        check(&m, &x, &what, &mut rng);
     }
 }
 

@@ -3,7 +3,7 @@
 //! prove, and otherwise the core-op nodes it added.
 
 mod binary;
-mod conv;
+pub(crate) mod conv;
 mod einsum;
 mod layout;
 mod norm;
