@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_K: u32 = 24;
 /// Largest lane count tried.
 pub const MAX_LANES: usize = 32;
+/// A plan whose proving cost is within `1/PROOF_SLACK` of the cheapest may be taken for a
+/// smaller proof.
+pub const PROOF_SLACK: u64 = 4;
 /// Freivalds widths `K` tried (0: no Freivalds chip).
 pub const FREIVALDS_WIDTHS: [usize; 8] = [0, 4, 8, 16, 32, 64, 128, 256];
 
@@ -112,7 +115,7 @@ fn plan_with_lanes(
     privacy: Privacy,
     shared_hash_columns: bool,
     freivalds: usize,
-) -> Option<(Plan, u64)> {
+) -> Option<(Plan, u64, u64)> {
     let shape = CircuitShape {
         lanes,
         range_bits: model.table_bits,
@@ -186,6 +189,7 @@ fn plan_with_lanes(
     // committing it (no MSM); measured, about half an advice column
     let committed = 2 * committed_polys(&cs) + cs.num_fixed_columns();
     let cost = committed as u64 * (1u64 << k) * u64::from(k);
+    let proof = proof_bytes(&cs);
     let plan = Plan {
         shape,
         k,
@@ -200,7 +204,7 @@ fn plan_with_lanes(
         lookups: cs.lookups().len(),
         degree,
     };
-    Some((plan, cost))
+    Some((plan, cost, proof))
 }
 
 /// The plan of `model` for the choices already in `shape` (lanes, Freivalds width, where the
@@ -240,7 +244,7 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         shape.shared_hash_columns,
         shape.freivalds,
     )
-    .map(|(p, _)| p)
+    .map(|(p, _, _)| p)
     .ok_or(PlanError::TooLarge)
 }
 
@@ -270,6 +274,24 @@ pub(crate) fn committed_polys(cs: &ConstraintSystem<Fr>) -> usize {
     cs.num_advice_columns() + perm_products + 3 * cs.lookups().len()
 }
 
+/// Estimated proof size of a constraint system (bytes): a commitment per committed polynomial
+/// and quotient piece, an evaluation per opening (every queried column, permutation sigmas,
+/// products at two or three points, lookups at five), two multi-open points.
+/// `tests/inspect.rs` holds it within 15 % of real proofs.
+pub(crate) fn proof_bytes(cs: &ConstraintSystem<Fr>) -> u64 {
+    let perm = cs.permutation().get_columns().len();
+    let perm_products = perm.div_ceil(cs.degree().saturating_sub(2).max(1));
+    let quotient = cs.degree().saturating_sub(1);
+    let evaluations = cs.num_advice_queries().iter().sum::<usize>()
+        + cs.num_fixed_columns()
+        + cs.num_selectors()
+        + perm
+        + 3 * perm_products
+        + 5 * cs.lookups().len()
+        + quotient;
+    (committed_polys(cs) + quotient + evaluations) as u64 * 32 + 2 * 64
+}
+
 /// Plans the layout of `model` with public input and fixed weights.
 pub fn plan(model: &QuantModel) -> Result<Plan, PlanError> {
     plan_for(model, Privacy::default())
@@ -286,12 +308,20 @@ pub fn plan_and_cost(model: &QuantModel, privacy: Privacy) -> Result<(Plan, u64)
     check_shifts(model)?;
     let hashing = privacy.hashed_input || privacy.hashed_output;
     let widths: &[usize] = &FREIVALDS_WIDTHS;
-    (1..=MAX_LANES)
+    let candidates = (1..=MAX_LANES)
         .flat_map(|lanes| [(lanes, false), (lanes, true)])
         .filter(|&(_, shared)| hashing || !shared)
         .flat_map(|(lanes, shared)| widths.iter().map(move |&w| (lanes, shared, w)))
-        .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w))
-        .min_by_key(|(p, cost)| (*cost, p.shape.lanes))
+        .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w));
+    let all: Vec<(Plan, u64, u64)> = candidates.collect();
+    let cheapest = all.iter().map(|c| c.1).min().ok_or(PlanError::TooLarge)?;
+    // proof size and verify time grow with every opened column: among plans within
+    // PROOF_SLACK of the cheapest to prove, the smallest proof
+    let within = cheapest.saturating_add(cheapest / PROOF_SLACK);
+    all.into_iter()
+        .filter(|c| c.1 <= within)
+        .min_by_key(|(p, cost, proof)| (*proof, *cost, p.shape.lanes))
+        .map(|(p, cost, _)| (p, cost))
         .ok_or(PlanError::TooLarge)
 }
 

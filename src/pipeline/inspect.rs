@@ -97,30 +97,12 @@ pub struct InspectReport {
 struct Counts {
     committed: usize,
     stored: usize,
-    evaluations: usize,
-    quotient: usize,
 }
 
 fn counts(cs: &ConstraintSystem<Fr>) -> Counts {
-    let degree = cs.degree();
-    let perm = cs.permutation().get_columns().len();
-    let chunk = degree.saturating_sub(2).max(1);
-    let perm_products = perm.div_ceil(chunk);
-    let lookups = cs.lookups().len();
-    let quotient = degree.saturating_sub(1);
     Counts {
         committed: crate::plan::committed_polys(cs),
-        stored: cs.num_fixed_columns() + cs.num_selectors() + perm,
-        // openings in the proof: every queried column (advice, fixed, instance), permutation
-        // sigmas, products at two or three points, lookups at five
-        evaluations: cs.num_advice_queries().iter().sum::<usize>()
-            + cs.num_fixed_columns()
-            + cs.num_selectors()
-            + perm
-            + 3 * perm_products
-            + 5 * lookups
-            + quotient,
-        quotient,
+        stored: cs.num_fixed_columns() + cs.num_selectors() + cs.permutation().get_columns().len(),
     }
 }
 
@@ -185,8 +167,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
     // the key, then every column's values, coefficients and one extended part at a time
     let all = (cs.num_advice_columns() + c.stored + c.committed) as u64;
     let est_peak_bytes = (25 << 20) + est_pk_bytes + all * n * 32 * 3 / 2;
-    let est_proof_bytes =
-        (c.committed + c.quotient) as u64 * 32 + c.evaluations as u64 * 32 + 2 * 64;
+    let est_proof_bytes = crate::plan::proof_bytes(&cs);
     Ok(InspectReport {
         model: settings.model_name.clone(),
         macs,
