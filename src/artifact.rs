@@ -14,7 +14,7 @@ pub const SETTINGS_FORMAT: &str = "zkinfer/settings/v2";
 /// Format tag of model.json.
 pub const MODEL_FORMAT: &str = "zkinfer/model/v2";
 /// Format tag of commitment.json.
-pub const COMMITMENT_FORMAT: &str = "zkinfer/commitment/v3";
+pub const COMMITMENT_FORMAT: &str = "zkinfer/commitment/v4";
 /// Format tag of proof.json.
 pub const PROOF_FORMAT: &str = "zkinfer/proof/v3";
 /// Magic bytes opening vk.bin.

@@ -21,9 +21,10 @@ pub struct Args {
     #[arg(long)]
     pub scale: Option<u32>,
     /// Bits of the activation lookup tables (k ≥ bits + 1; activations get twice as many
-    /// signed bits). Omitted with --calibration: the smallest of 11, 10, 9, 8 that lowers the
-    /// circuit's cost and keeps the calibration outputs within 2^-14 of their magnitude, no
-    /// argmax changed; omitted without: 11.
+    /// signed bits). Omitted with --calibration (and no --scale): the cheapest of 11, 10, 9,
+    /// 8 whose calibration outputs stay within 2^-14 of their largest magnitude (or no worse
+    /// than at 11 bits), no argmax changed and no sample out of range (the search stops at
+    /// the first size refused); otherwise 11.
     #[arg(long)]
     pub lookup_bits: Option<u32>,
     /// Prove the predicted class: the public output is the index of the first output's
@@ -126,7 +127,7 @@ pub fn print_report(report: &CompileReport, dir: &std::path::Path) {
                 match &t.rejected {
                     Some(why) => format!("{} bits{k}: {why}", t.bits),
                     None if t.bits == s.table_bits => format!("{} bits{k}: chosen", t.bits),
-                    None => format!("{} bits{k}", t.bits),
+                    None => format!("{} bits{k}: within tolerance, not the cheapest", t.bits),
                 }
             })
             .collect();

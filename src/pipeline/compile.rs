@@ -39,6 +39,8 @@ pub struct CalibrationReport {
     /// Max |float output| over the in-range samples (the scale [`AUTO_TOLERANCE`] is
     /// relative to).
     pub max_abs_output: f64,
+    /// Which samples left the compiled range.
+    pub out_of_range_samples: Vec<usize>,
 }
 
 /// Table sizes compile tries without `--lookup-bits` or `--scale` (with calibration data),
@@ -119,18 +121,27 @@ fn calibration_report(
         max_abs_error: 0.0,
         argmax_agree: 0,
         max_abs_output: 0.0,
+        out_of_range_samples: Vec::new(),
     };
+    // a proven argmax: the output is a class index, compared exactly, not as a value
+    let class_index = model.graph.outputs.first().is_some_and(|&t| {
+        matches!(
+            model.graph.producer(t).map(|n| &n.op),
+            Some(crate::ops::QuantOp::ArgMax(_))
+        )
+    });
     let scales = output_scales(model);
     let first = model
         .graph
         .outputs
         .first()
         .map_or(0, |&t| model.graph.len(t));
-    for s in samples {
+    for (i, s) in samples.iter().enumerate() {
         let flat: Vec<f64> = s.concat();
         let trace = witness::quantize_input(model, &flat).and_then(|q| witness::run(model, q));
         let Ok(trace) = trace else {
             report.out_of_range += 1;
+            report.out_of_range_samples.push(i);
             continue;
         };
         let fixed: Vec<f64> = trace
@@ -140,11 +151,17 @@ fn calibration_report(
             .map(|(&q, &s)| dequantize(q, s))
             .collect();
         let reference = forward(float, s);
-        for (a, b) in fixed.iter().zip(&reference) {
+        let skip = usize::from(class_index);
+        for (a, b) in fixed.iter().zip(&reference).skip(skip) {
             report.max_abs_error = report.max_abs_error.max((a - b).abs());
             report.max_abs_output = report.max_abs_output.max(b.abs());
         }
-        if artifact::argmax(&fixed[..first]) == artifact::argmax(&reference[..first]) {
+        let agrees = if class_index {
+            fixed.first() == reference.first()
+        } else {
+            artifact::argmax(&fixed[..first]) == artifact::argmax(&reference[..first])
+        };
+        if agrees {
             report.argmax_agree += 1;
         }
     }
@@ -232,6 +249,8 @@ pub fn compile(
 ) -> Result<CompileReport, PipelineError> {
     let source = artifact::read_bytes(onnx_path)?;
     let mut float = onnx::load_onnx(onnx_path)?;
+    // a proven argmax's table size is judged on the values it picks from
+    let logits = opts.prove_argmax.then(|| float.clone());
     if opts.prove_argmax {
         with_argmax(&mut float);
     }
@@ -246,7 +265,7 @@ pub fn compile(
     quant.bound_outputs |= opts.privacy.hashed_output;
     let (model, plan, calibration, table_trials) = match samples.as_deref() {
         Some(s) if quant.lookup_bits.is_none() && quant.scale.is_none() => {
-            choose_tables(&float, s, &quant, opts.privacy)?
+            choose_tables(&float, logits.as_ref(), s, &quant, opts.privacy)?
         }
         _ => {
             let model = quantize(&float, samples.as_deref(), &quant)?;
@@ -292,34 +311,50 @@ type Choice = (
 );
 
 /// Chooses the table size: the cheapest plan among [`AUTO_TABLE_BITS`] whose fixed-point
-/// model stays as accurate on the calibration data as [`AUTO_TOLERANCE`] asks. A smaller
-/// table is taken only when its plan is cheaper (a smaller `k`, or fewer columns): where the
-/// rows set `k` it would only cost precision.
+/// model stays as accurate on the calibration data as [`AUTO_TOLERANCE`] asks, judged on
+/// `logits` when given (the values a proven argmax picks from). A smaller table is taken only
+/// when its plan is cheaper (a smaller `k`, or fewer columns): where the rows set `k` it would
+/// only cost precision. The search stops at the first size refused for its accuracy (a smaller
+/// one is less accurate still).
 fn choose_tables(
     float: &FloatGraph,
+    logits: Option<&FloatGraph>,
     samples: &[Vec<Vec<f64>>],
     quant: &QuantOptions,
     privacy: plan::Privacy,
 ) -> Result<Choice, PipelineError> {
+    let opts = |bits: u32| QuantOptions {
+        lookup_bits: Some(bits),
+        ..quant.clone()
+    };
     let at = |bits: u32| -> Result<(QuantModel, plan::Plan, u64), PipelineError> {
-        let q = QuantOptions {
-            lookup_bits: Some(bits),
-            ..quant.clone()
-        };
-        let model = quantize(float, Some(samples), &q)?;
+        let model = quantize(float, Some(samples), &opts(bits))?;
         let (plan, cost) = plan::plan_and_cost(&model, privacy)?;
         Ok((model, plan, cost))
     };
+    // the report the tolerance is judged on
+    let judged = |bits: u32, model: &QuantModel| -> Result<CalibrationReport, PipelineError> {
+        Ok(match logits {
+            Some(g) => calibration_report(g, &quantize(g, Some(samples), &opts(bits))?, samples),
+            None => calibration_report(float, model, samples),
+        })
+    };
     // the default size must work: its error is what the user sees
-    let (model, plan, cost) = at(AUTO_TABLE_BITS[0])?;
-    let reference = calibration_report(float, &model, samples);
+    let default = AUTO_TABLE_BITS[0];
+    let (model, plan, cost) = at(default)?;
+    let reference = judged(default, &model)?;
     let mut trials = vec![TableTrial {
-        bits: AUTO_TABLE_BITS[0],
+        bits: default,
         k: Some(plan.k),
         rejected: None,
     }];
-    let mut best = (model, plan, cost, reference.clone());
+    let mut best = (model, plan, cost);
+    let in_range = reference.out_of_range < reference.samples;
     for &bits in &AUTO_TABLE_BITS[1..] {
+        if !in_range {
+            // no evidence a smaller table keeps the outputs
+            break;
+        }
         let (model, plan, cost) = match at(bits) {
             Ok(c) => c,
             Err(e) => {
@@ -340,12 +375,16 @@ fn choose_tables(
             });
             continue;
         }
-        let report = calibration_report(float, &model, samples);
+        let report = judged(bits, &model)?;
         let tolerance = (AUTO_TOLERANCE * reference.max_abs_output).max(reference.max_abs_error);
-        let rejected = if report.out_of_range > reference.out_of_range {
+        let lost = report
+            .out_of_range_samples
+            .iter()
+            .filter(|i| !reference.out_of_range_samples.contains(i))
+            .count();
+        let rejected = if lost > 0 {
             Some(format!(
-                "{} calibration samples out of range",
-                report.out_of_range
+                "{lost} calibration samples in range at {default} bits are out of range"
             ))
         } else if report.argmax_agree < reference.argmax_agree {
             Some(format!(
@@ -366,11 +405,45 @@ fn choose_tables(
             rejected: rejected.clone(),
         });
         if rejected.is_some() {
-            // a smaller table is less accurate still
             break;
         }
-        best = (model, plan, cost, report);
+        best = (model, plan, cost);
     }
-    let (model, plan, _, report) = best;
+    let (model, plan, _) = best;
+    let report = calibration_report(float, &model, samples);
     Ok((model, plan, Some(report), trials))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testutil::{chain, dense};
+
+    #[test]
+    fn a_proven_argmax_is_compared_as_a_class_index() {
+        // two logits 1e-9 apart: the float argmax is 1, the fixed-point values tie (index 0)
+        let logits = chain(
+            &[1],
+            vec![(
+                vec![],
+                vec![2],
+                dense(&[vec![1.0], vec![1.0]], &[0.0, 1e-9], false),
+            )],
+        );
+        let mut float = logits.clone();
+        with_argmax(&mut float);
+        let samples = vec![vec![vec![0.5]], vec![vec![-0.25]]];
+        let q = QuantOptions::default();
+        let model = quantize(&float, Some(&samples), &q).expect("quantize");
+        let report = calibration_report(&float, &model, &samples);
+        assert_eq!(report.out_of_range, 0);
+        assert_eq!(report.argmax_agree, 0, "{report:?}");
+        // the index is not a value: no error or magnitude from it
+        assert_eq!(report.max_abs_error, 0.0);
+        // the values themselves agree to the last bit of the scale
+        let model = quantize(&logits, Some(&samples), &q).expect("quantize");
+        let values = calibration_report(&logits, &model, &samples);
+        assert!(values.max_abs_error < 1e-4, "{values:?}");
+        assert_eq!(values.argmax_agree, 0);
+    }
 }

@@ -17,7 +17,8 @@ use crate::ops::linear::{Linear, Row};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat};
 
-/// Multiply-accumulates of one directly read Conv (64 M, as a Gemm's).
+/// Multiply-accumulates of one directly read Conv (64 M, as a Gemm's); a larger one is an
+/// error, not probed (probing it would take hours).
 const MAX_MACS: usize = 1 << 26;
 
 pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
@@ -32,11 +33,11 @@ pub(super) fn build(l: &mut Loader, node: &TypedNode) -> Result<Built, String> {
     if (1..node.inputs.len()).any(|i| !matches!(l.value(node, i), Value::Const(_))) {
         return Err("the kernel and bias must be constants".into());
     }
+    let Value::Tensor(x) = l.value(node, 0) else {
+        return l.affine(node);
+    };
     if let Some(op) = node.op_as::<Conv>().filter(|_| !probe_only()) {
         if let Some(lin) = direct(l, node, op)? {
-            let Value::Tensor(x) = l.value(node, 0) else {
-                return Err("the convolved input is not an activation".into());
-            };
             let shape = l.shape(OutletId::new(node.id, 0))?;
             return Ok(l.add_affine(node, vec![x], shape, lin));
         }
