@@ -287,8 +287,8 @@ pub struct OutputField {
 }
 
 impl OutputField {
-    /// The same output: equal names, shapes, values, scales and classes, and floats equal up
-    /// to JSON's round trip.
+    /// The same output: equal names, shapes, values, scales, classes and floats (exactly:
+    /// serde_json's `float_roundtrip` reads back the very `f64` it wrote).
     pub fn same_as(&self, other: &Self) -> bool {
         self.name == other.name
             && self.shape == other.shape
@@ -300,7 +300,7 @@ impl OutputField {
                 .floats
                 .iter()
                 .zip(&other.floats)
-                .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))
+                .all(|(x, y)| x.to_bits() == y.to_bits())
     }
 }
 

@@ -167,12 +167,20 @@ impl VerifierSrs {
                 "verifier SRS k out of range",
             ));
         }
-        Ok(Self {
+        let srs = Self {
             k,
             g0: G1Affine::read(&mut r, SerdeFormat::RawBytes)?,
             g2: G2Affine::read(&mut r, SerdeFormat::RawBytes)?,
             s_g2: G2Affine::read(&mut r, SerdeFormat::RawBytes)?,
-        })
+        };
+        // one encoding per SRS (its id is the digest of this encoding)
+        if srs.to_bytes() != bytes {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "verifier SRS is not in its canonical encoding",
+            ));
+        }
+        Ok(srs)
     }
     /// SHA-256 of the serialized form (bound into the model commitment).
     pub fn digest(&self) -> String {
@@ -231,15 +239,24 @@ pub fn vk_from_bytes(
             "it is for a circuit of k = {file_k}, the commitment says k = {k}"
         )));
     }
-    guarded(|| {
-        VerifyingKey::read::<_, ModelCircuit>(
-            &mut Cursor::new(bytes),
-            SerdeFormat::Processed,
-            shape,
-        )
+    let mut cursor = Cursor::new(bytes);
+    let vk = guarded(|| {
+        VerifyingKey::read::<_, ModelCircuit>(&mut cursor, SerdeFormat::Processed, shape)
     })
     .map_err(bad)?
-    .map_err(|e| bad(e.to_string()))
+    .map_err(|e| bad(e.to_string()))?;
+    // one encoding per key: nothing after it, and each point in its canonical encoding
+    // (halo2curves reads a compressed point with a stray infinity bit as the same point)
+    if cursor.position() != bytes.len() as u64 {
+        return Err(bad(format!(
+            "{} bytes after the key",
+            bytes.len() as u64 - cursor.position()
+        )));
+    }
+    if vk.to_bytes(SerdeFormat::Processed) != bytes {
+        return Err(bad("the key is not in its canonical encoding".into()));
+    }
+    Ok(vk)
 }
 
 /// Serializes a proving key.

@@ -98,6 +98,38 @@ fn prove_then_verify_accepts() {
 }
 
 #[test]
+fn a_point_with_a_stray_infinity_bit_is_rejected() {
+    // halo2curves reads a compressed G1 point whose infinity bit is set as the same point
+    // when x != 0: the proof, the vk and the SRS must each have one encoding only
+    let p = proved();
+    let path = edit_proof(&p, "infinity.json", |v| {
+        let mut bytes = hex::decode(v["proof"].as_str().expect("hex")).expect("hex");
+        bytes[31] ^= 0x80; // the first advice commitment's top bit
+        v["proof"] = hex::encode(bytes).into();
+    });
+    let out = verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &path);
+    assert_rejected(&out, "canonical encoding");
+    // every point of vk.bin: the same flip anywhere is refused, never accepted
+    let vk = std::fs::read(p.dir.join("vk.bin")).expect("vk");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut tried = 0;
+    for at in (31..vk.len()).step_by(32).take(24) {
+        let mut m = vk.clone();
+        m[at] ^= 0x80;
+        let f = tmp.path().join("vk.bin");
+        std::fs::write(&f, &m).expect("write");
+        let out = verify(&p.dir.join("commitment.json"), &f, &p.proof);
+        assert!(
+            matches!(out.status.code(), Some(1) | Some(2)),
+            "vk byte {at}: {}",
+            describe(&out)
+        );
+        tried += 1;
+    }
+    assert!(tried > 10);
+}
+
+#[test]
 fn flipped_proof_byte_is_rejected() {
     let p = proved();
     for at in [0usize, 300, 900] {
@@ -528,4 +560,25 @@ fn an_edited_settings_json_is_refused_before_anything_is_allocated() {
         );
         assert!(!build.join("pk.bin").exists(), "{what}: no key written");
     }
+}
+
+#[test]
+fn expect_digest_accepts_only_the_pinned_commitment() {
+    let p = proved();
+    let c: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.dir.join("commitment.json")).expect("read"),
+    )
+    .expect("json");
+    let digest = c["digest"].as_str().expect("digest").to_string();
+    let run = |pinned: &str| {
+        let mut args = verify_args(&p);
+        args.extend(["--expect-digest".to_string(), pinned.to_string()]);
+        zkinfer(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = run(&format!("0x{}", digest.to_uppercase()));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let mut other = digest.clone().into_bytes();
+    other[10] = if other[10] == b'0' { b'1' } else { b'0' };
+    let out = run(std::str::from_utf8(&other).expect("utf-8"));
+    assert_rejected(&out, "not the one expected (--expect-digest)");
 }

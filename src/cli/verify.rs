@@ -29,6 +29,11 @@ pub struct Args {
     /// hash-output` prints it).
     #[arg(long = "output-hash", value_name = "HEX")]
     pub output_hash: Option<String>,
+    /// Accept only this model commitment (its digest, 64 hex digits, as `setup` and `verify`
+    /// print it): the digest inside commitment.json can be recomputed by anyone who edits
+    /// the file, so a recipient pins the one the model owner published.
+    #[arg(long = "expect-digest", value_name = "HEX")]
+    pub expect_digest: Option<String>,
 }
 
 /// Runs `verify`: exit 0 accepted, 1 rejected, 2 unreadable or malformed file.
@@ -44,6 +49,13 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             println!(
                 "proof REJECTED: the keys were made with SRS {}, not a trusted one (--trusted-srs)",
                 v.srs_id
+            );
+            Ok(ExitCode::from(1))
+        }
+        Ok(v) if differs(&args.expect_digest, &Some(v.digest.clone())) => {
+            println!(
+                "proof REJECTED: the commitment is {}, not the one expected (--expect-digest)",
+                v.digest
             );
             Ok(ExitCode::from(1))
         }

@@ -130,6 +130,12 @@ pub fn verify(
             commitment_path.display()
         ));
     }
+    if proof.model_name != body.model_name {
+        return reject(format!(
+            "the proof names model `{}`, the commitment `{}`",
+            proof.model_name, body.model_name
+        ));
+    }
     if proof.commitment != commitment.digest {
         return reject(format!(
             "the proof claims model commitment {}, not {}",
