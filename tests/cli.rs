@@ -360,7 +360,7 @@ fn setup_with_an_srs_file_matches_the_dev_srs_and_rejects_bad_ones() {
     for f in ["settings.json", "model.json"] {
         std::fs::copy(dev.join(f), build.join(f)).expect("copy");
     }
-    let o = zkinfer(&["setup", s(&build), "--srs", s(&srs)]);
+    let o = zkinfer(&["setup", s(&build), "--srs", s(&srs), "--insecure-dev-srs"]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let read = |p: &Path| std::fs::read(p).expect("read");
     assert_eq!(
@@ -385,7 +385,7 @@ fn setup_with_an_srs_file_matches_the_dev_srs_and_rejects_bad_ones() {
         s(&small),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let o = zkinfer(&["setup", s(&fresh), "--srs", s(&small)]);
+    let o = zkinfer(&["setup", s(&fresh), "--srs", s(&small), "--insecure-dev-srs"]);
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("larger SRS"),
@@ -395,7 +395,7 @@ fn setup_with_an_srs_file_matches_the_dev_srs_and_rejects_bad_ones() {
     let bytes = read(&srs);
     let cut = tmp.path().join("cut.srs");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
-    let o = zkinfer(&["setup", s(&fresh), "--srs", s(&cut)]);
+    let o = zkinfer(&["setup", s(&fresh), "--srs", s(&cut), "--insecure-dev-srs"]);
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("cut.srs"),
@@ -550,7 +550,7 @@ fn an_edited_settings_json_is_refused_before_anything_is_allocated() {
                 .expect("json");
         edit(&mut v);
         std::fs::write(build.join("settings.json"), v.to_string()).expect("write");
-        let o = zkinfer(&["setup", s(&build)]);
+        let o = zkinfer(&["setup", s(&build), "--insecure-dev-srs"]);
         assert_eq!(o.status.code(), Some(2), "{what}: {}", describe(&o));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -581,4 +581,69 @@ fn expect_digest_accepts_only_the_pinned_commitment() {
     other[10] = if other[10] == b'0' { b'1' } else { b'0' };
     let out = run(std::str::from_utf8(&other).expect("utf-8"));
     assert_rejected(&out, "not the one expected (--expect-digest)");
+}
+
+#[test]
+fn setup_refuses_the_dev_srs_unless_asked() {
+    let dev = built("mlp_tiny");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let build = tmp.path().join("b");
+    std::fs::create_dir_all(&build).expect("mkdir");
+    for f in ["settings.json", "model.json"] {
+        std::fs::copy(dev.join(f), build.join(f)).expect("copy");
+    }
+    let no_keys = |why: &str| {
+        for f in ["pk.bin", "vk.bin", "commitment.json", "srs.bin"] {
+            assert!(!build.join(f).exists(), "{why}: {f} written");
+        }
+    };
+    let o = zkinfer(&["setup", s(&build)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("insecure development SRS (no --srs given)"),
+        "{}",
+        describe(&o)
+    );
+    no_keys("no --srs");
+    // the development SRS as a file is refused too
+    let k = std::fs::read_to_string(build.join("settings.json")).expect("settings");
+    let k: serde_json::Value = serde_json::from_str(&k).expect("json");
+    let srs = tmp.path().join("dev.srs");
+    let o = zkinfer(&["params", "gen", "--k", &k["k"].to_string(), "-o", s(&srs)]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = zkinfer(&["setup", s(&build), "--srs", s(&srs)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("dev.srs is zkinfer's development SRS"),
+        "{}",
+        describe(&o)
+    );
+    no_keys("--srs dev.srs");
+    let o = zkinfer(&["setup", s(&build), "--insecure-dev-srs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(build.join("commitment.json").exists());
+}
+
+#[test]
+fn keys_and_commitment_are_byte_identical_across_thread_counts() {
+    let dev = built("mlp_tiny");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut made = vec![];
+    for threads in ["1", "2", "3"] {
+        let build = tmp.path().join(format!("t{threads}"));
+        std::fs::create_dir_all(&build).expect("mkdir");
+        for f in ["settings.json", "model.json"] {
+            std::fs::copy(dev.join(f), build.join(f)).expect("copy");
+        }
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+            .args(["setup", s(&build), "--insecure-dev-srs"])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .expect("run");
+        assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+        let read = |f: &str| std::fs::read(build.join(f)).expect("read");
+        made.push((read("vk.bin"), read("commitment.json")));
+    }
+    assert!(made.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(made[0].0, std::fs::read(dev.join("vk.bin")).expect("vk"));
 }

@@ -28,7 +28,7 @@ fn pipeline(
     }
     compile.extend(extra);
     run_ok(&compile);
-    run_ok(&["setup", s(dir)]);
+    run_ok(&["setup", s(dir), "--insecure-dev-srs"]);
     let proof = dir.join("proof.json");
     run_ok(&["prove", s(dir), "--input", s(input), "-o", s(&proof)]);
     let (c, vk) = (dir.join("commitment.json"), dir.join("vk.bin"));

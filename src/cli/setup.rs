@@ -1,4 +1,4 @@
-//! `zkinfer setup DIR [--srs FILE]`
+//! `zkinfer setup DIR (--srs FILE | --insecure-dev-srs)`
 
 use super::{secs, Spinner};
 use anyhow::Result;
@@ -10,15 +10,24 @@ use std::process::ExitCode;
 pub struct Args {
     /// Build folder from `zkinfer compile`.
     pub dir: PathBuf,
-    /// SRS file (halo2 KZG raw format, k ≥ the circuit's). Without it an INSECURE development SRS is used.
+    /// SRS file (halo2 KZG raw format, k ≥ the circuit's), from a trusted setup ceremony.
     #[arg(long)]
     pub srs: Option<PathBuf>,
+    /// Allow zkinfer's INSECURE development SRS (generated when --srs is not given, or an
+    /// SRS file that is it): anyone can forge proofs for such keys; for tests and demos.
+    #[arg(long)]
+    pub insecure_dev_srs: bool,
 }
 
 /// Runs `setup`.
 pub fn exec(args: Args) -> Result<ExitCode> {
     let spinner = Spinner::start("setup");
-    let report = zkinfer::pipeline::setup(&args.dir, args.srs.as_deref(), &spinner)?;
+    let report = zkinfer::pipeline::setup_with(
+        &args.dir,
+        args.srs.as_deref(),
+        args.insecure_dev_srs,
+        &spinner,
+    )?;
     drop(spinner);
     print_report(&report, &args.dir);
     Ok(ExitCode::SUCCESS)

@@ -15,7 +15,7 @@ pub use compile::{
 };
 pub use inspect::{inspect, InspectReport, LayerReport, RowsReport};
 pub use prove::{link_context, prove, prove_with, ProveOptions, ProveReport};
-pub use setup::{setup, SetupReport};
+pub use setup::{setup, setup_with, SetupReport};
 pub use verify::{verify, Verified, VerifyError};
 
 use crate::artifact::{self, ArtifactError, ModelFile, Settings, MODEL_FORMAT, SETTINGS_FORMAT};
@@ -55,6 +55,9 @@ pub enum PipelineError {
     /// Inconsistent build folder.
     #[error("{0}")]
     Inconsistent(String),
+    /// `setup` with the development SRS, not asked for.
+    #[error("refusing the insecure development SRS{0}: anyone can forge proofs for keys made with it. Pass --srs FILE with a trusted-setup SRS (see params/README.md), or --insecure-dev-srs for tests and demos")]
+    InsecureSrs(String),
 }
 
 /// Receives progress messages from long steps.

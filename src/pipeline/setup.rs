@@ -22,12 +22,27 @@ pub struct SetupReport {
     pub keygen_time: Duration,
 }
 
-/// Generates keys and the commitment for the build folder `dir`.
+/// Generates keys and the commitment for the build folder `dir`, with the SRS in `srs_path`
+/// or, without one, the insecure development SRS.
 pub fn setup(
     dir: &Path,
     srs_path: Option<&Path>,
     progress: &dyn Progress,
 ) -> Result<SetupReport, PipelineError> {
+    setup_with(dir, srs_path, true, progress)
+}
+
+/// [`setup`], refusing the development SRS (generated, or an SRS file that is it) unless
+/// `allow_dev_srs` (the CLI's `--insecure-dev-srs`), before any key is made.
+pub fn setup_with(
+    dir: &Path,
+    srs_path: Option<&Path>,
+    allow_dev_srs: bool,
+    progress: &dyn Progress,
+) -> Result<SetupReport, PipelineError> {
+    if srs_path.is_none() && !allow_dev_srs {
+        return Err(PipelineError::InsecureSrs(" (no --srs given)".into()));
+    }
     let (settings, model) = read_build(dir)?;
     let srs = match srs_path {
         Some(p) => {
@@ -47,6 +62,12 @@ pub fn setup(
         }
     };
     let verifier_srs = VerifierSrs::from_srs(&srs);
+    if let (Some(p), false, true) = (srs_path, allow_dev_srs, verifier_srs.is_dev()) {
+        return Err(PipelineError::InsecureSrs(format!(
+            " ({} is zkinfer's development SRS)",
+            p.display()
+        )));
+    }
     progress.step(&format!("generating keys (k = {})", settings.k));
     let start = Instant::now();
     let circuit = ModelCircuit::keygen(Arc::new(model.clone()), settings.shape);
