@@ -89,6 +89,60 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, format: &str) -> Result<T, Ar
         .map_err(|e| ArtifactError::malformed(path, format!("not a valid {format} file: {e}")))
 }
 
+/// [`read_json`], accepting only the exact bytes [`write_json`] writes for the value read: no
+/// duplicate or unknown field, no other spacing or order. What verify reads has one encoding
+/// (a duplicate key would let two readers see two different values; any other spelling would
+/// make "the same" proof or commitment many files).
+pub fn read_json_canonical<T: DeserializeOwned + Serialize>(
+    path: &Path,
+    format: &str,
+) -> Result<T, ArtifactError> {
+    let value: T = read_json(path, format)?;
+    let mut canonical = serde_json::to_vec_pretty(&value)
+        .map_err(|e| ArtifactError::malformed(path, e.to_string()))?;
+    canonical.push(b'\n');
+    if canonical != read_bytes(path)? {
+        return Err(ArtifactError::malformed(
+            path,
+            "not byte for byte as zkinfer writes it (re-formatted, or a field duplicated, added or edited)",
+        ));
+    }
+    Ok(value)
+}
+
+/// Whether `s` is hex as zkinfer writes it (lowercase digits, nothing else).
+pub fn is_canonical_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Temp files being written ([`write_atomic`], [`write_secret`]), for [`remove_in_flight`].
+static IN_FLIGHT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Creates the temp file `tmp` with `options`, registered for [`remove_in_flight`] under the
+/// same lock, so an interrupt sees it either registered and created or neither.
+fn create_in_flight(tmp: &Path, options: &std::fs::OpenOptions) -> std::io::Result<std::fs::File> {
+    let mut list = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    let f = options.open(tmp)?;
+    list.push(tmp.to_path_buf());
+    Ok(f)
+}
+
+fn done_in_flight(tmp: &Path) {
+    let mut list = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    list.retain(|p| p != tmp);
+}
+
+/// Removes every temp file still being written (an interrupted command: no partial file is
+/// left behind), and keeps the lock so none is created after. For the signal handler.
+pub fn remove_in_flight() {
+    let list = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    for p in list.iter() {
+        let _ = std::fs::remove_file(p);
+    }
+    std::mem::forget(list);
+}
+
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     let io = |source| ArtifactError::Io {
@@ -107,11 +161,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    let written = create_in_flight(&tmp, &options)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    let result = written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
-    })
+    });
+    done_in_flight(&tmp);
+    result
+}
+
+/// Writes a secret (a salt, a private key) atomically, readable by its owner only: the file
+/// is created 0600 before a byte is written (no moment in which others could read it).
+pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    use std::io::Write;
+    let io = |source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| ArtifactError::malformed(path, "not a file path"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = create_in_flight(&tmp, &options)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    let result = written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    });
+    done_in_flight(&tmp);
+    result
 }
 
 /// Writes a JSON artifact atomically (pretty-printed).

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod prover;
 pub mod quantize;
+pub mod signing;
 pub mod verifier;
 pub mod weights;
 pub mod witness;

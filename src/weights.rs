@@ -129,18 +129,8 @@ impl Salt {
 
     /// Writes the salt file atomically, readable by its owner only (on Unix).
     pub fn write(&self, path: &std::path::Path) -> Result<(), crate::artifact::ArtifactError> {
-        crate::artifact::write_atomic(path, format!("{}\n", hex::encode(self.0)).as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-                |source| crate::artifact::ArtifactError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                },
-            )?;
-        }
-        Ok(())
+        // created 0600: never readable by others, not even for a moment
+        crate::artifact::write_secret(path, format!("{}\n", hex::encode(self.0)).as_bytes())
     }
 
     /// The salts `s_c[j]` of column `c` for `m` blinding rows, under `digest`, the digest of

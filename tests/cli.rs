@@ -77,7 +77,11 @@ fn edit_proof(p: &Proved, name: &str, f: impl FnOnce(&mut serde_json::Value)) ->
         serde_json::from_str(&std::fs::read_to_string(&p.proof).expect("read")).expect("json");
     f(&mut v);
     let path = p.proof.with_file_name(name);
-    std::fs::write(&path, serde_json::to_vec(&v).expect("json")).expect("write");
+    std::fs::write(
+        &path,
+        common::canonical_as::<zkinfer::artifact::ProofFile>(&v),
+    )
+    .expect("write");
     path
 }
 
@@ -221,7 +225,11 @@ fn other_models_commitment_and_vk_are_rejected() {
     .expect("json");
     c["model_name"] = "something-else".into();
     let edited = p.proof.with_file_name("commitment-edited.json");
-    std::fs::write(&edited, serde_json::to_vec(&c).expect("json")).expect("write");
+    std::fs::write(
+        &edited,
+        common::canonical_as::<zkinfer::artifact::Commitment>(&c),
+    )
+    .expect("write");
     let out = verify(&edited, &p.dir.join("vk.bin"), &p.proof);
     assert_eq!(
         out.status.code(),
@@ -426,7 +434,13 @@ fn commitment_hiding_its_dev_srs_is_rejected() {
     c.body.srs.insecure_dev = false;
     c.digest = c.body.digest();
     let forged = p.proof.with_file_name("commitment-not-dev.json");
-    std::fs::write(&forged, serde_json::to_vec(&c).expect("json")).expect("write");
+    std::fs::write(
+        &forged,
+        common::canonical_as::<zkinfer::artifact::Commitment>(
+            &serde_json::to_value(&c).expect("json"),
+        ),
+    )
+    .expect("write");
     let digest = c.digest.clone();
     let proof = edit_proof(&p, "claims-forged.json", |v| {
         v["commitment"] = digest.into()
@@ -646,4 +660,160 @@ fn keys_and_commitment_are_byte_identical_across_thread_counts() {
     }
     assert!(made.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(made[0].0, std::fs::read(dev.join("vk.bin")).expect("vk"));
+}
+
+#[test]
+fn signed_commitments_rotation_and_revocation() {
+    let p = proved();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let key = |name: &str| {
+        let k = t.join(format!("{name}.pem"));
+        let o = zkinfer(&["keys", "gen", "-o", s(&k)]);
+        assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&k).expect("key").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the private key is owner-only");
+        }
+        let text = std::fs::read_to_string(&k).expect("key");
+        assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"), "{text}");
+        (k, t.join(format!("{name}.pub.pem")))
+    };
+    let (old, old_pub) = key("old");
+    let (new, new_pub) = key("new");
+    // never over an existing key
+    let o = zkinfer(&["keys", "gen", "-o", s(&old)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    // the build folder is shared by other tests: sign a copy of the commitment
+    let dir = t.join("published");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for f in ["commitment.json", "vk.bin"] {
+        std::fs::copy(p.dir.join(f), dir.join(f)).expect("copy");
+    }
+    let sign = |k: &Path| {
+        let o = zkinfer(&["sign", s(&dir), "--key", s(k)]);
+        assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    };
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "verify",
+            "--commitment",
+            s(&dir.join("commitment.json")),
+            "--vk",
+            s(&dir.join("vk.bin")),
+            "--proof",
+            s(&p.proof),
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        zkinfer(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    sign(&old);
+    let o = run(&["--signer", s(&old_pub)]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("commitment signed by"));
+    assert_rejected(&run(&["--signer", s(&new_pub)]), "not by the trusted key");
+    // rotation: signed by the new key, trusted through the statement the old key signed
+    sign(&new);
+    assert_rejected(&run(&["--signer", s(&old_pub)]), "not by the trusted key");
+    let rotation = t.join("rotation.json");
+    let o = zkinfer(&[
+        "keys",
+        "rotate",
+        "--old",
+        s(&old),
+        "--new",
+        s(&new),
+        "-o",
+        s(&rotation),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run(&["--signer", s(&old_pub), "--rotation", s(&rotation)]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    // revoking the new key, or the commitment, rejects
+    let digest = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(dir.join("commitment.json")).expect("c"),
+    )
+    .expect("json")["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let sig: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("commitment.sig.json")).expect("sig"),
+    )
+    .expect("json");
+    let list = |keys: &[&str], commitments: &[&str]| {
+        let f = t.join("revoked.json");
+        let v = serde_json::json!({"format": "zkinfer/revocations/v1", "keys": keys, "commitments": commitments});
+        std::fs::write(&f, v.to_string()).expect("write");
+        f
+    };
+    let revoked = list(&[sig["signer"].as_str().expect("signer")], &[]);
+    assert_rejected(
+        &run(&[
+            "--signer",
+            s(&old_pub),
+            "--rotation",
+            s(&rotation),
+            "--revoked",
+            s(&revoked),
+        ]),
+        "revoked",
+    );
+    let revoked = list(&[], &[&digest]);
+    assert_rejected(&run(&["--revoked", s(&revoked)]), "revoked");
+    // a signature edited to another signer, or a missing signature file
+    let mut forged = sig.clone();
+    forged["signer"] = serde_json::Value::String("00".repeat(32));
+    std::fs::write(dir.join("commitment.sig.json"), forged.to_string()).expect("write");
+    let o = run(&["--signer", s(&old_pub), "--rotation", s(&rotation)]);
+    assert!(
+        matches!(o.status.code(), Some(1) | Some(2)),
+        "{}",
+        describe(&o)
+    );
+    std::fs::remove_file(dir.join("commitment.sig.json")).expect("rm");
+    let o = run(&["--signer", s(&old_pub)]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("commitment.sig.json"));
+}
+
+#[test]
+fn a_proof_file_has_one_spelling() {
+    let p = proved();
+    let text = std::fs::read_to_string(&p.proof).expect("read");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let run = |name: &str, bytes: &[u8]| {
+        let f = p.proof.with_file_name(name);
+        std::fs::write(&f, bytes).expect("write");
+        verify(&p.dir.join("commitment.json"), &p.dir.join("vk.bin"), &f)
+    };
+    // the same content re-formatted, with a duplicated key, or with uppercase hex
+    let compact = serde_json::to_vec(&v).expect("json");
+    let duplicated = text.replacen("{", "{\n  \"model_name\": \"other\",", 1);
+    let mut upper = v.clone();
+    upper["proof"] = upper["proof"].as_str().expect("hex").to_uppercase().into();
+    for (name, bytes, why) in [
+        ("compact.json", compact, "byte for byte"),
+        ("duplicated.json", duplicated.into_bytes(), "byte for byte"),
+        (
+            "upper.json",
+            common::canonical_as::<zkinfer::artifact::ProofFile>(&upper),
+            "lowercase",
+        ),
+    ] {
+        let o = run(name, &bytes);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(why),
+            "{name}: {}",
+            describe(&o)
+        );
+    }
+    // the file as written verifies
+    let o = run("same.json", text.as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
 }

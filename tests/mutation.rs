@@ -1,9 +1,10 @@
 //! Mutation test: for a proof of each visibility mode, 10,000 mutations spread over the proof
 //! bytes, the public instances, the claimed output and input fields, the weight link, the raw
-//! text of proof.json and commitment.json, and vk.bin. `verify` must reject every one (a
-//! rejection, or an unreadable file), accept none and never panic. A textual mutation that
-//! leaves the file's content as it was (JSON whitespace, the case of a hex digit or an
-//! exponent letter) is no mutation: it is drawn again, and counted apart.
+//! text of proof.json and commitment.json, vk.bin, and commitments edited with their digest
+//! recomputed (checked with the recipient's pin, `--expect-digest`). `verify` must reject
+//! every one (a rejection, or an unreadable file), accept none and never panic. Field-level
+//! mutations are written in the canonical form zkinfer writes, so that what rejects them is
+//! the check of their content, not of their spelling.
 
 mod common;
 
@@ -13,6 +14,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use zkinfer::artifact::{Commitment, ProofFile};
 use zkinfer::pipeline::{self, CompileOptions, Quiet};
 use zkinfer::plan::Privacy;
 
@@ -64,24 +66,38 @@ fn proven(name: &str, privacy: Privacy) -> Proven {
     }
 }
 
-/// JSON with every string lowercased: equal for two spellings of the same content.
-fn normal(v: &Value) -> Value {
-    match v {
-        Value::String(s) => Value::String(s.to_lowercase()),
-        Value::Array(a) => Value::Array(a.iter().map(normal).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), normal(v))).collect()),
-        other => other.clone(),
+/// proof.json as zkinfer writes it (through its type), or compact JSON if the mutant no
+/// longer fits the type.
+fn proof_file(v: &Value) -> Vec<u8> {
+    match serde_json::from_value::<ProofFile>(v.clone()) {
+        Ok(p) => {
+            let mut b = serde_json::to_vec_pretty(&p).expect("json");
+            b.push(b'\n');
+            b
+        }
+        Err(_) => serde_json::to_vec(v).expect("json"),
     }
 }
 
-fn same_content(a: &[u8], b: &[u8]) -> bool {
-    match (
-        serde_json::from_slice::<Value>(a),
-        serde_json::from_slice::<Value>(b),
-    ) {
-        (Ok(x), Ok(y)) => normal(&x) == normal(&y),
-        _ => false,
+/// A commitment with one field of its body edited and its digest recomputed (what anyone
+/// who edits commitment.json can do), and the honest proof re-pointed at it.
+fn redigested(rng: &mut Rng, c: &Commitment, proof: &Value) -> (Vec<u8>, Vec<u8>) {
+    let mut c = c.clone();
+    let s = &mut c.body.settings;
+    match rng.below(5) {
+        0 => s.outputs[0].scale += 1 + rng.below(3) as u32,
+        1 => c.body.model_name.push('x'),
+        2 => s.outputs[0].name.push('x'),
+        3 => s.outputs[0].class_index = !s.outputs[0].class_index,
+        _ => c.body.model_sha256 = "00".repeat(32),
     }
+    c.digest = c.body.digest();
+    let mut p = proof.clone();
+    p["commitment"] = Value::String(c.digest.clone());
+    p["model_name"] = Value::String(c.body.model_name.clone());
+    let mut cb = serde_json::to_vec_pretty(&c).expect("json");
+    cb.push(b'\n');
+    (cb, proof_file(&p))
 }
 
 /// Byte-level mutation of `bytes`: a bit flip, a byte replaced, a truncation, an extension,
@@ -238,8 +254,8 @@ struct Tally {
     mutations: usize,
     rejected: usize,
     unreadable: usize,
-    no_ops: usize,
-    by_target: [usize; 5],
+    pinned: usize,
+    by_target: [usize; 6],
 }
 
 fn run_mode(label: &str, name: &str, privacy: Privacy, seed: u64) -> Tally {
@@ -256,6 +272,8 @@ fn run_mode(label: &str, name: &str, privacy: Privacy, seed: u64) -> Tally {
         "{label}: the honest proof verifies"
     );
     let proof_json: Value = serde_json::from_slice(&p.proof).expect("proof json");
+    let commitment: Commitment = serde_json::from_slice(&p.commitment).expect("commitment");
+    let digest = commitment.digest.clone();
     let proof_bytes = hex::decode(proof_json["proof"].as_str().expect("proof")).expect("hex");
     let mut rng = Rng(ChaCha20Rng::seed_from_u64(seed));
     let mut t = Tally::default();
@@ -266,11 +284,12 @@ fn run_mode(label: &str, name: &str, privacy: Privacy, seed: u64) -> Tally {
     };
     while t.mutations < MUTATIONS {
         let target = match rng.below(100) {
-            0..=44 => 0,  // proof bytes
-            45..=69 => 1, // fields of proof.json
-            70..=79 => 2, // proof.json text
-            80..=89 => 3, // commitment.json text
-            _ => 4,       // vk.bin
+            0..=39 => 0,  // proof bytes
+            40..=64 => 1, // fields of proof.json
+            65..=74 => 2, // proof.json text
+            75..=84 => 3, // commitment.json text
+            85..=94 => 4, // vk.bin
+            _ => 5,       // a re-digested commitment
         };
         let (c, vk, proof): (PathBuf, PathBuf, PathBuf) = match target {
             0 => {
@@ -279,14 +298,14 @@ fn run_mode(label: &str, name: &str, privacy: Privacy, seed: u64) -> Tally {
                 };
                 let mut v = proof_json.clone();
                 v["proof"] = Value::String(hex::encode(b));
-                let f = write("proof.json", &serde_json::to_vec(&v).expect("json"));
+                let f = write("proof.json", &proof_file(&v));
                 (c0.clone(), vk0.clone(), f)
             }
             1 => {
                 let Some(v) = mutate_fields(&mut rng, &proof_json) else {
                     continue;
                 };
-                let f = write("proof.json", &serde_json::to_vec(&v).expect("json"));
+                let f = write("proof.json", &proof_file(&v));
                 (c0.clone(), vk0.clone(), f)
             }
             2 | 3 => {
@@ -294,21 +313,25 @@ fn run_mode(label: &str, name: &str, privacy: Privacy, seed: u64) -> Tally {
                 let Some(b) = mutate_bytes(&mut rng, original) else {
                     continue;
                 };
-                if same_content(&b, original) {
-                    t.no_ops += 1;
-                    continue;
-                }
                 if target == 2 {
                     (c0.clone(), vk0.clone(), write("proof.json", &b))
                 } else {
                     (write("commitment.json", &b), vk0.clone(), proof0.clone())
                 }
             }
-            _ => {
+            4 => {
                 let Some(b) = mutate_bytes(&mut rng, &p.vk) else {
                     continue;
                 };
                 (c0.clone(), write("vk.bin", &b), proof0.clone())
+            }
+            _ => {
+                let (cb, pb) = redigested(&mut rng, &commitment, &proof_json);
+                (
+                    write("commitment.json", &cb),
+                    vk0.clone(),
+                    write("proof.json", &pb),
+                )
             }
         };
         t.mutations += 1;
@@ -319,6 +342,9 @@ fn run_mode(label: &str, name: &str, privacy: Privacy, seed: u64) -> Tally {
                 "{label}: verify panicked on mutation {} (target {target})",
                 t.mutations
             ),
+            // the recipient's pin (`verify --expect-digest`) is what refuses a commitment
+            // whose body and digest were both edited
+            Ok(Ok(v)) if v.digest != digest => t.pinned += 1,
             Ok(Ok(_)) => {
                 let kept = |f: &Path| std::fs::read(f).expect("read mutant");
                 let m: Value = serde_json::from_slice(&kept(&proof)).unwrap_or(Value::Null);
@@ -349,9 +375,15 @@ fn run_mode(label: &str, name: &str, privacy: Privacy, seed: u64) -> Tally {
         }
     }
     println!(
-        "{label}: {} mutations, {} rejected, {} unreadable, none accepted, no panic ({} textual no-ops redrawn); proof bytes {}, proof.json fields {}, proof.json text {}, commitment.json text {}, vk.bin {}",
-        t.mutations, t.rejected, t.unreadable, t.no_ops, t.by_target[0], t.by_target[1], t.by_target[2], t.by_target[3], t.by_target[4]
+        "{label}: {} mutations, {} rejected, {} unreadable, {} refused by the pinned digest, none accepted, no panic; proof bytes {}, proof.json fields {}, proof.json text {}, commitment.json text {}, vk.bin {}, re-digested commitments {}",
+        t.mutations, t.rejected, t.unreadable, t.pinned, t.by_target[0], t.by_target[1], t.by_target[2], t.by_target[3], t.by_target[4], t.by_target[5]
     );
+    for (i, n) in t.by_target.iter().enumerate() {
+        assert!(
+            *n >= MUTATIONS / 25,
+            "{label}: target {i} got only {n} mutations"
+        );
+    }
     t
 }
 

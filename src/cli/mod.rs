@@ -6,6 +6,7 @@ mod compile;
 mod demo;
 mod hash_input;
 mod inspect;
+mod keys;
 mod params;
 mod prove;
 mod setup;
@@ -47,6 +48,11 @@ enum Command {
     Params(params::Args),
     /// Show the circuit layout the plan chose, per layer, with cost estimates.
     Inspect(inspect::Args),
+    /// The model owner's signing keys (Ed25519): make one, rotate to a new one.
+    Keys(keys::Args),
+    /// Sign a build folder's commitment (a detached signature recipients check with
+    /// `verify --signer`).
+    Sign(keys::SignArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -63,6 +69,8 @@ pub fn run() -> ExitCode {
         Command::HashOutput(a) => hash_input::exec_output(a),
         Command::Params(a) => params::exec(a),
         Command::Inspect(a) => inspect::exec(a),
+        Command::Keys(a) => keys::exec(a),
+        Command::Sign(a) => keys::exec_sign(a),
     };
     match result {
         Ok(code) => code,

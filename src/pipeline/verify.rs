@@ -75,8 +75,25 @@ pub fn verify(
     vk_path: &Path,
     proof_path: &Path,
 ) -> Result<Verified, VerifyError> {
-    let commitment: Commitment = artifact::read_json(commitment_path, COMMITMENT_FORMAT)?;
-    let proof: ProofFile = artifact::read_json(proof_path, PROOF_FORMAT)?;
+    let commitment: Commitment = artifact::read_json_canonical(commitment_path, COMMITMENT_FORMAT)?;
+    let proof: ProofFile = artifact::read_json_canonical(proof_path, PROOF_FORMAT)?;
+    let hex_ok = artifact::is_canonical_hex(&proof.proof)
+        && proof
+            .instances
+            .iter()
+            .all(|h| artifact::is_canonical_hex(h))
+        && proof.weight_link.as_ref().is_none_or(|l| {
+            l.a.iter()
+                .chain(l.z.iter().flatten())
+                .all(|h| artifact::is_canonical_hex(h))
+        });
+    if !hex_ok {
+        return Err(ArtifactError::malformed(
+            proof_path,
+            "hex must be lowercase, as zkinfer writes it (one spelling per proof)",
+        )
+        .into());
+    }
     let (srs_bytes, vk_bytes) = split_vk(vk_path, &artifact::read_bytes(vk_path)?)?;
     let proof_bytes = hex::decode(&proof.proof)
         .map_err(|e| ArtifactError::malformed(proof_path, format!("\"proof\" is not hex: {e}")))?;

@@ -99,3 +99,18 @@ pub fn describe(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// JSON as zkinfer writes it (pretty, a final newline) through `T`'s own field order, which
+/// is what `verify` accepts; compact JSON if `v` no longer fits `T` (a malformed edit).
+pub fn canonical_as<T: serde::de::DeserializeOwned + serde::Serialize>(
+    v: &serde_json::Value,
+) -> Vec<u8> {
+    match serde_json::from_value::<T>(v.clone()) {
+        Ok(t) => {
+            let mut b = serde_json::to_vec_pretty(&t).expect("json");
+            b.push(b'\n');
+            b
+        }
+        Err(_) => serde_json::to_vec(v).expect("json"),
+    }
+}
