@@ -10,5 +10,34 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    #[cfg(unix)]
+    on_interrupt_remove_partial_files();
     cli::run()
+}
+
+/// SIGINT, SIGTERM and SIGHUP are blocked in every thread (the mask is inherited) and taken
+/// by one thread that removes the temp files being written and exits with 128 + the signal:
+/// an interrupted `setup` or `prove` leaves earlier outputs as they were and no partial file.
+#[cfg(unix)]
+fn on_interrupt_remove_partial_files() {
+    // SAFETY: plain libc calls on a local, zero-initialised signal set, made before any other
+    // thread exists; the waiting thread only calls sigwait on that set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut sig: libc::c_int = 0;
+            if libc::sigwait(&set, &mut sig) == 0 {
+                zkinfer::artifact::remove_in_flight();
+                eprintln!("interrupted: no partial output file left");
+                std::process::exit(128 + sig);
+            }
+        });
+    }
 }
