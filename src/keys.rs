@@ -259,9 +259,20 @@ pub fn vk_from_bytes(
     Ok(vk)
 }
 
-/// Serializes a proving key.
+/// pk.bin's first bytes: the format, then the body's length (u64 LE) and SHA-256.
+const PK_MAGIC: &[u8; 16] = b"zkinfer-pk/v2\0\0\0";
+
+/// Serializes a proving key: [`PK_MAGIC`], the body's length and SHA-256, then halo2's raw
+/// bytes. The checksum is checked before halo2 reads a length from the body: a corrupted
+/// length would make it allocate whatever it says (an abort, not an error).
 pub fn pk_to_bytes(pk: &ProvingKey<G1Affine>) -> Vec<u8> {
-    pk.to_bytes(SerdeFormat::RawBytes)
+    let body = pk.to_bytes(SerdeFormat::RawBytes);
+    let mut out = Vec::with_capacity(body.len() + 56);
+    out.extend_from_slice(PK_MAGIC);
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(&body));
+    out.extend_from_slice(&body);
+    out
 }
 
 /// Parses a proving key.
@@ -274,8 +285,22 @@ pub fn pk_from_bytes(
         what: what.to_string(),
         msg,
     };
+    let body = bytes.strip_prefix(PK_MAGIC.as_slice()).ok_or_else(|| {
+        bad("not a zkinfer proving key of this version (run `zkinfer setup` again)".into())
+    })?;
+    let (len, rest) = body
+        .split_first_chunk::<8>()
+        .ok_or_else(|| bad("truncated".into()))?;
+    let (sum, body) = rest
+        .split_first_chunk::<32>()
+        .ok_or_else(|| bad("truncated".into()))?;
+    if u64::from_le_bytes(*len) != body.len() as u64 || Sha256::digest(body).as_slice() != sum {
+        return Err(bad(
+            "corrupted (its length or checksum does not match): run `zkinfer setup` again".into(),
+        ));
+    }
     guarded(|| {
-        ProvingKey::read::<_, ModelCircuit>(&mut Cursor::new(bytes), SerdeFormat::RawBytes, shape)
+        ProvingKey::read::<_, ModelCircuit>(&mut Cursor::new(body), SerdeFormat::RawBytes, shape)
     })
     .map_err(bad)?
     .map_err(|e| bad(e.to_string()))
