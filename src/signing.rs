@@ -297,6 +297,8 @@ mod tests {
         let (a, b) = (key(1), key(2));
         let none = Revocations::default();
         let sig = sign_commitment(&a, D);
+        // Ed25519 is deterministic: the same key and digest, the same signature file
+        assert_eq!(sig, sign_commitment(&a, D));
         assert!(check(&sig, D, &a.verifying_key(), &[], &none).is_ok());
         assert!(check(&sig, &D.to_uppercase(), &a.verifying_key(), &[], &none).is_ok());
         assert!(check(&sig, E, &a.verifying_key(), &[], &none).is_err());

@@ -23,10 +23,13 @@
 //! bits from two tables of `2^B` and `2^R` rows. `y` has the sign of `hi` (`lo < 2^R`), so
 //! `a = [hi ≥ 0]·y = ReLU(y)`.
 //!
-//! Rows with `bound = 0` skip the sign table: `hi`, `s` and `a` are then free, so `y` must be
-//! bounded by someone else and `a` must not be used. zkinfer uses such rows only for the
-//! model's final layer when it has no ReLU: its `y` cells are the public output, and the
-//! verifier checks every public output against the committed `output_bits` before accepting.
+//! Rows with `bound = 0` skip the sign table: `hi`, `neg` and `a` are then free cells, so `y`
+//! must be bounded by someone else and `a` must not be used. zkinfer uses such rows only for
+//! the model's final layer when it has no ReLU: its `y` cells are the public output, and their
+//! soundness rests on two things outside this chip: the verifier checks every public output
+//! against the committed `output_bits` before accepting, and the compiler bounds every
+//! accumulator `z` to `ACCUMULATOR_BITS` signed bits over in-range inputs (so the quotient
+//! argument below holds for them too).
 //!
 //! Soundness of the quotient: `y` is bounded (limbs, or the verifier) and `z` is a small integer
 //! (a bounded dot product), so `N = z + 2^(d−1) − y·2^d` is a small integer. One limb:
