@@ -145,38 +145,18 @@ pub fn remove_in_flight() {
 
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
-    let io = |source| ArtifactError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| ArtifactError::malformed(path, "not a file path"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    let written = create_in_flight(&tmp, &options)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    let result = written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    });
-    done_in_flight(&tmp);
-    result
+    write_via_temp(path, bytes, false)
 }
 
 /// Writes a secret (a salt, a private key) atomically, readable by its owner only: the file
 /// is created 0600 before a byte is written (no moment in which others could read it).
 pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    write_via_temp(path, bytes, true)
+}
+
+/// A temp file beside `path`, registered for [`remove_in_flight`] while it exists, renamed
+/// over `path` once written (a secret: created 0600, synced first).
+fn write_via_temp(path: &Path, bytes: &[u8], secret: bool) -> Result<(), ArtifactError> {
     use std::io::Write;
     let io = |source| ArtifactError::Io {
         path: path.to_path_buf(),
@@ -195,14 +175,20 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
         std::process::id()
     ));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    {
+    if secret {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.create_new(true).mode(0o600);
     }
     let written = create_in_flight(&tmp, &options)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            if secret {
+                f.sync_all()?;
+            }
+            Ok(())
+        })
         .and_then(|()| std::fs::rename(&tmp, path));
     let result = written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

@@ -36,9 +36,10 @@ fn no_temp_files(dir: &Path, what: &str) {
     assert!(stray.is_empty(), "{what}: temp files left: {stray:?}");
 }
 
-/// Runs `args`, sends `signal` after `delay`, returns the exit code (None: killed without
-/// one, which the handler must prevent).
-fn interrupted(args: &[&str], delay: Duration, signal: i32) -> Option<i32> {
+/// Runs `args`, sends `signal` after `delay`, asserts the command either finished (exit 0)
+/// or was interrupted (exit 128 + signal: killed without a code, the handler did not run);
+/// returns 1 if it was interrupted.
+fn interrupted(args: &[&str], delay: Duration, signal: i32, what: &str) -> usize {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -50,7 +51,12 @@ fn interrupted(args: &[&str], delay: Duration, signal: i32) -> Option<i32> {
     unsafe {
         libc::kill(child.id() as libc::pid_t, signal);
     }
-    child.wait().expect("wait").code()
+    let code = child.wait().expect("wait").code();
+    assert!(
+        code == Some(0) || code == Some(128 + signal),
+        "{what}: exit {code:?}"
+    );
+    usize::from(code != Some(0))
 }
 
 #[test]
@@ -76,16 +82,12 @@ fn an_interrupted_setup_or_prove_leaves_no_partial_file() {
             libc::SIGINT
         };
         let what = format!("setup, signal {signal} after {ms} ms");
-        let code = interrupted(
+        interrupted_runs += interrupted(
             &["setup", s(&dir), "--insecure-dev-srs"],
             Duration::from_millis(*ms),
             signal,
+            &what,
         );
-        assert!(
-            code == Some(0) || code == Some(128 + signal),
-            "{what}: exit {code:?}"
-        );
-        interrupted_runs += usize::from(code != Some(0));
         no_temp_files(&dir, &what);
         // keygen is deterministic: every key file is the old one or an identical new one
         let after: Vec<_> = snapshot(&dir)
@@ -100,16 +102,12 @@ fn an_interrupted_setup_or_prove_leaves_no_partial_file() {
         assert!(after == old, "{what}: the key files changed");
 
         let what = format!("prove, signal {signal} after {ms} ms");
-        let code = interrupted(
+        interrupted_runs += interrupted(
             &["prove", s(&dir), "--input", s(&input), "-o", s(&proof)],
             Duration::from_millis(*ms),
             signal,
+            &what,
         );
-        assert!(
-            code == Some(0) || code == Some(128 + signal),
-            "{what}: exit {code:?}"
-        );
-        interrupted_runs += usize::from(code != Some(0));
         no_temp_files(&dir, &what);
         // proof.json is the old proof or a complete new one: it verifies either way
         let o = common::zkinfer(&[
