@@ -98,6 +98,10 @@ fn every_bad_input_exits_with_its_code_a_message_and_no_output() {
     let unsupported =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops/unsupported_many.onnx");
     let compiled = t.join("compiled");
+    // found by fuzzing (the fuzz/ target onnx): tract panicked on a graph output naming no
+    // tensor
+    let tract_panic =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx_tract_panic.onnx");
     // an SRS too small for the circuit
     let small_srs = t.join("small.srs");
     let o = zkinfer(&["params", "gen", "--k", "4", "-o", s(&small_srs)]);
@@ -329,6 +333,13 @@ fn every_bad_input_exits_with_its_code_a_message_and_no_output() {
             &["compile", s(&junk), "-o", s(&compiled)],
             2,
             &["junk.bin"],
+            &[&compiled],
+        ),
+        case(
+            "ONNX output naming no tensor",
+            &["compile", s(&tract_panic), "-o", s(&compiled)],
+            2,
+            &["onnx_tract_panic.onnx", "malformed model"],
             &[&compiled],
         ),
         case(

@@ -312,17 +312,45 @@ fn celu(
 
 /// Loads an ONNX file as a float graph of core ops.
 pub fn load_onnx(path: &Path) -> Result<FloatGraph, OnnxError> {
-    let model = parser().model_for_path(path).map_err(read_err(path))?;
-    lower(model, path)
+    quietly_guarded(path, || {
+        let model = parser().model_for_path(path).map_err(read_err(path))?;
+        lower(model, path)
+    })
 }
 
 /// Loads an in-memory ONNX model (`what` names it in errors).
 pub fn load_proto(proto: &tract_onnx::pb::ModelProto, what: &str) -> Result<FloatGraph, OnnxError> {
     let path = Path::new(what);
-    let model = parser()
-        .model_for_proto_model(proto)
-        .map_err(read_err(path))?;
-    lower(model, path)
+    quietly_guarded(path, || {
+        let model = parser()
+            .model_for_proto_model(proto)
+            .map_err(read_err(path))?;
+        lower(model, path)
+    })
+}
+
+/// Runs `f`, turning a panic inside tract into a read error (fuzzing found one: a graph
+/// output naming no tensor panics in tract-onnx 0.23.9's model builder). The panic hook is
+/// silenced meanwhile, so the user sees the error, not a panic message.
+fn quietly_guarded(
+    path: &Path,
+    f: impl FnOnce() -> Result<FloatGraph, OnnxError>,
+) -> Result<FloatGraph, OnnxError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "tract failed on it".into());
+        Err(OnnxError::Read {
+            path: path.to_path_buf(),
+            msg: format!("malformed model ({why})"),
+        })
+    })
 }
 
 /// Fixes the inputs' shapes, declutters, and lowers every node.
