@@ -51,15 +51,7 @@ fn verify_args(p: &Proved) -> Vec<String> {
 }
 
 fn verify(commitment: &Path, vk: &Path, proof: &Path) -> std::process::Output {
-    zkinfer(&[
-        "verify",
-        "--commitment",
-        s(commitment),
-        "--vk",
-        s(vk),
-        "--proof",
-        s(proof),
-    ])
+    common::verify_with(commitment, vk, proof, &[])
 }
 
 /// Asserts `out` is a rejection (exit 1) whose reason mentions `why`.
@@ -697,19 +689,12 @@ fn signed_commitments_rotation_and_revocation() {
         assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     };
     let run = |extra: &[&str]| {
-        let mut args: Vec<String> = [
-            "verify",
-            "--commitment",
-            s(&dir.join("commitment.json")),
-            "--vk",
-            s(&dir.join("vk.bin")),
-            "--proof",
-            s(&p.proof),
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(extra.iter().map(|a| a.to_string()));
-        zkinfer(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        common::verify_with(
+            &dir.join("commitment.json"),
+            &dir.join("vk.bin"),
+            &p.proof,
+            extra,
+        )
     };
     sign(&old);
     let o = run(&["--signer", s(&old_pub)]);

@@ -110,15 +110,12 @@ fn an_interrupted_setup_or_prove_leaves_no_partial_file() {
         );
         no_temp_files(&dir, &what);
         // proof.json is the old proof or a complete new one: it verifies either way
-        let o = common::zkinfer(&[
-            "verify",
-            "--commitment",
-            s(&dir.join("commitment.json")),
-            "--vk",
-            s(&dir.join("vk.bin")),
-            "--proof",
-            s(&proof),
-        ]);
+        let o = common::verify_with(
+            &dir.join("commitment.json"),
+            &dir.join("vk.bin"),
+            &proof,
+            &[],
+        );
         assert_eq!(o.status.code(), Some(0), "{what}: {}", describe(&o));
     }
     assert!(

@@ -34,30 +34,17 @@ const PRIVATE_WEIGHTS: Privacy = Privacy {
 };
 
 fn verify(dir: &Path, commitment: &Path, proof: &Path) -> std::process::Output {
-    zkinfer(&[
-        "verify",
-        "--commitment",
-        s(commitment),
-        "--vk",
-        s(&dir.join("vk.bin")),
-        "--proof",
-        s(proof),
-    ])
+    common::verify_with(commitment, &dir.join("vk.bin"), proof, &[])
 }
 
 /// `verify` of `proof` against `dir`'s commitment and key with one more flag and its value.
 fn verify_pinned(dir: &Path, proof: &Path, flag: &str, value: &str) -> std::process::Output {
-    zkinfer(&[
-        "verify",
-        "--commitment",
-        s(&dir.join("commitment.json")),
-        "--vk",
-        s(&dir.join("vk.bin")),
-        "--proof",
-        s(proof),
-        flag,
-        value,
-    ])
+    common::verify_with(
+        &dir.join("commitment.json"),
+        &dir.join("vk.bin"),
+        proof,
+        &[flag, value],
+    )
 }
 
 fn commitment(dir: &Path) -> Commitment {

@@ -85,6 +85,21 @@ pub fn zkinfer(args: &[&str]) -> Output {
         .expect("run zkinfer")
 }
 
+/// `zkinfer verify` of `proof` against `commitment` and `vk`, with `extra` arguments.
+pub fn verify_with(commitment: &Path, vk: &Path, proof: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "verify",
+        "--commitment",
+        s(commitment),
+        "--vk",
+        s(vk),
+        "--proof",
+        s(proof),
+    ];
+    args.extend_from_slice(extra);
+    zkinfer(&args)
+}
+
 /// Path as &str.
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
