@@ -137,6 +137,10 @@ impl VerifierSrs {
             s_g2: srs.s_g2(),
         }
     }
+    /// From its points (the caller has checked them).
+    pub(crate) fn from_points(k: u32, g0: G1Affine, g2: G2Affine, s_g2: G2Affine) -> Self {
+        Self { k, g0, g2, s_g2 }
+    }
     /// `(g₀, g₂, s·g₂)`.
     pub fn points(&self) -> (G1Affine, G2Affine, G2Affine) {
         (self.g0, self.g2, self.s_g2)

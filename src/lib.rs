@@ -15,6 +15,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod plan;
 pub mod prover;
+pub mod ptau;
 pub mod quantize;
 pub mod signing;
 pub mod verifier;

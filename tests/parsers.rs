@@ -1,7 +1,7 @@
 //! Every parser on a deterministic corpus of mutated files (seeded bit and byte flips,
 //! truncations, extensions, swapped and duplicated spans, size fields set to huge values):
 //! settings.json + model.json (through `inspect`, which reads and re-derives a build folder),
-//! pk.bin, vk.bin, the SRS file, input JSON and ONNX. Each must return a value or an error,
+//! pk.bin, vk.bin, the SRS file, a snarkjs .ptau file, input JSON and ONNX. Each must return a value or an error,
 //! never panic, never abort on an absurd allocation. The test prints its counts.
 
 mod common;
@@ -160,6 +160,33 @@ fn parsers_refuse_mutants_without_panicking() {
         keys::srs_from_bytes(m, "srs").is_ok()
     })
     .0;
+    let ptau = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/ptau/snarkjs_pow4_prepared.ptau"),
+    );
+    let import = |b: &[u8]| {
+        let mut r = std::io::Cursor::new(b);
+        let id = zkinfer::ptau::read_verifier_srs(&mut r, "ptau").map(|v| v.id());
+        (
+            id.ok(),
+            zkinfer::ptau::read_srs(&mut r, None, "ptau")
+                .ok()
+                .map(|s| keys::srs_to_bytes(&s)),
+        )
+    };
+    let honest = import(&ptau);
+    assert!(
+        honest.0.is_some() && honest.1.is_some(),
+        "the fixture imports"
+    );
+    // bytes the importer does not read (contributions, α/β powers, Lagrange sections) may
+    // change; no mutant may import as another SRS or id
+    let (_, changed) = corpus("snarkjs .ptau", &ptau, 500, 25, |m| {
+        let (id, srs) = import(m);
+        (id.is_some() && id != honest.0) || (srs.is_some() && srs != honest.1)
+    });
+    total += 500;
+    assert_eq!(changed, 0, "mutated .ptau files imported as another SRS");
     let input = read(&model_dir("mlp_tiny").join("input.json"));
     let input_path = t.join("input.json");
     total += corpus("input.json", &input, 1500, 23, |m| {
@@ -174,5 +201,5 @@ fn parsers_refuse_mutants_without_panicking() {
         zkinfer::onnx::load_onnx(&onnx_path).is_ok()
     })
     .0;
-    println!("{total} mutated files through 7 parsers, no panic");
+    println!("{total} mutated files through 8 parsers, no panic");
 }

@@ -1,5 +1,5 @@
 //! The binary key parsers on arbitrary bytes: pk.bin and vk.bin (for the circuit shape and k
-//! of the seed build, mlp_tiny), the verifier SRS and an SRS file. Errors are fine; a panic or
+//! of the seed build, mlp_tiny), the verifier SRS, an SRS file and a `.ptau` file. Errors are fine; a panic or
 //! an abort (an allocation sized by a corrupted length) is a bug.
 #![no_main]
 
@@ -21,4 +21,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = keys::vk_from_bytes(data, s.shape, s.k, "vk");
     let _ = keys::VerifierSrs::from_bytes(data);
     let _ = keys::srs_from_bytes(data, "srs");
+    let _ = zkinfer::ptau::read_verifier_srs(&mut std::io::Cursor::new(data), "ptau");
+    let _ = zkinfer::ptau::read_srs(&mut std::io::Cursor::new(data), None, "ptau");
 });

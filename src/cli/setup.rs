@@ -10,7 +10,8 @@ use std::process::ExitCode;
 pub struct Args {
     /// Build folder from `zkinfer compile`.
     pub dir: PathBuf,
-    /// SRS file (halo2 KZG raw format, k ≥ the circuit's), from a trusted setup ceremony.
+    /// SRS file from a trusted-setup ceremony, k ≥ the circuit's: halo2's KZG raw format, or a
+    /// snarkjs/Hermez `.ptau` file (imported on the fly, as `params import` does).
     #[arg(long)]
     pub srs: Option<PathBuf>,
     /// Allow zkinfer's INSECURE development SRS (generated when --srs is not given, or an

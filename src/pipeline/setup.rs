@@ -47,11 +47,15 @@ pub fn setup_with(
     let srs = match srs_path {
         Some(p) => {
             progress.step(&format!("reading SRS {}", p.display()));
-            let bytes = artifact::read_bytes(p)?;
-            keys::fit_srs(
-                keys::srs_from_bytes(&bytes, &p.display().to_string())?,
-                settings.k,
-            )?
+            if crate::ptau::is_ptau_file(p) {
+                crate::ptau::read_srs_file(p, Some(settings.k))?
+            } else {
+                let bytes = artifact::read_bytes(p)?;
+                keys::fit_srs(
+                    keys::srs_from_bytes(&bytes, &p.display().to_string())?,
+                    settings.k,
+                )?
+            }
         }
         None => {
             progress.step(&format!(
