@@ -139,13 +139,13 @@ pub fn read_info<R: Read + Seek>(r: &mut R, what: &str) -> Result<PtauInfo, Keys
         let kind = read_u32(r).map_err(io)?;
         let size = read_u64(r).map_err(io)?;
         pos += 12;
-        if size > len - pos {
+        let left = len
+            .checked_sub(pos)
+            .ok_or_else(|| bad(what, "truncated .ptau file"))?;
+        if size > left {
             return Err(bad(
                 what,
-                format!(
-                    "section {kind} claims {size} bytes, only {} remain in the file",
-                    len - pos
-                ),
+                format!("section {kind} claims {size} bytes, only {left} remain in the file"),
             ));
         }
         if sections.iter().any(|s| s.0 == kind) {
@@ -158,7 +158,7 @@ pub fn read_info<R: Read + Seek>(r: &mut R, what: &str) -> Result<PtauInfo, Keys
     if pos != len {
         return Err(bad(
             what,
-            format!("{} bytes after the last section", len - pos),
+            format!("{} bytes after the last section", len.saturating_sub(pos)),
         ));
     }
     let section = |kind: u32, name: &str| {
@@ -169,21 +169,30 @@ pub fn read_info<R: Read + Seek>(r: &mut R, what: &str) -> Result<PtauInfo, Keys
             .ok_or_else(|| bad(what, format!("no {name} section (section {kind})")))
     };
     let (at, size) = section(1, "header")?;
+    let not_bn254 = || {
+        bad(
+            what,
+            "the file is not for BN254 (bn128): its field modulus differs",
+        )
+    };
+    if size < 4 {
+        return Err(bad(what, format!("header section has {size} bytes")));
+    }
+    r.seek(SeekFrom::Start(at)).map_err(io)?;
+    let n8 = read_u32(r).map_err(io)?;
+    if n8 != 32 {
+        return Err(not_bn254());
+    }
     if size != HEADER_BYTES {
         return Err(bad(
             what,
             format!("header section has {size} bytes, a BN254 header has {HEADER_BYTES}"),
         ));
     }
-    r.seek(SeekFrom::Start(at)).map_err(io)?;
-    let n8 = read_u32(r).map_err(io)?;
     let mut q = [0u8; 32];
     r.read_exact(&mut q).map_err(io)?;
-    if n8 != 32 || q != bn254_modulus_le() {
-        return Err(bad(
-            what,
-            "the file is not for BN254 (bn128): its field modulus differs",
-        ));
+    if q != bn254_modulus_le() {
+        return Err(not_bn254());
     }
     let power = read_u32(r).map_err(io)?;
     let ceremony_power = read_u32(r).map_err(io)?;
@@ -288,17 +297,24 @@ fn read_g1<R: Read + Seek>(
     let mut raw = vec![0u8; n * G1_BYTES];
     r.read_exact(&mut raw).map_err(io)?;
     let point = |i: usize| g1_from(&raw[i * G1_BYTES..(i + 1) * G1_BYTES], what, i);
-    let mut parsed: Vec<Option<G1Affine>> = vec![None; n];
-    parallelize(&mut parsed, |chunk, start| {
+    // decode in place; the first bad index is re-decoded for its error
+    let first_bad = std::sync::atomic::AtomicUsize::new(usize::MAX);
+    let mut points = vec![G1Affine::identity(); n];
+    parallelize(&mut points, |chunk, start| {
         for (j, p) in chunk.iter_mut().enumerate() {
-            *p = point(start + j).ok();
+            match point(start + j) {
+                Ok(q) => *p = q,
+                Err(_) => {
+                    first_bad.fetch_min(start + j, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
         }
     });
-    let points = parsed
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| p.map_or_else(|| point(i), Ok))
-        .collect::<Result<Vec<_>, _>>()?;
+    let bad_at = first_bad.into_inner();
+    if bad_at != usize::MAX {
+        return Err(point(bad_at).expect_err("failed above"));
+    }
+    drop(raw);
     if points[0] != G1Affine::generator() {
         return Err(bad(what, "τ^0·G1 is not the BN254 G1 generator"));
     }

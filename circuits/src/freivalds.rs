@@ -432,4 +432,20 @@ mod tests {
         c.input[2] += 1;
         MockRun::new().k(7).expect_failure("freivalds end").run(&c);
     }
+
+    /// Every advice cell of a Freivalds-checked layer (inputs and outputs copied in, the
+    /// challenge-phase accumulators), changed alone, is caught: the phase-2 cells too.
+    #[test]
+    fn under_constraint_search_finds_no_free_cell() {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        for (n_in, n_out, width) in [(3, 2, 2), (4, 5, 2)] {
+            let c = layer(n_in, n_out, width);
+            let r = Search::new(7, c.instances())
+                .run(&c, |_, _| true)
+                .printed(&format!("freivalds {n_out}×{n_in}, K = {width}"));
+            assert!(r.survivors.is_empty(), "{}", r.describe());
+            assert!(r.searched >= n_in + n_out);
+        }
+    }
 }

@@ -533,4 +533,22 @@ mod tests {
             "the table loader refuses overlapping segments"
         );
     }
+
+    /// Every advice cell of a function-table lookup (input, segment start, scaled offset,
+    /// interpolation), changed alone over a neighbourhood and the offset limb over its whole
+    /// range, is caught, for both tags of the shared table.
+    #[test]
+    fn under_constraint_search_finds_no_free_cell() {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        for tag in [1, 2] {
+            let c = FuncCircuit::honest(R, table(), tag, vec![-64, -17, 0, 5, 33, 63]);
+            let r = Search::new(7, c.instances())
+                .full_range_bits(R)
+                .run(&c, |_, _| true)
+                .printed(&format!("func table, tag {tag}"));
+            assert!(r.survivors.is_empty(), "{}", r.describe());
+            assert!(r.searched >= 18);
+        }
+    }
 }

@@ -27,6 +27,8 @@ pub mod range;
 pub mod relu;
 pub mod rescale;
 #[cfg(any(test, feature = "testing"))]
+pub mod search;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use halo2_proofs;

@@ -184,4 +184,20 @@ mod tests {
             MockRun::new().k(5).expect_failure("c = k·a·b").run(&c);
         }
     }
+
+    /// Every advice cell (factors copied in, the product) changed alone over a neighbourhood
+    /// and small values over their whole range is caught.
+    #[test]
+    fn under_constraint_search_finds_no_free_cell() {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        for e in [0, 3] {
+            let c = ProductCircuit::honest(vec![3, -7, 0, 200], vec![-5, -9, 11, 3], e);
+            let r = Search::new(5, c.instances())
+                .run(&c, |_, _| true)
+                .printed(&format!("product, e = {e}"));
+            assert!(r.survivors.is_empty(), "{}", r.describe());
+            assert!(r.searched >= 12);
+        }
+    }
 }

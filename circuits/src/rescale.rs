@@ -7,8 +7,12 @@
 //!   fixed columns holding `half = 2^(d−1)` (0 when `d = 0`) and `two_d = 2^d`. The remainder
 //!   `r ∈ [0, 2^d)` is checked in one or two limbs of `R` bits (`remainder_limbs`, so `d ≤ R` or
 //!   `d ≤ 2R`):
-//!   - `d = 0`: no remainder (`inv_shift = 0`): `y = z` exactly, whatever `z` is;
-//!   - `0 < d ≤ R`: `r = u·2^(d−R)` (`inv_shift = 2^(d−R)`, `v_coef = 0`): `u = r·2^(R−d)`;
+//!   - `d = 0`: no remainder (`inv_shift = v_coef = 0`): `y = z` exactly, whatever `z` is; the
+//!     gate `"no shift: remainder limbs are 0"`, `q·(two_d − 2·half)·(u + v) = 0`, pins the
+//!     limbs no term reads (`two_d − 2·half` is 1 for `d = 0`, 0 for every other shift);
+//!   - `0 < d ≤ R`: `r = u·2^(d−R)` (`inv_shift = 2^(d−R)`): `u = r·2^(R−d)`; with two limbs
+//!     `v_coef = 2^(d−2R)`, so `N·2^(2R−d) = u·2^R + v` over the integers and the unused `v`
+//!     must be 0 (`2^R` divides the left side);
 //!   - `d = R + e`, `0 < e ≤ R`: `r = u·2^(e−R) + v·2^e` (`inv_shift = 2^(e−R)`,
 //!     `v_coef = 2^e`): the short low limb `r mod 2^e` is scaled up into the table as `u`, the
 //!     high limb `v = r >> e` is looked up as is;
@@ -35,11 +39,15 @@
 //! (a bounded dot product), so `N = z + 2^(d−1) − y·2^d` is a small integer. One limb:
 //! `u = N·2^(R−d) ∈ [0, 2^R)` forces `0 ≤ N < 2^d`. Two limbs: `N·2^(R−e) = u + v·2^R` holds
 //! over the integers (both sides are far below the field size), so `2^(R−e)` divides `u` and
-//! `N = u/2^(R−e) + v·2^e ∈ [0, 2^(e+R)) = [0, 2^d)`. Either way `0 ≤ N < 2^d`, and the integers
+//! `N = u/2^(R−e) + v·2^e ∈ [0, 2^(e+R)) = [0, 2^d)`. Two limbs with `0 < d ≤ R`:
+//! `N·2^(2R−d) = u·2^R + v` over the integers, so `0 ≤ N < 2^d` and `v = 0`. With `d = 0` the
+//! gate has no remainder term (`y = z`) and the "no shift" gate zeroes the limbs. Either way
+//! `0 ≤ N < 2^d`, and the integers
 //! `y·2^d + N` over that box are distinct, so `y` is exactly `floor((z + 2^(d−1)) / 2^d)`.
 //! (The short limb must be the scaled one: scaling the high limb instead would let a
 //! non-multiple `u` be cancelled by the `2^R` it is multiplied with.) Requires
-//! `d ≤ remainder_limbs·R` and `B + R + d + 2 < 253` (always true for `i64` data).
+//! `d ≤ remainder_limbs·R` and `B + 3R + 2 < 253` (always true for `i64` data and tables of
+//! at most 2^26 rows).
 //!
 //! | `z` (eq) | `y` (eq) | `u` | `v`¹ | `hi` | `lo` | `neg` | `a` (eq) | `half` | `two_d` | `inv_shift` | `v_coef`¹ | `bound` | `q` |
 //! |----------|----------|-----|------|------|------|-------|----------|--------|---------|-------------|-----------|---------|-----|
@@ -99,7 +107,7 @@ pub struct RescaleConfig {
 impl RescaleConfig {
     /// Configures the chip over existing tables, checking remainders in `remainder_limbs`
     /// (1 or 2) limbs of `R` bits. Side effects: 7 advice columns (equality on `z`, `y`, `a`),
-    /// 4 fixed columns, one selector, three gates, three lookups; one more advice column, fixed
+    /// 4 fixed columns, one selector, four gates, three lookups; one more advice column, fixed
     /// column and lookup with two limbs.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
@@ -129,6 +137,18 @@ impl RescaleConfig {
                 r = r + m.query_advice(v, Rotation::cur()) * m.query_fixed(v_coef, Rotation::cur());
             }
             vec![q * (z + half - y * two_d - r)]
+        });
+        // `2^d − 2·2^(d−1)` is 1 for d = 0 and 0 otherwise: with no shift the remainder limbs,
+        // which the gate above then multiplies by 0, must be 0 (limbs in [0, 2^R) sum to 0 only
+        // when both are)
+        meta.create_gate("no shift: remainder limbs are 0", |m| {
+            let q = m.query_selector(q);
+            let [half, two_d] = [half, two_d].map(|c| m.query_fixed(c, Rotation::cur()));
+            let mut limbs = m.query_advice(u, Rotation::cur());
+            if let Some(v) = v {
+                limbs = limbs + m.query_advice(v, Rotation::cur());
+            }
+            vec![q * (two_d - half * halo2_proofs::plonk::Expression::Constant(F::from(2))) * limbs]
         });
         meta.create_gate("y = hi·2^R + lo", |m| {
             let q = m.query_selector(q);
@@ -183,9 +203,9 @@ impl RescaleConfig {
 }
 
 impl RescaleConfig {
-    /// The fixed columns only the selector-gated remainder gate reads (`2^(d−1)`, `2^d` and
-    /// the remainder scale; not `bound`, which gates the sign lookup itself): another chip may
-    /// use them on rows where this one is off.
+    /// The fixed columns only this chip's selector-gated gates read (`2^(d−1)`, `2^d` and the
+    /// remainder scale; not `bound`, which gates the sign lookup itself): another chip may use
+    /// them on rows where this one is off.
     pub fn gated_fixed(&self) -> [Column<Fixed>; 3] {
         [self.half, self.two_d, self.inv_shift]
     }
@@ -305,7 +325,12 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
             // shift 0: no remainder at all, so `y = z` exactly (a remainder term would let a
             // fractional `z` from an unbounded row become an integer `y` off by one)
             None if d == 0 => (F::ZERO, F::ZERO),
-            None | Some(0) => (pow2::<F>(big_r - d).invert().unwrap_or(F::ZERO), F::ZERO),
+            // two limbs with d ≤ R: v·2^(d−2R) pins the unused high limb to 0 (N·2^(2R−d) =
+            // u·2^R + v over the integers, and 2^R divides the left side)
+            None | Some(0) => (
+                pow2::<F>(big_r - d).invert().unwrap_or(F::ZERO),
+                pow2::<F>(2 * big_r - d).invert().unwrap_or(F::ZERO),
+            ),
             Some(e) => (
                 pow2::<F>(big_r - e).invert().unwrap_or(F::ZERO),
                 pow2::<F>(e),
@@ -620,5 +645,95 @@ mod tests {
             mock(&rescaling2(vec![5001], 2 * big_r + 1)),
             Err(Error::Synthesis)
         ));
+    }
+
+    /// The limbs a shift does not use are pinned to 0 (the under-constraint search found
+    /// them free before): `u` (and `v`) for `d = 0`, `v` for `0 < d ≤ R` with two limbs.
+    #[test]
+    fn unused_remainder_limbs_are_pinned() {
+        let mut c = rescaling(vec![37, -20], 0);
+        c.rescale[0].u = 1;
+        MockRun::new()
+            .k(9)
+            .expect_failure("no shift: remainder limbs are 0")
+            .run(&c);
+        let two = LayerShape {
+            remainder_limbs: 2,
+            ..LayerShape::default()
+        };
+        let mut c = rescaling_with(two, vec![37, -20], 0);
+        c.rescale[1].v = 5;
+        MockRun::new()
+            .k(9)
+            .expect_failure("no shift: remainder limbs are 0")
+            .run(&c);
+        for v in [1, 63] {
+            let mut c = rescaling_with(two, vec![37, -20], 4);
+            c.rescale[0].v = v;
+            MockRun::new()
+                .k(9)
+                .expect_failure("z + 2^(d-1) = y·2^d + r")
+                .run(&c);
+        }
+    }
+
+    /// Every advice cell of a dense + rescale + ReLU instance, changed alone over a
+    /// neighbourhood (limbs, signs and small values over their whole range), is caught: with
+    /// one and two remainder limbs at every kind of shift (0, ≤ R, > R), ReLU or `y` as output,
+    /// fixed or private weights. (It found the limbs a shift does not use, `u` for `d = 0` and
+    /// `v` for `d ≤ R` with two limbs, free before the "no shift" gate and `v_coef = 2^(d−2R)`
+    /// pinned them.)
+    #[test]
+    fn under_constraint_search_finds_no_free_cell() {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        let two_limbs = LayerShape {
+            remainder_limbs: 2,
+            ..LayerShape::default()
+        };
+        let private = LayerShape {
+            private_weights: true,
+            ..LayerShape::default()
+        };
+        for (shape, d, relu_out) in [
+            (LayerShape::default(), 3, false),
+            (LayerShape::default(), 3, true),
+            (LayerShape::default(), 6, true),
+            (two_limbs, 8, true),
+            (two_limbs, 12, false),
+            (private, 2, true),
+            (LayerShape::default(), 0, false),
+            (two_limbs, 0, true),
+            (two_limbs, 4, true),
+        ] {
+            let mut c = LayerCircuit::honest(
+                shape,
+                vec![vec![3, -2, 5], vec![-1, 4, 2]],
+                vec![7, -3],
+                d,
+                vec![5, -6, 2],
+            );
+            c.relu_out = relu_out;
+            let r = Search::new(9, c.instances())
+                .run(&c, |_, _| true)
+                .printed(&format!("dense + rescale, d = {d}, {shape:?}"));
+            assert!(r.survivors.is_empty(), "{}", r.describe());
+            assert!(r.searched >= 20);
+        }
+    }
+
+    /// Rows without the sign table: `hi`, `neg` and `a` lose their range (the module doc's
+    /// free cells: `neg` and `a` can change together, `hi` is unbounded), but no single cell can
+    /// change alone: `y`, its low limb and the remainder stay pinned.
+    #[test]
+    fn unbounded_rows_pin_every_single_cell() {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        let mut c = rescaling(vec![37, -20], 3);
+        c.bounded = false;
+        let r = Search::new(9, c.instances())
+            .run(&c, |_, _| true)
+            .printed("rescale without the sign table");
+        assert!(r.survivors.is_empty(), "{}", r.describe());
     }
 }

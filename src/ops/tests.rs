@@ -943,3 +943,178 @@ fn freivalds_beside_a_hashed_input_and_output_in_shared_columns_proves() {
     mock(&q, &p, honest.clone(), instance.clone()).expect("honest mock");
     real_prove_verify(&q, &p, honest, instance).expect("honest real");
 }
+
+/// Under-constraint search on the whole model circuit of `cw`: every advice cell changed alone.
+fn search_model(
+    q: &Arc<QuantModel>,
+    p: &crate::plan::Plan,
+    cw: &CircuitWitness,
+    what: &str,
+) -> zkinfer_circuits::search::Report {
+    let c = ModelCircuit::prove(q.clone(), p.shape, cw.clone());
+    zkinfer_circuits::search::Search::new(p.k, vec![cw.instance_fields()])
+        .neighbourhood(2)
+        .jumps(vec![1, 8, 16, 64])
+        .full_range_bits(1)
+        .run(&c, |_, _| true)
+        .printed(what)
+}
+
+/// The op graphs of the model circuit, each with an input.
+fn search_graphs() -> Vec<(&'static str, FloatGraph, Vec<f64>)> {
+    let relu_gather = chain(
+        &[1, 3],
+        vec![
+            (vec![], vec![1, 3], FloatOp::Relu(Relu { len: 3 })),
+            (
+                vec![],
+                vec![1, 3],
+                FloatOp::Gather(Gather {
+                    src: vec![Src::Elem(Ref(0, 2)), Src::Const(0.5), Src::Elem(Ref(0, 0))],
+                }),
+            ),
+        ],
+    );
+    let residual = chain(
+        &[1, 2],
+        vec![
+            (
+                vec![],
+                vec![1, 2],
+                dense(&[vec![1.0, 2.0], vec![-1.0, 0.5]], &[0.0, 0.25], false),
+            ),
+            (
+                vec![1, 0],
+                vec![1, 2],
+                FloatOp::Linear(super::linear::Linear {
+                    rows: (0..2u32)
+                        .map(|j| super::linear::Row {
+                            bias: 0.0,
+                            terms: vec![(Ref(0, j), 1.0), (Ref(1, j), 1.0)],
+                        })
+                        .collect(),
+                    relu: false,
+                }),
+            ),
+        ],
+    );
+    let products = chain(
+        &[1, 4],
+        vec![(
+            vec![0, 0],
+            vec![1, 2],
+            FloatOp::Mul(super::mul::Mul {
+                pairs: vec![(Ref(0, 0), Ref(1, 1)), (Ref(0, 2), Ref(1, 3))],
+            }),
+        )],
+    );
+    let argmax = chain(
+        &[1, 4],
+        vec![(
+            vec![],
+            vec![1],
+            FloatOp::ArgMax(super::argmax::ArgMax { n: 4 }),
+        )],
+    );
+    vec![
+        (
+            "mlp: dense, fused ReLU, dense",
+            super::testutil::mlp(),
+            vec![0.5, -1.0, 0.25],
+        ),
+        ("max", max_graph(false), vec![0.5, 0.25, -0.75, 1.0]),
+        ("min", max_graph(true), vec![0.5, 0.25, -0.75, 1.0]),
+        ("argmax with a tie", argmax, vec![0.5, 1.0, 1.0, -0.5]),
+        ("mul", products, vec![0.5, -1.5, 2.0, 0.25]),
+        (
+            "relu, gather with constants",
+            relu_gather,
+            vec![-1.0, 0.0, 2.0],
+        ),
+        ("two-input linear", residual, vec![0.5, -0.25]),
+        ("func tanh", func_graph("tanh", 3), vec![0.5, -1.0, 0.25]),
+        ("func gelu", func_graph("gelu", 3), vec![0.5, -1.0, 2.5]),
+        ("func sqrt", func_graph("sqrt", 2), vec![0.5, 3.0]),
+    ]
+}
+
+/// Every op of the model circuit: each advice cell of a small instance, changed alone over a
+/// neighbourhood, powers of two and random values, is caught by MockProver (the chips' own
+/// tests cover limbs and signs over their whole range). Fixed and private weights, public and
+/// private inputs, dense and Freivalds layouts.
+#[test]
+fn under_constraint_search_of_every_op_finds_no_free_cell() {
+    use crate::plan::Privacy;
+    let mut cases: Vec<(String, Arc<QuantModel>, crate::plan::Plan, CircuitWitness)> = vec![];
+    for (name, g, input) in search_graphs() {
+        let s = setup(&g, &input);
+        let p = plan(&s.q).expect("plan");
+        cases.push((name.into(), s.q.clone(), p, s.cw.clone()));
+    }
+    let (q, p, cw) = freivalds_model();
+    cases.push(("freivalds layer".into(), q, p, cw));
+    let privacy = Privacy {
+        weights: true,
+        input: true,
+        hashed_input: false,
+        hashed_output: false,
+    };
+    let (q, p, trace) = small_private_model(true, false, privacy);
+    let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    cases.push(("private weights and input".into(), q, p, cw));
+    let mut total = 0;
+    for (name, q, p, cw) in cases {
+        let r = search_model(&q, &p, &cw, &name);
+        assert!(r.survivors.is_empty(), "{name}:\n{}", r.describe());
+        assert!(r.searched >= 10, "{name}: {} copy groups", r.searched);
+        total += r.attempts;
+    }
+    println!("{total} changed assignments over 12 op circuits, none accepted");
+}
+
+/// Hashed input and output: every cell is caught but the Poseidon squares no constraint reads
+/// (zkinfer_circuits::poseidon's doc: `sq1`, `sq2` on the 57 partial-round rows, `sq2` on the
+/// message row, all three on the last row: 118 per one-block sponge), which the circuits
+/// crate's search locates exactly.
+#[test]
+fn under_constraint_search_of_the_hash_modes_finds_only_unread_squares() {
+    use crate::plan::Privacy;
+    use halo2_proofs::halo2curves::{bn256::Fr, ff::Field};
+    for (name, privacy, relu, bound) in [
+        (
+            "hashed input",
+            Privacy {
+                input: true,
+                hashed_input: true,
+                ..Privacy::default()
+            },
+            true,
+            false,
+        ),
+        (
+            "hashed output",
+            Privacy {
+                hashed_output: true,
+                ..Privacy::default()
+            },
+            false,
+            true,
+        ),
+    ] {
+        let (q, p, trace) = small_private_model(relu, bound, privacy);
+        let bits = q.activation_bits();
+        let mut cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+        if privacy.hashed_input {
+            cw = cw.with_input_salt(Fr::from(77), bits);
+        } else {
+            cw = cw.with_output_salt(Fr::from(5), bits);
+        }
+        let r = search_model(&q, &p, &cw, name);
+        let cells: std::collections::BTreeSet<(usize, usize)> =
+            r.survivors.iter().map(|s| (s.column, s.row)).collect();
+        let columns: std::collections::BTreeSet<usize> = cells.iter().map(|c| c.0).collect();
+        assert_eq!(cells.len(), 2 * 57 + 1 + 3, "{name}:\n{}", r.describe());
+        assert_eq!(columns.len(), 3, "{name}: the three square columns");
+        assert!(r.survivors.iter().all(|s| s.honest == Fr::ZERO), "{name}");
+    }
+}

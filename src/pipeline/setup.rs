@@ -48,6 +48,15 @@ pub fn setup_with(
         Some(p) => {
             progress.step(&format!("reading SRS {}", p.display()));
             if crate::ptau::is_ptau_file(p) {
+                if let Ok((_, info)) = crate::ptau::read_verifier_srs_file(p) {
+                    if info.max_k() < settings.k {
+                        return Err(keys::KeysError::SrsTooSmall {
+                            have: info.max_k(),
+                            need: settings.k,
+                        }
+                        .into());
+                    }
+                }
                 crate::ptau::read_srs_file(p, Some(settings.k))?
             } else {
                 let bytes = artifact::read_bytes(p)?;
