@@ -157,6 +157,53 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
 /// A temp file beside `path`, registered for [`remove_in_flight`] while it exists, renamed
 /// over `path` once written (a secret: created 0600, synced first).
 fn write_via_temp(path: &Path, bytes: &[u8], secret: bool) -> Result<(), ArtifactError> {
+    stage(path, bytes, secret)?.commit()
+}
+
+/// Writes several files as one step: every file to its temp file first, then the renames, so a
+/// failed write (a full disk, a file-size limit) replaces none of them and leaves no temp file.
+/// (Only a failing rename, within one folder, could leave the set mixed.)
+pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<(), ArtifactError> {
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        // on error, the staged temps are dropped: removed
+        staged.push(stage(path, bytes, false)?);
+    }
+    for s in staged {
+        s.commit()?;
+    }
+    Ok(())
+}
+
+/// A written temp file waiting for its rename; dropped uncommitted, it is removed.
+struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    fn commit(mut self) -> Result<(), ArtifactError> {
+        let renamed = std::fs::rename(&self.tmp, &self.path);
+        self.committed = renamed.is_ok();
+        renamed.map_err(|source| ArtifactError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        done_in_flight(&self.tmp);
+    }
+}
+
+/// Writes `bytes` to a temp file beside `path` (registered for [`remove_in_flight`]).
+fn stage(path: &Path, bytes: &[u8], secret: bool) -> Result<Staged, ArtifactError> {
     use std::io::Write;
     let io = |source| ArtifactError::Io {
         path: path.to_path_buf(),
@@ -181,29 +228,35 @@ fn write_via_temp(path: &Path, bytes: &[u8], secret: bool) -> Result<(), Artifac
         use std::os::unix::fs::OpenOptionsExt;
         options.create_new(true).mode(0o600);
     }
-    let written = create_in_flight(&tmp, &options)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            if secret {
-                f.sync_all()?;
-            }
-            Ok(())
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    let result = written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
+    let file = create_in_flight(&tmp, &options);
+    // from here the temp file is ours to remove
+    let staged = Staged {
+        tmp: tmp.clone(),
+        path: path.to_path_buf(),
+        committed: false,
+    };
+    let written = file.and_then(|mut f| {
+        f.write_all(bytes)?;
+        if secret {
+            f.sync_all()?;
+        }
+        Ok(())
     });
-    done_in_flight(&tmp);
-    result
+    written.map_err(io)?;
+    Ok(staged)
+}
+
+/// A JSON artifact's bytes as zkinfer writes them (pretty-printed, a final newline).
+pub fn json_bytes<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, ArtifactError> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| ArtifactError::malformed(path, e.to_string()))?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Writes a JSON artifact atomically (pretty-printed).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ArtifactError> {
-    let mut bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| ArtifactError::malformed(path, e.to_string()))?;
-    bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    write_atomic(path, &json_bytes(path, value)?)
 }
 
 /// SHA-256 as hex.

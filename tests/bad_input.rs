@@ -1,8 +1,8 @@
 //! Bad input, table-driven: each case runs the real binary and must exit with its code (2 for
 //! an unreadable or unusable file, 1 for a proof that does not hold), print a message naming
-//! the file or the problem, never panic, and leave no output file behind. (A read-only output
-//! folder is not among them: tests run as root here, which writes anyway; a full disk needs a
-//! small filesystem the test cannot mount.)
+//! the file or the problem, never panic, and leave no output file behind. A failing write (a
+//! full disk) is injected with the file-size limit. (A read-only output folder is not among
+//! them: tests run as root here, which writes anyway.)
 
 mod common;
 
@@ -401,4 +401,92 @@ fn every_bad_input_exits_with_its_code_a_message_and_no_output() {
         table.push(format!("{:<34} exit {}  {}", c.what, c.code, line));
     }
     println!("{} bad-input cases:\n{}", cases.len(), table.join("\n"));
+}
+
+/// Runs zkinfer with writes past `limit` bytes failing (RLIMIT_FSIZE, SIGXFSZ ignored: `EFBIG`,
+/// as a full disk fails with `ENOSPC`).
+#[cfg(unix)]
+fn zkinfer_with_file_limit(limit: u64, args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"));
+    cmd.args(args);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    cmd.output().expect("run zkinfer")
+}
+
+/// Every file of a folder, by name.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| {
+            let e = e.expect("entry");
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(unix)]
+#[test]
+fn a_failing_write_replaces_nothing_and_leaves_no_temp_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("build");
+    std::fs::create_dir(&dir).expect("mkdir");
+    for e in std::fs::read_dir(built("mlp_tiny")).expect("ls") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy");
+    }
+    let size = |name: &str| std::fs::metadata(dir.join(name)).expect(name).len();
+    // setup: the new srs.bin fits under the limit, pk.bin does not: neither (nor vk.bin, nor
+    // the commitment) may replace the previous files, here a stand-in srs.bin
+    let limit = size("srs.bin") + 1;
+    assert!(size("pk.bin") > limit, "pk.bin must be the larger file");
+    std::fs::write(dir.join("srs.bin"), b"the previous srs.bin").expect("write");
+    let before = snapshot(&dir);
+    let o = zkinfer_with_file_limit(limit, &["setup", s(&dir), "--insecure-dev-srs"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("pk.bin") && err.contains("too large"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        snapshot(&dir) == before,
+        "setup changed or left files: {:?}",
+        snapshot(&dir).iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    // prove: the proof does not fit
+    std::fs::copy(built("mlp_tiny").join("srs.bin"), dir.join("srs.bin")).expect("copy");
+    let proof = tmp.path().join("proof.json");
+    let input = model_dir("mlp_tiny").join("input.json");
+    let o = zkinfer_with_file_limit(
+        512,
+        &["prove", s(&dir), "--input", s(&input), "-o", s(&proof)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("proof.json") && err.contains("too large"),
+        "{err}"
+    );
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, vec!["build".to_string()], "prove left files");
 }

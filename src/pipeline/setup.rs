@@ -136,10 +136,15 @@ pub fn setup_with(
     vk_bin.extend((vsrs.len() as u32).to_le_bytes());
     vk_bin.extend(vsrs);
     vk_bin.extend(keys::vk_to_bytes(pk.get_vk()));
-    artifact::write_atomic(&dir.join(files::SRS), &srs_bin)?;
-    artifact::write_atomic(&dir.join(files::PK), &pk_bin)?;
-    artifact::write_atomic(&dir.join(files::VK), &vk_bin)?;
-    artifact::write_json(&dir.join(files::COMMITMENT), &commitment)?;
+    // one step: a failed write (a full disk) replaces none of the previous keys
+    let commitment_path = dir.join(files::COMMITMENT);
+    let commitment_json = artifact::json_bytes(&commitment_path, &commitment)?;
+    artifact::write_all_atomic(&[
+        (&dir.join(files::SRS), &srs_bin),
+        (&dir.join(files::PK), &pk_bin),
+        (&dir.join(files::VK), &vk_bin),
+        (&commitment_path, &commitment_json),
+    ])?;
     Ok(SetupReport {
         commitment,
         pk_bytes: pk_bin.len(),
