@@ -494,7 +494,14 @@ pub struct ProofFile {
     /// The link of the proof's weight columns to the weight commitment (private weights only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_link: Option<crate::weights::WeightLink>,
+    /// The Fiat–Shamir transcript: absent for Blake2b (the default), [`TRANSCRIPT_KECCAK`] for
+    /// a proof an EVM verifier accepts (`prove --evm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
 }
+
+/// [`ProofFile::transcript`] of an EVM proof.
+pub const TRANSCRIPT_KECCAK: &str = "keccak";
 
 /// Argmax (first maximum; 0 for an empty list).
 pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {

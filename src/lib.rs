@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod circuit;
+pub mod evm;
 pub mod graph;
 pub mod hash;
 pub mod keys;

@@ -469,15 +469,41 @@ pub fn replay_blinds(
 }
 
 /// The fresh weight-column commitments `C'_c` a proof carries (its first advice commitments,
-/// in column order).
-pub fn fresh_commitments(proof: &[u8], indices: &[usize]) -> Result<Vec<G1Affine>, WeightsError> {
+/// in column order): compressed 32-byte points in a Blake2b proof, `x ‖ y` big-endian 64-byte
+/// points in an EVM (Keccak) proof.
+pub fn fresh_commitments(
+    proof: &[u8],
+    indices: &[usize],
+    evm: bool,
+) -> Result<Vec<G1Affine>, WeightsError> {
+    let short = || WeightsError::Malformed("the proof is too short".into());
     indices
         .iter()
         .map(|&c| {
-            let bytes = proof
-                .get(32 * c..32 * (c + 1))
-                .ok_or_else(|| WeightsError::Malformed("the proof is too short".into()))?;
-            point_from_hex(&hex::encode(bytes))
+            if !evm {
+                let bytes = proof.get(32 * c..32 * (c + 1)).ok_or_else(short)?;
+                return point_from_hex(&hex::encode(bytes));
+            }
+            let bytes = proof.get(64 * c..64 * (c + 1)).ok_or_else(short)?;
+            let coordinate = |b: &[u8]| {
+                let mut repr = [0u8; 32];
+                repr.copy_from_slice(b);
+                repr.reverse();
+                Option::<halo2_proofs::halo2curves::bn256::Fq>::from(
+                    halo2_proofs::halo2curves::bn256::Fq::from_repr(repr),
+                )
+            };
+            let (x, y) = (coordinate(&bytes[..32]), coordinate(&bytes[32..]));
+            x.zip(y)
+                .and_then(|(x, y)| {
+                    use halo2_proofs::halo2curves::CurveAffine;
+                    Option::<G1Affine>::from(G1Affine::from_xy(x, y))
+                })
+                .ok_or_else(|| {
+                    WeightsError::Malformed(
+                        "a weight commitment in the proof is not a curve point".into(),
+                    )
+                })
         })
         .collect()
 }
@@ -550,6 +576,7 @@ pub fn verify_link(
     srs: &crate::keys::VerifierSrs,
     link: &WeightLink,
     proof: &[u8],
+    evm: bool,
     context: &[u8],
 ) -> Result<(), WeightsError> {
     let cols = wc.columns.len();
@@ -568,7 +595,7 @@ pub fn verify_link(
         .iter()
         .map(|h| point_from_hex(h))
         .collect::<Result<_, _>>()?;
-    let fresh = fresh_commitments(proof, &wc.columns)?;
+    let fresh = fresh_commitments(proof, &wc.columns, evm)?;
     let a: Vec<G1Affine> = link
         .a
         .iter()

@@ -303,7 +303,7 @@ fn changed_weight_is_bound(name: &str) {
     // its best attempt: δ against a's true salts
     let forged =
         weights::prove_link(wa, &salt, &cols_a, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
-    let err = weights::verify_link(wa, settings.k, &vsrs, &forged, &bytes, &ctx)
+    let err = weights::verify_link(wa, settings.k, &vsrs, &forged, &bytes, false, &ctx)
         .expect_err("b's weights against a's commitment");
     assert!(err.to_string().contains("not the committed one"), "{err}");
     // the same proof links to b's commitment
@@ -311,7 +311,7 @@ fn changed_weight_is_bound(name: &str) {
     let ctx = pipeline::link_context(&cb.digest, &instance, &bytes);
     let link =
         weights::prove_link(wb, &salt, &cols_b, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
-    weights::verify_link(wb, settings.k, &vsrs, &link, &bytes, &ctx).expect("b links to b");
+    weights::verify_link(wb, settings.k, &vsrs, &link, &bytes, false, &ctx).expect("b links to b");
 }
 
 /// The SRS and proving key `setup` wrote to `dir`.
@@ -382,7 +382,7 @@ fn salts_hide_the_weights_and_every_proof_commits_to_them_afresh() {
             .success());
         let p: ProofFile = artifact::read_json(&proof, artifact::PROOF_FORMAT).expect("proof");
         let bytes = hex::decode(&p.proof).expect("hex");
-        fresh.push(weights::fresh_commitments(&bytes, &w2.columns).expect("fresh"));
+        fresh.push(weights::fresh_commitments(&bytes, &w2.columns, false).expect("fresh"));
     }
     for c in 0..w2.columns.len() {
         assert_ne!(fresh[0][c], fresh[1][c]);

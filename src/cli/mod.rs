@@ -4,6 +4,7 @@
 mod accuracy;
 mod compile;
 mod demo;
+mod evm;
 mod hash_input;
 mod inspect;
 mod keys;
@@ -53,6 +54,9 @@ enum Command {
     /// Sign a build folder's commitment (a detached signature recipients check with
     /// `verify --signer`).
     Sign(keys::SignArgs),
+    /// The Solidity verifier of a build folder (`evm DIR`), or run one on a proof made with
+    /// `prove --evm` (`evm verify DIR/evm --proof FILE`).
+    Evm(evm::Args),
 }
 
 /// Parses the command line and runs the command.
@@ -71,6 +75,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(a) => inspect::exec(a),
         Command::Keys(a) => keys::exec(a),
         Command::Sign(a) => keys::exec_sign(a),
+        Command::Evm(a) => evm::exec(a),
     };
     match result {
         Ok(code) => code,

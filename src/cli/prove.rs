@@ -24,6 +24,10 @@ pub struct Args {
     /// values go to `<output>.output.json`, a private file for whoever should see the output.
     #[arg(long)]
     pub output_salt: Option<String>,
+    /// Prove with the Keccak transcript an EVM verifier (`zkinfer evm`) accepts, and write the
+    /// calldata beside the proof (`<output>.calldata`, hex). `zkinfer verify` checks both kinds.
+    #[arg(long)]
+    pub evm: bool,
 }
 
 /// Runs `prove`.
@@ -39,12 +43,33 @@ pub fn exec(args: Args) -> Result<ExitCode> {
     let opts = zkinfer::pipeline::ProveOptions {
         input_salt: salt("input-salt", &args.input_salt)?,
         output_salt: salt("output-salt", &args.output_salt)?,
+        evm: args.evm,
     };
     let spinner = Spinner::start("prove");
     let report =
         zkinfer::pipeline::prove_with(&args.dir, &args.input, &args.output, &spinner, &opts)?;
     drop(spinner);
     print_report(&report, &args.output);
+    if args.evm {
+        let mut path = args.output.clone().into_os_string();
+        path.push(".calldata");
+        let path = PathBuf::from(path);
+        let instance = report
+            .proof
+            .instances
+            .iter()
+            .map(|h| zkinfer::hash::from_hex(h))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| anyhow::anyhow!("internal error: unreadable instance"))?;
+        let proof = hex::decode(&report.proof.proof)?;
+        let calldata = zkinfer::evm::calldata(&instance, &proof);
+        zkinfer::artifact::write_atomic(&path, format!("{}\n", hex::encode(&calldata)).as_bytes())?;
+        println!(
+            "EVM calldata ({} bytes) -> {}",
+            calldata.len(),
+            path.display()
+        );
+    }
     if let Some(salt) = &report.input_salt {
         let mut path = args.output.clone().into_os_string();
         path.push(".salt");

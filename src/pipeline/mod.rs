@@ -3,6 +3,7 @@
 
 mod accuracy;
 mod compile;
+mod evm;
 mod inspect;
 mod prove;
 mod setup;
@@ -13,6 +14,7 @@ pub use compile::{
     compile, CalibrationReport, CompileOptions, CompileReport, TableTrial, AUTO_TABLE_BITS,
     AUTO_TOLERANCE,
 };
+pub use evm::{evm_generate, evm_verify, EvmReport, EvmVerified, VerifierFile, VERIFIER_FORMAT};
 pub use inspect::{inspect, InspectReport, LayerReport, RowsReport};
 pub use prove::{link_context, prove, prove_with, ProveOptions, ProveReport};
 pub use setup::{setup, setup_with, SetupReport};
@@ -52,6 +54,9 @@ pub enum PipelineError {
     /// Files.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// The EVM verifier.
+    #[error(transparent)]
+    Evm(#[from] crate::evm::EvmError),
     /// Inconsistent build folder.
     #[error("{0}")]
     Inconsistent(String),

@@ -39,6 +39,8 @@ pub struct ProveOptions {
     pub input_salt: Option<Fr>,
     /// The salt of a hashed output (a fresh random one when absent).
     pub output_salt: Option<Fr>,
+    /// Prove with the Keccak transcript an EVM verifier replays (`prove --evm`).
+    pub evm: bool,
 }
 
 /// Proves the model of build folder `dir` on the input file `input`, writing `out`.
@@ -114,18 +116,17 @@ pub fn prove_with(
         .map_err(|e| PipelineError::Inconsistent(format!("no OS randomness: {e}")))?;
     let replay = rng.clone();
     let model = Arc::new(model);
-    let proof = crate::prover::prove(
-        &srs,
-        &pk,
-        ModelCircuit::prove(model.clone(), settings.shape, cw),
-        &instance,
-        rng,
-    )?;
+    let circuit = ModelCircuit::prove(model.clone(), settings.shape, cw);
+    let proof = if opts.evm {
+        crate::evm::prove(&srs, &pk, circuit, &instance, rng)?
+    } else {
+        crate::prover::prove(&srs, &pk, circuit, &instance, rng)?
+    };
     let prove_time = start.elapsed();
     let weight_link = match (&salt, &commitment.body.weights) {
         (Some(salt), Some(wc)) => Some(link_weights(
             &srs, &pk, &model, &settings, wc, salt, replay, &commitment.digest, &instance,
-            &proof,
+            &proof, opts.evm,
         )?),
         (None, None) => None,
         _ => {
@@ -136,13 +137,16 @@ pub fn prove_with(
         }
     };
     // Self-check (milliseconds): never hand out a proof that does not verify.
-    crate::verifier::verify(&VerifierSrs::from_srs(&srs), pk.get_vk(), &instance, &proof).map_err(
-        |e| {
-            PipelineError::Inconsistent(format!(
-                "internal error: the fresh proof does not verify: {e}"
-            ))
-        },
-    )?;
+    let check = if opts.evm {
+        crate::evm::verify
+    } else {
+        crate::verifier::verify
+    };
+    check(&VerifierSrs::from_srs(&srs), pk.get_vk(), &instance, &proof).map_err(|e| {
+        PipelineError::Inconsistent(format!(
+            "internal error: the fresh proof does not verify: {e}"
+        ))
+    })?;
     let proof = ProofFile {
         format: PROOF_FORMAT.to_string(),
         commitment: commitment.digest,
@@ -160,6 +164,7 @@ pub fn prove_with(
         instances: instance.iter().map(|f| hex::encode(f.to_repr())).collect(),
         proof: hex::encode(proof),
         weight_link,
+        transcript: opts.evm.then(|| artifact::TRANSCRIPT_KECCAK.to_string()),
     };
     artifact::write_json(out, &proof)?;
     Ok(ProveReport {
@@ -197,6 +202,7 @@ fn link_weights(
     digest: &str,
     instance: &[Fr],
     proof: &[u8],
+    evm: bool,
 ) -> Result<WeightLink, PipelineError> {
     let vk = pk.get_vk();
     let m = vk.cs().blinding_factors() + 1;
@@ -210,7 +216,7 @@ fn link_weights(
         return Err(internal("the weight columns differ from the commitment's"));
     }
     let fresh = weights::replay_blinds(&mut replay, vk.cs().num_advice_columns(), m, &indices);
-    let in_proof = weights::fresh_commitments(proof, &indices)?;
+    let in_proof = weights::fresh_commitments(proof, &indices, evm)?;
     for ((col, blinds), c) in columns.iter().zip(&fresh).zip(&in_proof) {
         let mut v = col.clone();
         let first = v.len() - m;
@@ -229,6 +235,7 @@ fn link_weights(
         &crate::keys::VerifierSrs::from_srs(srs),
         &link,
         proof,
+        evm,
         &context,
     )
     .map_err(|e| internal(&e.to_string()))?;

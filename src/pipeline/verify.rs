@@ -55,7 +55,7 @@ fn reject<T>(msg: impl Into<String>) -> Result<T, VerifyError> {
 }
 
 /// Splits vk.bin into the verifier SRS and the halo2 verifying-key bytes.
-fn split_vk(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), ArtifactError> {
+pub(crate) fn split_vk(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), ArtifactError> {
     let bad =
         |m: &str| ArtifactError::malformed(path, format!("not a zkinfer verifying key ({m})"));
     let rest = bytes
@@ -277,7 +277,25 @@ pub fn verify(
         );
     }
     let start = Instant::now();
-    crate::verifier::verify(&vsrs, &vk, &instance, &proof_bytes).or_else(reject)?;
+    let evm_proof = match proof.transcript.as_deref() {
+        None => false,
+        Some(artifact::TRANSCRIPT_KECCAK) => true,
+        Some(other) => {
+            return Err(ArtifactError::malformed(
+                proof_path,
+                format!(
+                    "\"transcript\" is `{other}`, expected `{}` or none",
+                    artifact::TRANSCRIPT_KECCAK
+                ),
+            )
+            .into())
+        }
+    };
+    if evm_proof {
+        crate::evm::verify(&vsrs, &vk, &instance, &proof_bytes).or_else(reject)?;
+    } else {
+        crate::verifier::verify(&vsrs, &vk, &instance, &proof_bytes).or_else(reject)?;
+    }
     match (
         settings.shape.private_weights,
         &body.weights,
@@ -294,8 +312,16 @@ pub fn verify(
                 return reject("the weight commitment does not match the circuit's weight columns");
             }
             let context = super::prove::link_context(&commitment.digest, &instance, &proof_bytes);
-            crate::weights::verify_link(wc, settings.k, &vsrs, link, &proof_bytes, &context)
-                .or_else(|e| reject(format!("private weights: {e}")))?;
+            crate::weights::verify_link(
+                wc,
+                settings.k,
+                &vsrs,
+                link,
+                &proof_bytes,
+                evm_proof,
+                &context,
+            )
+            .or_else(|e| reject(format!("private weights: {e}")))?;
         }
         (true, Some(_), None) => {
             return reject("the proof has no link to the weight commitment (private weights)")

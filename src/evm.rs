@@ -1,0 +1,354 @@
+//! EVM verification: a Solidity verifier generated from a build folder's verifying key
+//! (snark-verifier's EVM loader, SHPLONK), proofs made with the Keccak transcript the contract
+//! replays, their calldata, and an in-process EVM (revm) to run the contract.
+//!
+//! A Blake2b proof (zkinfer's default) does not verify on chain: the contract derives its
+//! Fiat–Shamir challenges with Keccak-256 over the uncompressed points, so `prove --evm` makes
+//! the proof with [`EvmTranscript`]. `zkinfer verify` checks both kinds natively.
+//!
+//! The contract checks the halo2 proof against the verifying key it was generated from and the
+//! public values in its calldata (each a 32-byte big-endian word, then the proof bytes). What
+//! zkinfer checks off chain besides (the commitment's settings, the SRS id, a signer, the
+//! private-weight link) is not in the contract: `verifier.json` ties the contract's runtime
+//! code hash to the commitment digest so a recipient can check which model a deployed contract
+//! verifies.
+
+use crate::keys::VerifierSrs;
+use halo2_proofs::{
+    halo2curves::bn256::{Bn256, Fr, G1Affine},
+    plonk::{create_proof, verify_proof, ProvingKey, VerifyingKey},
+    poly::kzg::{
+        commitment::KZGCommitmentScheme,
+        multiopen::{ProverSHPLONK, VerifierSHPLONK},
+        strategy::SingleStrategy,
+    },
+    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+};
+use rand_core::RngCore;
+use sha3::{Digest, Keccak256};
+use snark_verifier_sdk::snark_verifier::{
+    loader::evm::{encode_calldata, EvmLoader},
+    system::halo2::{compile, transcript::evm::EvmTranscript, Config},
+    verifier::SnarkVerifier,
+};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The Solidity version of the generated verifier's pragma.
+pub const SOLC_VERSION: &str = "0.8.19";
+/// The gas limit `evm verify` calls the contract with (a block's worth on mainnet).
+pub const GAS_LIMIT: u64 = 30_000_000;
+/// EIP-170: largest runtime bytecode a contract may have.
+pub const MAX_RUNTIME_BYTES: usize = 24_576;
+
+/// Errors of the EVM stage.
+#[derive(Debug, thiserror::Error)]
+pub enum EvmError {
+    /// No usable Solidity compiler.
+    #[error("no Solidity compiler: {0} (run scripts/install-solc.sh and pass --solc scripts/solc/solc.js, or set ZKINFER_SOLC, or put solc {SOLC_VERSION} on PATH)")]
+    NoSolc(String),
+    /// The compiler refused the code.
+    #[error("the Solidity compiler failed: {0}")]
+    Solc(String),
+    /// snark-verifier could not generate the verifier.
+    #[error("generating the EVM verifier failed: {0}")]
+    Generate(String),
+    /// halo2 failed to prove.
+    #[error("proving failed: {0}")]
+    Prove(String),
+    /// Deployment failed.
+    #[error("deploying the verifier failed: {0}")]
+    Deploy(String),
+}
+
+/// Generates the Solidity verifier for `vk` (SHPLONK over KZG on BN254) with `n_instances`
+/// public values.
+pub fn verifier_code(
+    srs: &VerifierSrs,
+    vk: &VerifyingKey<G1Affine>,
+    n_instances: usize,
+) -> Result<String, EvmError> {
+    type Shplonk = snark_verifier_sdk::SHPLONK;
+    type Verifier = snark_verifier_sdk::snark_verifier::verifier::plonk::PlonkVerifier<Shplonk>;
+    let params = srs.params();
+    crate::keys::guarded(|| {
+        let protocol = compile(
+            &params,
+            vk,
+            Config::kzg().with_num_instance(vec![n_instances]),
+        );
+        let (g0, g2, s_g2) = srs.points();
+        let dk = (g0, g2, s_g2).into();
+        let loader = EvmLoader::new::<halo2_proofs::halo2curves::bn256::Fq, Fr>();
+        let protocol = protocol.loaded(&loader);
+        let mut transcript = EvmTranscript::<_, std::rc::Rc<EvmLoader>, _, _>::new(&loader);
+        let instances = transcript.load_instances(vec![n_instances]);
+        let proof = Verifier::read_proof(&dk, &protocol, &instances, &mut transcript)
+            .map_err(|e| format!("{e:?}"))?;
+        Verifier::verify(&dk, &protocol, &instances, &proof).map_err(|e| format!("{e:?}"))?;
+        Ok::<_, String>(loader.solidity_code())
+    })
+    .map_err(EvmError::Generate)?
+    .map_err(EvmError::Generate)
+}
+
+/// Deployment and runtime bytecode of compiled Solidity.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// What a deployment transaction carries.
+    pub deployment: Vec<u8>,
+    /// The contract's code once deployed.
+    pub runtime: Vec<u8>,
+    /// The compiler's version string.
+    pub version: String,
+}
+
+/// Compiles `source` with `solc` (a `solc`-compatible command taking `--standard-json`), the
+/// optimizer off (the generated verifier miscompiles or hits "stack too deep" with it).
+pub fn compile_solidity(solc: &Path, source: &str) -> Result<Compiled, EvmError> {
+    let input = serde_json::json!({
+        "language": "Solidity",
+        "sources": {"Verifier.sol": {"content": source}},
+        "settings": {
+            "optimizer": {"enabled": false},
+            "outputSelection": {"*": {"*": ["evm.bytecode.object", "evm.deployedBytecode.object"]}}
+        }
+    });
+    let run = |args: &[&str], stdin: Option<&[u8]>| -> Result<Vec<u8>, EvmError> {
+        let mut cmd = Command::new(solc);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| EvmError::NoSolc(format!("cannot run {}: {e}", solc.display())))?;
+        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            use std::io::Write;
+            pipe.write_all(bytes)
+                .map_err(|e| EvmError::Solc(format!("writing to {}: {e}", solc.display())))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| EvmError::Solc(format!("{}: {e}", solc.display())))?;
+        if !out.status.success() {
+            return Err(EvmError::Solc(format!(
+                "{} exited with {}: {}",
+                solc.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(out.stdout)
+    };
+    let version = String::from_utf8_lossy(&run(&["--version"], None)?)
+        .trim()
+        .to_string();
+    if !version.contains(SOLC_VERSION) {
+        return Err(EvmError::NoSolc(format!(
+            "{} is `{version}`, the verifier needs {SOLC_VERSION}",
+            solc.display()
+        )));
+    }
+    let out = run(&["--standard-json"], Some(input.to_string().as_bytes()))?;
+    let out: serde_json::Value = serde_json::from_slice(&out)
+        .map_err(|e| EvmError::Solc(format!("unreadable compiler output: {e}")))?;
+    if let Some(errors) = out.get("errors").and_then(|e| e.as_array()) {
+        let fatal: Vec<String> = errors
+            .iter()
+            .filter(|e| e.get("severity").and_then(|s| s.as_str()) == Some("error"))
+            .map(|e| {
+                e.get("formattedMessage")
+                    .or_else(|| e.get("message"))
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .collect();
+        if !fatal.is_empty() {
+            return Err(EvmError::Solc(fatal.join("\n")));
+        }
+    }
+    let contract = out["contracts"]["Verifier.sol"]
+        .as_object()
+        .and_then(|c| c.values().next())
+        .ok_or_else(|| EvmError::Solc("no contract in the compiler output".into()))?;
+    let hex_of = |key: &str| {
+        contract["evm"][key]["object"]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| EvmError::Solc(format!("no {key} in the compiler output")))
+    };
+    Ok(Compiled {
+        deployment: hex_of("bytecode")?,
+        runtime: hex_of("deployedBytecode")?,
+        version,
+    })
+}
+
+/// Keccak-256 as lowercase hex (the EVM's code hash).
+pub fn keccak_hex(bytes: &[u8]) -> String {
+    hex::encode(Keccak256::digest(bytes))
+}
+
+/// The calldata of a proof: each public value a 32-byte big-endian word, then the proof.
+pub fn calldata(instance: &[Fr], proof: &[u8]) -> Vec<u8> {
+    encode_calldata(&[instance.to_vec()], proof)
+}
+
+/// Creates a proof with the Keccak transcript the EVM verifier replays.
+pub fn prove(
+    srs: &crate::keys::Srs,
+    pk: &ProvingKey<G1Affine>,
+    circuit: crate::circuit::ModelCircuit,
+    instance: &[Fr],
+    rng: impl RngCore,
+) -> Result<Vec<u8>, EvmError> {
+    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+    let instances: &[&[Fr]] = &[instance];
+    crate::keys::guarded(|| {
+        create_proof::<
+            KZGCommitmentScheme<Bn256>,
+            ProverSHPLONK<'_, Bn256>,
+            _,
+            _,
+            EvmTranscript<_, _, _, _>,
+            _,
+        >(srs, pk, &[circuit], &[instances], rng, &mut transcript)
+    })
+    .map_err(EvmError::Prove)?
+    .map_err(|e| EvmError::Prove(format!("{e:?}")))?;
+    Ok(transcript.finalize())
+}
+
+/// Checks a Keccak-transcript proof natively (what the contract computes).
+pub fn verify(
+    srs: &VerifierSrs,
+    vk: &VerifyingKey<G1Affine>,
+    instance: &[Fr],
+    proof: &[u8],
+) -> Result<(), String> {
+    let params = srs.params();
+    let strategy = SingleStrategy::new(&params);
+    let mut rest = proof;
+    let mut transcript =
+        <EvmTranscript<G1Affine, _, _, _> as TranscriptReadBuffer<_, G1Affine, _>>::init(&mut rest);
+    let instances: &[&[Fr]] = &[instance];
+    crate::keys::guarded(|| {
+        verify_proof::<
+            KZGCommitmentScheme<Bn256>,
+            VerifierSHPLONK<'_, Bn256>,
+            _,
+            EvmTranscript<_, _, _, _>,
+            _,
+        >(&params, vk, strategy, &[instances], &mut transcript)
+    })
+    .map_err(|p| format!("the proof is malformed ({p})"))?
+    .map_err(|e| format!("the proof does not verify ({e:?})"))?;
+    drop(transcript);
+    if !rest.is_empty() {
+        return Err(format!(
+            "the proof has {} trailing bytes after a complete proof",
+            rest.len()
+        ));
+    }
+    Ok(())
+}
+
+/// What running the verifier contract gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The contract returned: the proof verifies.
+    Accepted {
+        /// Gas of the call.
+        gas_used: u64,
+    },
+    /// The contract reverted or halted.
+    Rejected {
+        /// Gas of the call.
+        gas_used: u64,
+        /// Why (revert or halt reason).
+        reason: String,
+    },
+}
+
+/// Deploys `deployment` in a fresh in-process EVM and calls it with `calldata`, each
+/// transaction with [`GAS_LIMIT`]. With `lift_eip170` the code-size limit is lifted (as on
+/// chains without EIP-170; initcode may then be twice as large). Returns the deployed runtime
+/// code and the call's outcome.
+pub fn deploy_and_call(
+    deployment: &[u8],
+    calldata: &[u8],
+    lift_eip170: bool,
+) -> Result<(Vec<u8>, CallOutcome), EvmError> {
+    use revm::{
+        context::{
+            result::{ExecutionResult, Output},
+            TxEnv,
+        },
+        database::InMemoryDB,
+        primitives::TxKind,
+        Context, ExecuteCommitEvm, MainBuilder, MainContext,
+    };
+    let mut evm = Context::mainnet()
+        .with_db(InMemoryDB::default())
+        .modify_cfg_chained(|cfg| {
+            if lift_eip170 {
+                cfg.limit_contract_code_size = Some(16 * MAX_RUNTIME_BYTES);
+            }
+        })
+        .build_mainnet();
+    let tx = TxEnv {
+        gas_limit: GAS_LIMIT,
+        kind: TxKind::Create,
+        data: deployment.to_vec().into(),
+        ..Default::default()
+    };
+    let created = evm
+        .transact_commit(tx)
+        .map_err(|e| EvmError::Deploy(format!("{e:?}")))?;
+    let (runtime, address) = match created {
+        ExecutionResult::Success {
+            output: Output::Create(code, Some(address)),
+            ..
+        } => (code.to_vec(), address),
+        ExecutionResult::Success { .. } => {
+            return Err(EvmError::Deploy(
+                "the deployment created no contract".into(),
+            ))
+        }
+        ExecutionResult::Revert { output, .. } => {
+            return Err(EvmError::Deploy(format!(
+                "the constructor reverted ({output:#x})"
+            )))
+        }
+        ExecutionResult::Halt { reason, .. } => {
+            return Err(EvmError::Deploy(format!(
+                "the deployment halted: {reason:?}"
+            )))
+        }
+    };
+    let tx = TxEnv {
+        gas_limit: GAS_LIMIT,
+        kind: TxKind::Call(address),
+        data: calldata.to_vec().into(),
+        nonce: 1,
+        ..Default::default()
+    };
+    let called = evm
+        .transact_commit(tx)
+        .map_err(|e| EvmError::Deploy(format!("calling the verifier: {e:?}")))?;
+    let outcome = match called {
+        ExecutionResult::Success { gas_used, .. } => CallOutcome::Accepted { gas_used },
+        ExecutionResult::Revert { gas_used, output } => CallOutcome::Rejected {
+            gas_used,
+            reason: format!("reverted ({output:#x})"),
+        },
+        ExecutionResult::Halt { reason, gas_used } => CallOutcome::Rejected {
+            gas_used,
+            reason: format!("halted: {reason:?}"),
+        },
+    };
+    Ok((runtime, outcome))
+}

@@ -1,0 +1,274 @@
+//! The on-chain flow: `zkinfer evm` (Solidity verifier, compiled by solcjs 0.8.19 from the
+//! npm registry, installed by scripts/install-solc.sh: nothing is downloaded here), `prove
+//! --evm` and `evm verify` (revm, 30 M gas). For every bundled model and each privacy mode: the
+//! contract accepts the proof and `zkinfer verify` does too; a flipped proof byte, a changed
+//! public value, an out-of-range public value and a Blake2b proof are rejected. Gas and
+//! bytecode sizes are printed (benches/evm.sh reports them), not asserted.
+
+mod common;
+
+use common::{built, describe, model_dir, s, zkinfer, MODELS};
+use halo2_proofs::halo2curves::{bn256::Fr, ff::Field};
+use std::path::{Path, PathBuf};
+use zkinfer::evm::{self, CallOutcome};
+
+fn solc() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/solc/solc.js");
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts/solc/node_modules/solc")
+            .is_dir(),
+        "no Solidity compiler: run scripts/install-solc.sh first (the README's test command does)"
+    );
+    p
+}
+
+fn instances_of(proof: &serde_json::Value) -> Vec<Fr> {
+    proof["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .map(|h| zkinfer::hash::from_hex(h.as_str().expect("hex")).expect("field element"))
+        .collect()
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
+}
+
+fn rejected(deployment: &[u8], calldata: &[u8], lift: bool) -> bool {
+    matches!(
+        evm::deploy_and_call(deployment, calldata, lift)
+            .expect("deploys")
+            .1,
+        CallOutcome::Rejected { .. }
+    )
+}
+
+/// The most gas a call with `calldata` uses when it reverts within its first 10,000 gas of
+/// execution: the intrinsic cost (21,000 + 4 per zero byte + 16 per other byte), or EIP-7623's
+/// calldata floor (21,000 + 10 per token, a zero byte one token, another four) when higher.
+fn early_revert_gas(calldata: &[u8]) -> u64 {
+    let zeros = calldata.iter().filter(|&&b| b == 0).count() as u64;
+    let others = calldata.len() as u64 - zeros;
+    (21_000 + 4 * zeros + 16 * others + 10_000).max(21_000 + 10 * (zeros + 4 * others))
+}
+
+/// Generates the verifier of `dir`, proves `input` with --evm and checks acceptance and the
+/// rejections. Returns (runtime bytes, gas).
+fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
+    let evm_dir = t.join(format!("{name}.evm"));
+    let o = zkinfer(&["evm", s(dir), "-o", s(&evm_dir), "--solc", s(&solc())]);
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
+    let verifier = read_json(&evm_dir.join("verifier.json"));
+    let commitment = read_json(&dir.join("commitment.json"));
+    assert_eq!(verifier["commitment"], commitment["digest"], "{name}");
+    let deployment = hex::decode(
+        std::fs::read_to_string(evm_dir.join("Verifier.bin"))
+            .expect("bin")
+            .trim(),
+    )
+    .expect("hex");
+    let lift = !verifier["fits_eip170"].as_bool().expect("bool");
+
+    let proof_path = t.join(format!("{name}.proof.json"));
+    let mut args = vec![
+        "prove",
+        s(dir),
+        "--input",
+        s(input),
+        "-o",
+        s(&proof_path),
+        "--evm",
+    ];
+    let salt = "0000000000000000000000000000000000000000000000000000000000000007";
+    args.extend(["--input-salt", salt, "--output-salt", salt]);
+    let o = zkinfer(&args);
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
+    let o = zkinfer(&["evm", "verify", s(&evm_dir), "--proof", s(&proof_path)]);
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.contains("ACCEPTED"), "{name}: {out}");
+    let gas: u64 = out
+        .split("gas used ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|g| g.parse().ok())
+        .expect("gas");
+    // the native verifier accepts the Keccak proof too
+    let o = common::verify_with(
+        &dir.join("commitment.json"),
+        &dir.join("vk.bin"),
+        &proof_path,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
+
+    let proof = read_json(&proof_path);
+    let instance = instances_of(&proof);
+    let bytes = hex::decode(proof["proof"].as_str().expect("proof")).expect("hex");
+    let calldata = evm::calldata(&instance, &bytes);
+    let mut calldata_file = proof_path.clone().into_os_string();
+    calldata_file.push(".calldata");
+    assert_eq!(
+        std::fs::read_to_string(&calldata_file)
+            .expect("calldata")
+            .trim(),
+        hex::encode(&calldata),
+        "{name}: the calldata file"
+    );
+    // a flipped byte at the start, middle and end of the proof
+    for at in [0, bytes.len() / 2, bytes.len() - 1] {
+        let mut b = bytes.clone();
+        b[at] ^= 1;
+        assert!(
+            rejected(&deployment, &evm::calldata(&instance, &b), lift),
+            "{name}: byte {at}"
+        );
+    }
+    // a changed public value (the last one: an output or the output hash)
+    let mut other = instance.clone();
+    let last = other.len() - 1;
+    other[last] += Fr::ONE;
+    assert!(
+        rejected(&deployment, &evm::calldata(&other, &bytes), lift),
+        "{name}: instance"
+    );
+    // a public value just outside its compiled range: the contract's range check reverts
+    // before the proof is read (a small fraction of the honest call's gas)
+    for check in verifier["range_checks"].as_array().expect("range checks") {
+        let (first, count, bits) = (
+            check[0].as_u64().expect("n") as usize,
+            check[1].as_u64().expect("n"),
+            check[2].as_u64().expect("n") as u32,
+        );
+        if count == 0 {
+            continue;
+        }
+        for v in [
+            Fr::from(1u64 << (bits - 1)),
+            -Fr::from(1u64 << (bits - 1)) - Fr::ONE,
+        ] {
+            let mut far = instance.clone();
+            far[first] = v;
+            let data = evm::calldata(&far, &bytes);
+            let (_, outcome) = evm::deploy_and_call(&deployment, &data, lift).expect("deploys");
+            match outcome {
+                CallOutcome::Rejected { gas_used, .. } => assert!(
+                    gas_used <= early_revert_gas(&data),
+                    "{name}: the range check did not fire first ({gas_used} gas)"
+                ),
+                CallOutcome::Accepted { .. } => panic!("{name}: an out-of-range value accepted"),
+            }
+        }
+    }
+    // a Blake2b proof of the same statement
+    let blake = t.join(format!("{name}.blake.json"));
+    let mut args = vec!["prove", s(dir), "--input", s(input), "-o", s(&blake)];
+    args.extend(["--input-salt", salt, "--output-salt", salt]);
+    let o = zkinfer(&args);
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
+    let blake_bytes =
+        hex::decode(read_json(&blake)["proof"].as_str().expect("proof")).expect("hex");
+    assert!(
+        rejected(&deployment, &evm::calldata(&instance, &blake_bytes), lift),
+        "{name}: Blake2b proof"
+    );
+    let o = zkinfer(&["evm", "verify", s(&evm_dir), "--proof", s(&blake)]);
+    assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("prove with --evm"));
+    (verifier["runtime_bytes"].as_u64().expect("n") as usize, gas)
+}
+
+#[test]
+fn every_bundled_model_verifies_on_the_evm_and_forgeries_do_not() {
+    let solc = solc();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut table = Vec::new();
+    for name in MODELS {
+        let dir = built(name);
+        let input = model_dir(name).join("input.json");
+        table.push((name, check_model(name, dir, &input, tmp.path())));
+    }
+    println!("| model | runtime bytes | EIP-170 | gas |");
+    for (name, (bytes, gas)) in table {
+        println!(
+            "| {name} | {bytes} | {} | {gas} |",
+            if bytes <= evm::MAX_RUNTIME_BYTES {
+                "fits"
+            } else {
+                "exceeds"
+            }
+        );
+    }
+    // a compiler that is not there: exit 2, a message, no panic
+    let o = zkinfer(&[
+        "evm",
+        s(built("mlp_tiny")),
+        "-o",
+        s(&tmp.path().join("nosolc")),
+        "--solc",
+        "/nonexistent/solc",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no Solidity compiler"));
+    assert!(!tmp.path().join("nosolc").join("verifier.json").exists());
+    let _ = solc;
+}
+
+#[test]
+fn each_privacy_mode_verifies_on_the_evm() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = model_dir("mlp_tiny");
+    for (mode, flags) in [
+        ("private weights", vec!["--weights", "private"]),
+        ("private input", vec!["--input", "private"]),
+        ("hashed input", vec!["--input", "hashed"]),
+        ("hashed output", vec!["--output-visibility", "hashed"]),
+    ] {
+        let dir = tmp.path().join(mode.replace(' ', "_"));
+        let onnx = src.join("network.onnx");
+        let cal = src.join("calibration.json");
+        let mut args = vec!["compile", s(&onnx), "-o", s(&dir), "--calibration", s(&cal)];
+        args.extend(flags.iter().copied());
+        let o = zkinfer(&args);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {}", describe(&o));
+        let o = zkinfer(&["setup", s(&dir), "--insecure-dev-srs"]);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {}", describe(&o));
+        let (bytes, gas) = check_model(mode, &dir, &src.join("input.json"), tmp.path());
+        println!("{mode}: runtime {bytes} bytes, gas {gas}");
+    }
+}
+
+/// Golden file: mlp_tiny's verifier contract (its runtime code hash) must not drift.
+/// Regenerate on purpose with `ZKINFER_BLESS=1 cargo test --test evm golden`.
+#[test]
+fn golden_mlp_tiny_verifier_code_hash_is_stable() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("evm");
+    let o = zkinfer(&[
+        "evm",
+        s(built("mlp_tiny")),
+        "-o",
+        s(&out),
+        "--solc",
+        s(&solc()),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let hash = read_json(&out.join("verifier.json"))["runtime_code_keccak256"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    let golden =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mlp_tiny/verifier.keccak256");
+    if std::env::var("ZKINFER_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&golden, format!("{hash}\n")).expect("write");
+        return;
+    }
+    let want = std::fs::read_to_string(&golden).expect("golden verifier hash");
+    assert_eq!(
+        hash,
+        want.trim(),
+        "mlp_tiny's EVM verifier changed; if on purpose, rerun with ZKINFER_BLESS=1 and review"
+    );
+}
