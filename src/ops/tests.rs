@@ -182,10 +182,9 @@ fn standalone_relu_and_constants_are_bound() {
     t.expect_failure("acc = bias");
 }
 
-#[test]
-fn two_input_linear_is_bound() {
-    // residual: y = W x + x (two slots of one Linear reading the same tensor)
-    let g = chain(
+/// Residual: `y = W x + x` (two slots of one Linear reading the same tensor).
+fn residual_graph() -> FloatGraph {
+    chain(
         &[1, 2],
         vec![
             (
@@ -207,7 +206,12 @@ fn two_input_linear_is_bound() {
                 }),
             ),
         ],
-    );
+    )
+}
+
+#[test]
+fn two_input_linear_is_bound() {
+    let g = residual_graph();
     let mut s = setup(&g, &[0.5, -0.25]);
     s.run().expect("honest");
     let out = &s.cw.instance[2..];
@@ -975,29 +979,7 @@ fn search_graphs() -> Vec<(&'static str, FloatGraph, Vec<f64>)> {
             ),
         ],
     );
-    let residual = chain(
-        &[1, 2],
-        vec![
-            (
-                vec![],
-                vec![1, 2],
-                dense(&[vec![1.0, 2.0], vec![-1.0, 0.5]], &[0.0, 0.25], false),
-            ),
-            (
-                vec![1, 0],
-                vec![1, 2],
-                FloatOp::Linear(super::linear::Linear {
-                    rows: (0..2u32)
-                        .map(|j| super::linear::Row {
-                            bias: 0.0,
-                            terms: vec![(Ref(0, j), 1.0), (Ref(1, j), 1.0)],
-                        })
-                        .collect(),
-                    relu: false,
-                }),
-            ),
-        ],
-    );
+    let residual = residual_graph();
     let products = chain(
         &[1, 4],
         vec![(
