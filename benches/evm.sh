@@ -23,9 +23,9 @@ for arg in "${MODELS[@]}"; do
   d="$OUT/$m"
   $BIN compile "$src/network.onnx" -o "$d" --calibration "$src/calibration.json" > /dev/null
   $BIN setup "$d" --insecure-dev-srs > /dev/null 2>&1
-  $BIN evm "$d" --solc "$SOLC" > /dev/null 2>&1
+  $BIN evm "$d" --solc "$SOLC" --insecure-dev-srs > /dev/null 2>&1
   $BIN prove "$d" --input "$src/input.json" -o "$d/proof.json" --evm > /dev/null
-  gas=$($BIN evm verify "$d/evm" --proof "$d/proof.json" | sed -n 's/.*gas used \([0-9]*\).*/\1/p')
+  gas=$($BIN evm verify "$d/evm" --proof "$d/proof.json" 2>/dev/null | sed -n 's/.*gas used \([0-9]*\).*/\1/p')
   python3 - "$d" "$m" "$gas" <<'PY'
 import json, sys, os
 d, m, gas = sys.argv[1:]

@@ -2,7 +2,8 @@
 //! npm registry, installed by scripts/install-solc.sh: nothing is downloaded here), `prove
 //! --evm` and `evm verify` (revm, 30 M gas). For every bundled model and each privacy mode: the
 //! contract accepts the proof and `zkinfer verify` does too; a flipped proof byte, a changed
-//! public value, an out-of-range public value and a Blake2b proof are rejected. Gas and
+//! public value, an out-of-range public value, a public value or proof scalar written as
+//! `v + r`, calldata one byte longer or shorter and a Blake2b proof are rejected. Gas and
 //! bytecode sizes are printed (benches/evm.sh reports them), not asserted.
 
 mod common;
@@ -45,6 +46,19 @@ fn rejected(deployment: &[u8], calldata: &[u8], lift: bool) -> bool {
     )
 }
 
+/// Adds the scalar field modulus `r` to a 32-byte big-endian word (no overflow for `v < r`).
+fn add_r(word: &mut [u8]) {
+    let r = hex::decode("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001")
+        .expect("hex");
+    let mut carry = 0u16;
+    for i in (0..32).rev() {
+        let sum = u16::from(word[i]) + u16::from(r[i]) + carry;
+        word[i] = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+}
+
 /// The most gas a call with `calldata` uses when it reverts within its first 10,000 gas of
 /// execution: the intrinsic cost (21,000 + 4 per zero byte + 16 per other byte), or EIP-7623's
 /// calldata floor (21,000 + 10 per token, a zero byte one token, another four) when higher.
@@ -58,7 +72,15 @@ fn early_revert_gas(calldata: &[u8]) -> u64 {
 /// rejections. Returns (runtime bytes, gas).
 fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
     let evm_dir = t.join(format!("{name}.evm"));
-    let o = zkinfer(&["evm", s(dir), "-o", s(&evm_dir), "--solc", s(&solc())]);
+    let o = zkinfer(&[
+        "evm",
+        s(dir),
+        "-o",
+        s(&evm_dir),
+        "--solc",
+        s(&solc()),
+        "--insecure-dev-srs",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
     let verifier = read_json(&evm_dir.join("verifier.json"));
     let commitment = read_json(&dir.join("commitment.json"));
@@ -124,6 +146,38 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
         assert!(
             rejected(&deployment, &evm::calldata(&instance, &b), lift),
             "{name}: byte {at}"
+        );
+    }
+    // calldata one byte longer or shorter
+    let mut longer = calldata.clone();
+    longer.push(0);
+    assert!(
+        rejected(&deployment, &longer, lift),
+        "{name}: appended byte"
+    );
+    assert!(
+        rejected(&deployment, &calldata[..calldata.len() - 1], lift),
+        "{name}: truncated"
+    );
+    // a public value and a proof scalar written as v + r (the same field element)
+    let sol = std::fs::read_to_string(evm_dir.join("Verifier.sol")).expect("sol");
+    let scalar_at = sol
+        .match_indices("zkinfer_fq(calldataload(0x")
+        .map(|(i, m)| {
+            let hex: String = sol[i + m.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .collect();
+            usize::from_str_radix(&hex, 16).expect("offset")
+        })
+        .find(|&off| off >= 32 * instance.len())
+        .expect("a proof scalar read");
+    for at in [32 * (instance.len() - 1), scalar_at] {
+        let mut data = calldata.clone();
+        add_r(&mut data[at..at + 32]);
+        assert!(
+            rejected(&deployment, &data, lift),
+            "{name}: word at {at} + r"
         );
     }
     // a changed public value (the last one: an output or the output hash)
@@ -209,6 +263,7 @@ fn every_bundled_model_verifies_on_the_evm_and_forgeries_do_not() {
         s(&tmp.path().join("nosolc")),
         "--solc",
         "/nonexistent/solc",
+        "--insecure-dev-srs",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no Solidity compiler"));
@@ -221,7 +276,6 @@ fn each_privacy_mode_verifies_on_the_evm() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = model_dir("mlp_tiny");
     for (mode, flags) in [
-        ("private weights", vec!["--weights", "private"]),
         ("private input", vec!["--input", "private"]),
         ("hashed input", vec!["--input", "hashed"]),
         ("hashed output", vec!["--output-visibility", "hashed"]),
@@ -240,6 +294,75 @@ fn each_privacy_mode_verifies_on_the_evm() {
     }
 }
 
+/// Private weights: no contract (it could not check the weights' link to the commitment and
+/// would accept proofs made with any weights), but `prove --evm` and `zkinfer verify` work,
+/// link included. Keys made with the development SRS need --insecure-dev-srs.
+#[test]
+fn private_weights_and_the_dev_srs_are_refused_a_contract() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = model_dir("mlp_tiny");
+    let dir = tmp.path().join("private");
+    let onnx = src.join("network.onnx");
+    let cal = src.join("calibration.json");
+    let o = zkinfer(&[
+        "compile",
+        s(&onnx),
+        "-o",
+        s(&dir),
+        "--calibration",
+        s(&cal),
+        "--weights",
+        "private",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = zkinfer(&["setup", s(&dir), "--insecure-dev-srs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let out = tmp.path().join("evm");
+    let o = zkinfer(&[
+        "evm",
+        s(&dir),
+        "-o",
+        s(&out),
+        "--solc",
+        s(&solc()),
+        "--insecure-dev-srs",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("private weights"));
+    assert!(!out.exists());
+    let proof = tmp.path().join("p.json");
+    let input = src.join("input.json");
+    let o = zkinfer(&[
+        "prove",
+        s(&dir),
+        "--input",
+        s(&input),
+        "-o",
+        s(&proof),
+        "--evm",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = common::verify_with(
+        &dir.join("commitment.json"),
+        &dir.join("vk.bin"),
+        &proof,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    // the development SRS without the flag
+    let o = zkinfer(&[
+        "evm",
+        s(built("mlp_tiny")),
+        "-o",
+        s(&out),
+        "--solc",
+        s(&solc()),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("insecure development SRS"));
+    assert!(!out.exists());
+}
+
 /// Golden file: mlp_tiny's verifier contract (its runtime code hash) must not drift.
 /// Regenerate on purpose with `ZKINFER_BLESS=1 cargo test --test evm golden`.
 #[test]
@@ -253,6 +376,7 @@ fn golden_mlp_tiny_verifier_code_hash_is_stable() {
         s(&out),
         "--solc",
         s(&solc()),
+        "--insecure-dev-srs",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let hash = read_json(&out.join("verifier.json"))["runtime_code_keccak256"]

@@ -22,6 +22,10 @@ pub struct Args {
     /// `solc` on PATH.
     #[arg(long)]
     solc: Option<PathBuf>,
+    /// Allow keys made with zkinfer's INSECURE development SRS (anyone can forge proofs such
+    /// a contract accepts): for tests and demos.
+    #[arg(long)]
+    insecure_dev_srs: bool,
 }
 
 #[derive(Subcommand)]
@@ -44,6 +48,7 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             let v = zkinfer::pipeline::evm_verify(&evm_dir, &proof)?;
             match v.outcome {
                 CallOutcome::Accepted { gas_used } => {
+                    eprintln!("note: this runs the bytecode in {} as given: to trust the answer, regenerate the verifier with `zkinfer evm` from the commitment and vk.bin you trust and compare verifier.json's runtime_code_keccak256 (also against a deployed contract's EXTCODEHASH)", evm_dir.display());
                     println!(
                         "ACCEPTED by the EVM verifier: gas used {gas_used} (calldata {} bytes, gas limit {})",
                         v.calldata_bytes,
@@ -63,7 +68,7 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                 .solc
                 .or_else(|| std::env::var_os("ZKINFER_SOLC").map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("solc"));
-            let r = zkinfer::pipeline::evm_generate(&dir, &out, &solc)?;
+            let r = zkinfer::pipeline::evm_generate(&dir, &out, &solc, args.insecure_dev_srs)?;
             let v = &r.verifier;
             println!(
                 "EVM verifier for {} ({} public values) -> {}/Verifier.sol, Verifier.bin",

@@ -50,6 +50,12 @@ pub fn exec(args: Args) -> Result<ExitCode> {
         zkinfer::pipeline::prove_with(&args.dir, &args.input, &args.output, &spinner, &opts)?;
     drop(spinner);
     print_report(&report, &args.output);
+    let mut calldata_path = args.output.clone().into_os_string();
+    calldata_path.push(".calldata");
+    if !args.evm {
+        // a calldata file of an earlier EVM proof would no longer match this proof
+        let _ = std::fs::remove_file(PathBuf::from(calldata_path));
+    }
     if args.evm {
         let mut path = args.output.clone().into_os_string();
         path.push(".calldata");

@@ -22,6 +22,12 @@ pub struct VerifierFile {
     pub model_name: String,
     /// Public values the contract takes (32-byte words before the proof).
     pub instances: usize,
+    /// The calldata length the contract takes (public values and proof), exactly.
+    pub calldata_bytes: usize,
+    /// The id of the SRS the keys were made with (`zkinfer params id`).
+    pub srs_id: String,
+    /// Made with zkinfer's insecure development SRS: anyone can forge proofs it accepts.
+    pub insecure_dev_srs: bool,
     /// Keccak-256 of the runtime bytecode (what `EXTCODEHASH` returns for a deployed copy).
     pub runtime_code_keccak256: String,
     /// Runtime bytecode size (EIP-170 allows 24,576).
@@ -57,66 +63,150 @@ fn instance_layout(s: &Settings) -> (usize, usize, usize, usize) {
     )
 }
 
-/// The range checks `zkinfer verify` makes on public values (the circuit relies on them:
-/// public inputs within the activation range, outputs within `output_bits`), as Yul placed at
-/// the start of the verifier's code: a value `v` passes when `v < 2^(b−1)` or
-/// `v ≥ p − 2^(b−1)` (a negative integer).
-fn range_check_yul(checks: &[(usize, usize, u32)]) -> String {
-    let p = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
-    let mut yul = String::from(
-        "\n            // zkinfer: public inputs and outputs within their compiled ranges\n",
+/// The BN254 scalar field modulus `r`, as the generated code writes it.
+const R_HEX: &str = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
+
+/// Yul placed at the start of the verifier's code, checking what snark-verifier's code does
+/// not and `zkinfer verify` does:
+/// - the calldata is exactly as long as the verifier reads (no trailing or missing bytes);
+/// - the range checks the circuit relies on: public inputs within the activation range,
+///   outputs within `output_bits` (`v < 2^(b−1)` or `r − 2^(b−1) ≤ v < r`);
+/// - [`harden`] routes every scalar word through `zkinfer_fq`, which refuses `v ≥ r` (the
+///   generated code reduces them mod `r`, so each public value and proof scalar would have
+///   several accepted encodings, and a public value `w + r` would pass as `w`).
+fn prelude(checks: &[(usize, usize, u32)], calldata_len: usize) -> String {
+    let mut yul = format!(
+        "// zkinfer: exact calldata length, canonical scalars, public values in range
+            function zkinfer_fq(v) -> r {{
+                if iszero(lt(v, {R_HEX})) {{ revert(0, 0) }}
+                r := v
+            }}
+            if iszero(eq(calldatasize(), {calldata_len:#x})) {{ revert(0, 0) }}
+"
     );
     for &(first, count, bits) in checks {
         if count == 0 {
             continue;
         }
         yul.push_str(&format!(
-            "            for {{ let i := {first} }} lt(i, {end}) {{ i := add(i, 1) }} {{\n                let v := calldataload(mul(i, 0x20))\n                if and(iszero(lt(v, shl({b1}, 1))), lt(v, sub({p}, shl({b1}, 1)))) {{ revert(0, 0) }}\n            }}\n",
+            "            for {{ let i := {first} }} lt(i, {end}) {{ i := add(i, 1) }} {{
+                let v := calldataload(mul(i, 0x20))
+                let b := shl({b1}, 1)
+                if iszero(or(lt(v, b), and(iszero(lt(v, sub({R_HEX}, b))), lt(v, {R_HEX})))) {{ revert(0, 0) }}
+            }}
+",
             end = first + count,
             b1 = bits - 1,
         ));
     }
+    yul.push_str("            ");
     yul
 }
 
-/// Inserts the range checks into the generated contract's assembly block, before the
-/// verifier's own code.
-fn with_range_checks(code: &str, checks: &[(usize, usize, u32)]) -> Result<String, EvmError> {
+/// Hardens the generated verifier (see [`prelude`]): every `mod(calldataload(X), f_q)` becomes
+/// `zkinfer_fq(calldataload(X))`, and the prelude goes before the verifier's own code. Returns
+/// the code and the calldata length it reads.
+fn harden(
+    code: &str,
+    checks: &[(usize, usize, u32)],
+    n_instances: usize,
+) -> Result<(String, usize), EvmError> {
     const ANCHOR: &str = "let success := true";
-    let at = code.find(ANCHOR).ok_or_else(|| {
-        EvmError::Generate(format!("`{ANCHOR}` not found in the generated verifier"))
-    })?;
-    Ok(format!(
-        "{}{}            {}",
-        &code[..at],
-        range_check_yul(checks).trim_start(),
-        &code[at..]
+    let bad = |m: &str| EvmError::Generate(format!("unexpected generated verifier: {m}"));
+    // the largest literal calldata offset read, plus one word
+    let mut end = 0usize;
+    let mut rest = code;
+    while let Some(at) = rest.find("calldataload(0x") {
+        let hex: String = rest[at + "calldataload(0x".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
+        let off = usize::from_str_radix(&hex, 16).map_err(|_| bad("a calldata offset"))?;
+        end = end.max(off + 32);
+        rest = &rest[at + 1..];
+    }
+    let scalars = code.matches("mod(calldataload(").count();
+    let with_fq = code.matches("), f_q)").count();
+    let hardened = code.replace("mod(calldataload(", "zkinfer_fq(calldataload(");
+    // `zkinfer_fq(calldataload(X), f_q)` → `zkinfer_fq(calldataload(X))`: only the reads
+    let mut out = String::with_capacity(hardened.len());
+    let mut rest = hardened.as_str();
+    let mut fixed = 0;
+    while let Some(at) = rest.find("zkinfer_fq(calldataload(") {
+        let head = at + "zkinfer_fq(calldataload(".len();
+        let close = rest[head..].find(')').ok_or_else(|| bad("a scalar read"))? + head;
+        if !rest[close..].starts_with("), f_q)") {
+            return Err(bad("a scalar read"));
+        }
+        out.push_str(&rest[..close]);
+        out.push_str("))");
+        rest = &rest[close + "), f_q)".len()..];
+        fixed += 1;
+    }
+    out.push_str(rest);
+    if scalars <= n_instances || fixed != scalars || with_fq < scalars || end < 32 * n_instances {
+        return Err(bad("the scalar reads"));
+    }
+    let at = out.find(ANCHOR).ok_or_else(|| bad(ANCHOR))?;
+    Ok((
+        format!("{}{}{}", &out[..at], prelude(checks, end), &out[at..]),
+        end,
     ))
 }
 
 /// Writes `Verifier.sol`, `Verifier.bin` (deployment bytecode, hex) and `verifier.json` for
-/// the build folder `dir` into `out`, compiling with `solc`.
-pub fn evm_generate(dir: &Path, out: &Path, solc: &Path) -> Result<EvmReport, PipelineError> {
-    let commitment: Commitment =
-        artifact::read_json(&dir.join(files::COMMITMENT), COMMITMENT_FORMAT)?;
-    let settings = &commitment.body.settings;
+/// the build folder `dir` into `out`, compiling with `solc`. Refuses a build with private
+/// weights (the contract cannot check their link to the commitment: it would accept proofs made
+/// with any weights) and, unless `allow_dev_srs`, keys made with the insecure development SRS.
+pub fn evm_generate(
+    dir: &Path,
+    out: &Path,
+    solc: &Path,
+    allow_dev_srs: bool,
+) -> Result<EvmReport, PipelineError> {
+    let commitment_path = dir.join(files::COMMITMENT);
+    let commitment: Commitment = artifact::read_json(&commitment_path, COMMITMENT_FORMAT)?;
+    let body = &commitment.body;
+    let settings = &body.settings;
+    let refuse = |m: String| {
+        Err(PipelineError::Inconsistent(format!(
+            "{}: {m}",
+            dir.display()
+        )))
+    };
+    if body.digest() != commitment.digest {
+        return refuse("commitment.json's digest does not match its contents (altered?)".into());
+    }
+    if settings.shape.private_weights {
+        return refuse("the commitment has private weights: an EVM verifier cannot check their link to the weight commitment, so it would accept proofs made with any weights of this architecture; verify such proofs with `zkinfer verify`".into());
+    }
+    let bits_ok = |b: u32| (2..=63).contains(&b);
+    if !bits_ok(settings.activation_bits) || !bits_ok(settings.output_bits) {
+        return refuse("settings out of range (bit widths)".into());
+    }
     let vk_path = dir.join(files::VK);
     let (srs_bytes, vk_bytes) =
         super::verify::split_vk(&vk_path, &artifact::read_bytes(&vk_path)?)?;
     let vsrs = VerifierSrs::from_bytes(&srs_bytes).map_err(|e| {
         artifact::ArtifactError::malformed(&vk_path, format!("its SRS is unreadable: {e}"))
     })?;
+    if vsrs.digest() != body.srs.digest
+        || vsrs.k != settings.k
+        || vsrs.is_dev() != body.srs.insecure_dev
+    {
+        return refuse("vk.bin carries another SRS than commitment.json names".into());
+    }
+    if vsrs.is_dev() && !allow_dev_srs {
+        return refuse("the keys were made with zkinfer's insecure development SRS: anyone could forge proofs this contract accepts. Set up with a trusted-setup SRS (see params/README.md), or pass --insecure-dev-srs for tests".into());
+    }
     let vk = keys::vk_from_bytes(
         &vk_bytes,
         settings.shape,
         settings.k,
         &vk_path.display().to_string(),
     )?;
-    if keys::vk_repr(&vk) != commitment.body.vk_repr {
-        return Err(PipelineError::Inconsistent(format!(
-            "{}: vk.bin does not match commitment.json; run `zkinfer setup` again",
-            dir.display()
-        )));
+    if keys::vk_repr(&vk) != body.vk_repr {
+        return refuse("vk.bin does not match commitment.json; run `zkinfer setup` again".into());
     }
     let (n_hash, n_in, n_out, n_out_hash) = instance_layout(settings);
     let n = n_hash + n_in + n_out + n_out_hash;
@@ -124,7 +214,7 @@ pub fn evm_generate(dir: &Path, out: &Path, solc: &Path) -> Result<EvmReport, Pi
         (n_hash, n_in, settings.activation_bits),
         (n_hash + n_in, n_out, settings.output_bits),
     ];
-    let code = with_range_checks(&evm::verifier_code(&vsrs, &vk, n)?, &checks)?;
+    let (code, calldata_bytes) = harden(&evm::verifier_code(&vsrs, &vk, n)?, &checks, n)?;
     let compiled = evm::compile_solidity(solc, &code)?;
     let fits_eip170 = compiled.runtime.len() <= evm::MAX_RUNTIME_BYTES;
     // deploy once in the in-process EVM: the code a chain would hold
@@ -140,6 +230,9 @@ pub fn evm_generate(dir: &Path, out: &Path, solc: &Path) -> Result<EvmReport, Pi
         commitment: commitment.digest.clone(),
         model_name: settings.model_name.clone(),
         instances: n,
+        calldata_bytes,
+        srs_id: vsrs.id(),
+        insecure_dev_srs: vsrs.is_dev(),
         runtime_code_keccak256: evm::keccak_hex(&runtime),
         runtime_bytes: runtime.len(),
         fits_eip170,
@@ -190,8 +283,11 @@ pub fn evm_verify(evm_dir: &Path, proof_path: &Path) -> Result<EvmVerified, Pipe
         return Err(PipelineError::Inconsistent(format!(
             "{}: the proof is for commitment {}, the verifier for {}",
             proof_path.display(),
-            &proof.commitment[..proof.commitment.len().min(16)],
-            &verifier.commitment[..verifier.commitment.len().min(16)]
+            proof.commitment.get(..16).unwrap_or(&proof.commitment),
+            verifier
+                .commitment
+                .get(..16)
+                .unwrap_or(&verifier.commitment)
         )));
     }
     if proof.transcript.as_deref() != Some(artifact::TRANSCRIPT_KECCAK) {
@@ -214,6 +310,14 @@ pub fn evm_verify(evm_dir: &Path, proof_path: &Path) -> Result<EvmVerified, Pipe
                 "\"instances\" must be 32-byte field elements in hex",
             )
         })?;
+    if instance.len() != verifier.instances {
+        return Err(PipelineError::Inconsistent(format!(
+            "{}: {} public values, the verifier takes {}",
+            proof_path.display(),
+            instance.len(),
+            verifier.instances
+        )));
+    }
     let proof_bytes = hex::decode(&proof.proof).map_err(|e| {
         artifact::ArtifactError::malformed(proof_path, format!("\"proof\" is not hex: {e}"))
     })?;
