@@ -22,7 +22,7 @@ use halo2_proofs::{
         multiopen::{ProverSHPLONK, VerifierSHPLONK},
         strategy::SingleStrategy,
     },
-    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+    transcript::{Transcript, TranscriptRead, TranscriptReadBuffer, TranscriptWriterBuffer},
 };
 use rand_core::RngCore;
 use sha3::{Digest, Keccak256};
@@ -222,6 +222,44 @@ pub fn prove(
     Ok(transcript.finalize())
 }
 
+/// A Keccak transcript that refuses the point at infinity, encoded `(0, 0)`: the contract's
+/// point validation rejects it, so the native check must too (one verdict for one proof).
+/// Coordinates are canonical already (`from_repr` refuses values ≥ p).
+struct NoIdentity<T>(T);
+
+type Challenge =
+    snark_verifier_sdk::snark_verifier::system::halo2::transcript::evm::ChallengeEvm<G1Affine>;
+
+impl<T: Transcript<G1Affine, Challenge>> Transcript<G1Affine, Challenge> for NoIdentity<T> {
+    fn squeeze_challenge(&mut self) -> Challenge {
+        self.0.squeeze_challenge()
+    }
+    fn common_point(&mut self, point: G1Affine) -> std::io::Result<()> {
+        self.0.common_point(point)
+    }
+    fn common_scalar(&mut self, scalar: Fr) -> std::io::Result<()> {
+        self.0.common_scalar(scalar)
+    }
+}
+
+impl<T: TranscriptRead<G1Affine, Challenge>> TranscriptRead<G1Affine, Challenge> for NoIdentity<T> {
+    fn read_point(&mut self) -> std::io::Result<G1Affine> {
+        let point = self.0.read_point()?;
+        if bool::from(
+            halo2_proofs::halo2curves::group::prime::PrimeCurveAffine::is_identity(&point),
+        ) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a proof point is the point at infinity",
+            ));
+        }
+        Ok(point)
+    }
+    fn read_scalar(&mut self) -> std::io::Result<Fr> {
+        self.0.read_scalar()
+    }
+}
+
 /// Checks a Keccak-transcript proof natively (what the contract computes).
 pub fn verify(
     srs: &VerifierSrs,
@@ -232,15 +270,18 @@ pub fn verify(
     let params = srs.params();
     let strategy = SingleStrategy::new(&params);
     let mut rest = proof;
-    let mut transcript =
-        <EvmTranscript<G1Affine, _, _, _> as TranscriptReadBuffer<_, G1Affine, _>>::init(&mut rest);
+    let mut transcript = NoIdentity(<EvmTranscript<G1Affine, _, _, _> as TranscriptReadBuffer<
+        _,
+        G1Affine,
+        _,
+    >>::init(&mut rest));
     let instances: &[&[Fr]] = &[instance];
     crate::keys::guarded(|| {
         verify_proof::<
             KZGCommitmentScheme<Bn256>,
             VerifierSHPLONK<'_, Bn256>,
-            _,
-            EvmTranscript<_, _, _, _>,
+            Challenge,
+            NoIdentity<EvmTranscript<G1Affine, _, _, _>>,
             _,
         >(&params, vk, strategy, &[instances], &mut transcript)
     })

@@ -396,3 +396,44 @@ fn golden_mlp_tiny_verifier_code_hash_is_stable() {
         "mlp_tiny's EVM verifier changed; if on purpose, rerun with ZKINFER_BLESS=1 and review"
     );
 }
+
+/// An EVM proof with a point at infinity (encoded `(0, 0)`, which the contract's point check
+/// refuses) is refused natively too, naming it.
+#[test]
+fn a_point_at_infinity_is_refused_natively_as_on_chain() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = built("mlp_tiny");
+    let proof = tmp.path().join("p.json");
+    let input = model_dir("mlp_tiny").join("input.json");
+    let o = zkinfer(&[
+        "prove",
+        s(dir),
+        "--input",
+        s(&input),
+        "-o",
+        s(&proof),
+        "--evm",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let mut file: zkinfer::artifact::ProofFile =
+        serde_json::from_slice(&std::fs::read(&proof).expect("read")).expect("proof");
+    file.proof.replace_range(..128, &"0".repeat(128));
+    let forged = tmp.path().join("forged.json");
+    std::fs::write(
+        &forged,
+        zkinfer::artifact::json_bytes(&forged, &file).expect("json"),
+    )
+    .expect("write");
+    let o = common::verify_with(
+        &dir.join("commitment.json"),
+        &dir.join("vk.bin"),
+        &forged,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        describe(&o).contains("point at infinity"),
+        "{}",
+        describe(&o)
+    );
+}
