@@ -118,12 +118,7 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
         .and_then(|g| g.parse().ok())
         .expect("gas");
     // the native verifier accepts the Keccak proof too
-    let o = common::verify_with(
-        &dir.join("commitment.json"),
-        &dir.join("vk.bin"),
-        &proof_path,
-        &[],
-    );
+    let o = common::verify_build(dir, &proof_path);
     assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
 
     let proof = read_json(&proof_path);
@@ -342,12 +337,7 @@ fn private_weights_and_the_dev_srs_are_refused_a_contract() {
         "--evm",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let o = common::verify_with(
-        &dir.join("commitment.json"),
-        &dir.join("vk.bin"),
-        &proof,
-        &[],
-    );
+    let o = common::verify_build(&dir, &proof);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     // the development SRS without the flag
     let o = zkinfer(&[
@@ -424,12 +414,7 @@ fn a_point_at_infinity_is_refused_natively_as_on_chain() {
         zkinfer::artifact::json_bytes(&forged, &file).expect("json"),
     )
     .expect("write");
-    let o = common::verify_with(
-        &dir.join("commitment.json"),
-        &dir.join("vk.bin"),
-        &forged,
-        &[],
-    );
+    let o = common::verify_build(dir, &forged);
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     assert!(
         describe(&o).contains("point at infinity"),

@@ -110,12 +110,7 @@ fn an_interrupted_setup_or_prove_leaves_no_partial_file() {
         );
         no_temp_files(&dir, &what);
         // proof.json is the old proof or a complete new one: it verifies either way
-        let o = common::verify_with(
-            &dir.join("commitment.json"),
-            &dir.join("vk.bin"),
-            &proof,
-            &[],
-        );
+        let o = common::verify_build(&dir, &proof);
         assert_eq!(o.status.code(), Some(0), "{what}: {}", describe(&o));
     }
     assert!(

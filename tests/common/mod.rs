@@ -100,6 +100,16 @@ pub fn verify_with(commitment: &Path, vk: &Path, proof: &Path, extra: &[&str]) -
     zkinfer(&args)
 }
 
+/// `zkinfer verify` of `proof` against a build folder's own commitment.json and vk.bin.
+pub fn verify_build(dir: &Path, proof: &Path) -> Output {
+    verify_with(
+        &dir.join("commitment.json"),
+        &dir.join("vk.bin"),
+        proof,
+        &[],
+    )
+}
+
 /// Path as &str.
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
