@@ -15,7 +15,7 @@ BIN="${CARGO_TARGET_DIR:-target}/release/zkinfer"
 SOLC="$(pwd)/scripts/solc/solc.js"
 OUT=target/bench-evm
 mkdir -p "$OUT"
-echo "| model | public values | runtime bytes | EIP-170 | deployment bytes | proof B | calldata B | verify gas |"
+echo "| model | public values | one contract (runtime B) | parts (runtime B each) | entry (runtime B) | proof B | calldata B | verify gas |"
 echo "|---|---|---|---|---|---|---|---|"
 for arg in "${MODELS[@]}"; do
   if [ -d "$arg" ]; then src="$arg"; else src="models/$arg"; fi
@@ -32,6 +32,7 @@ d, m, gas = sys.argv[1:]
 v = json.load(open(os.path.join(d, "evm", "verifier.json")))
 p = json.load(open(os.path.join(d, "proof.json")))
 proof = len(p["proof"]) // 2
-print(f"| {m} | {v['instances']} | {v['runtime_bytes']} | {'fits' if v['fits_eip170'] else 'exceeds'} | {v['deployment_bytes']} | {proof} | {32 * v['instances'] + proof} | {gas} |")
+parts = ", ".join(f"{p['runtime_bytes']:,}" for p in v["parts"]) or "none"
+print(f"| {m} | {v['instances']} | {v['single_contract_runtime_bytes']:,} | {len(v['parts'])}: {parts} | {v['runtime_bytes']:,} | {proof:,} | {32 * v['instances'] + proof:,} | {int(gas):,} |")
 PY
 done

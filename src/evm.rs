@@ -12,6 +12,10 @@
 //! private-weight link) is not in the contract: `verifier.json` ties the contract's runtime
 //! code hash to the commitment digest so a recipient can check which model a deployed contract
 //! verifies.
+//!
+//! A verifier whose runtime code exceeds EIP-170's 24,576 bytes is cut into part contracts and
+//! an entry contract that calls them in order ([`split`]); [`deploy_and_call`] deploys with
+//! mainnet rules, the code-size limit included.
 
 use crate::keys::VerifierSrs;
 use halo2_proofs::{
@@ -31,8 +35,11 @@ use snark_verifier_sdk::snark_verifier::{
     system::halo2::{compile, transcript::evm::EvmTranscript, Config},
     verifier::SnarkVerifier,
 };
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+pub mod split;
 
 /// The Solidity version of the generated verifier's pragma.
 pub const SOLC_VERSION: &str = "0.8.19";
@@ -103,18 +110,24 @@ pub struct Compiled {
     pub version: String,
 }
 
-/// Compiles `source` with `solc` (a `solc`-compatible command taking `--standard-json`), the
-/// optimizer off (the generated verifier miscompiles or hits "stack too deep" with it).
-pub fn compile_solidity(solc: &Path, source: &str) -> Result<Compiled, EvmError> {
+/// Compiles `source` (as the source unit `file`, the name the metadata hash records) with
+/// `solc` (a `solc`-compatible command taking `--standard-json`), the optimizer off (the
+/// generated verifier miscompiles or hits "stack too deep" with it). Returns every contract by
+/// name.
+pub fn compile_solidity(
+    solc: &Path,
+    file: &str,
+    source: &str,
+) -> Result<BTreeMap<String, Compiled>, EvmError> {
     let input = serde_json::json!({
         "language": "Solidity",
-        "sources": {"Verifier.sol": {"content": source}},
+        "sources": {file: {"content": source}},
         "settings": {
             "optimizer": {"enabled": false},
             "outputSelection": {"*": {"*": ["evm.bytecode.object", "evm.deployedBytecode.object"]}}
         }
     });
-    let run = |args: &[&str], stdin: Option<&[u8]>| -> Result<Vec<u8>, EvmError> {
+    let run = |args: &[&str], stdin: Option<Vec<u8>>| -> Result<Vec<u8>, EvmError> {
         let mut cmd = Command::new(solc);
         cmd.args(args)
             .stdin(Stdio::piped())
@@ -123,14 +136,31 @@ pub fn compile_solidity(solc: &Path, source: &str) -> Result<Compiled, EvmError>
         let mut child = cmd
             .spawn()
             .map_err(|e| EvmError::NoSolc(format!("cannot run {}: {e}", solc.display())))?;
-        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            use std::io::Write;
-            pipe.write_all(bytes)
-                .map_err(|e| EvmError::Solc(format!("writing to {}: {e}", solc.display())))?;
-        }
+        // written from another thread while this one drains stdout and stderr: a compiler
+        // that prints before it has read all its input cannot deadlock on a full pipe
+        let writer = match (stdin, child.stdin.take()) {
+            (Some(bytes), Some(mut pipe)) => Some(std::thread::spawn(move || {
+                use std::io::Write;
+                pipe.write_all(&bytes)
+            })),
+            _ => None,
+        };
         let out = child
             .wait_with_output()
             .map_err(|e| EvmError::Solc(format!("{}: {e}", solc.display())))?;
+        if let Some(writer) = writer {
+            match writer.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if out.status.success() => {
+                    return Err(EvmError::Solc(format!(
+                        "writing to {}: {e}",
+                        solc.display()
+                    )))
+                }
+                Ok(Err(_)) => {}
+                Err(_) => return Err(EvmError::Solc("the input writer failed".into())),
+            }
+        }
         if !out.status.success() {
             return Err(EvmError::Solc(format!(
                 "{} exited with {}: {}",
@@ -150,7 +180,7 @@ pub fn compile_solidity(solc: &Path, source: &str) -> Result<Compiled, EvmError>
             solc.display()
         )));
     }
-    let out = run(&["--standard-json"], Some(input.to_string().as_bytes()))?;
+    let out = run(&["--standard-json"], Some(input.to_string().into_bytes()))?;
     let out: serde_json::Value = serde_json::from_slice(&out)
         .map_err(|e| EvmError::Solc(format!("unreadable compiler output: {e}")))?;
     if let Some(errors) = out.get("errors").and_then(|e| e.as_array()) {
@@ -169,22 +199,29 @@ pub fn compile_solidity(solc: &Path, source: &str) -> Result<Compiled, EvmError>
             return Err(EvmError::Solc(fatal.join("\n")));
         }
     }
-    let contract = out["contracts"]["Verifier.sol"]
+    let contracts = out["contracts"][file]
         .as_object()
-        .and_then(|c| c.values().next())
+        .filter(|c| !c.is_empty())
         .ok_or_else(|| EvmError::Solc("no contract in the compiler output".into()))?;
-    let hex_of = |key: &str| {
-        contract["evm"][key]["object"]
-            .as_str()
-            .and_then(|h| hex::decode(h).ok())
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| EvmError::Solc(format!("no {key} in the compiler output")))
-    };
-    Ok(Compiled {
-        deployment: hex_of("bytecode")?,
-        runtime: hex_of("deployedBytecode")?,
-        version,
-    })
+    let mut compiled = BTreeMap::new();
+    for (name, contract) in contracts {
+        let hex_of = |key: &str| {
+            contract["evm"][key]["object"]
+                .as_str()
+                .and_then(|h| hex::decode(h).ok())
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| EvmError::Solc(format!("no {key} of {name} in the compiler output")))
+        };
+        compiled.insert(
+            name.clone(),
+            Compiled {
+                deployment: hex_of("bytecode")?,
+                runtime: hex_of("deployedBytecode")?,
+                version: version.clone(),
+            },
+        );
+    }
+    Ok(compiled)
 }
 
 /// Keccak-256 as lowercase hex (the EVM's code hash).
@@ -314,22 +351,49 @@ pub enum CallOutcome {
     },
 }
 
-/// Deploys `deployment` in a fresh in-process EVM and calls it with `calldata`, each
-/// transaction with [`GAS_LIMIT`]. With `lift_eip170` the code-size limit is lifted (as on
-/// chains without EIP-170; initcode may then be twice as large). Returns the deployed runtime
-/// code and the call's outcome.
+/// A verifier's deployment bytecode: the parts (none for a verifier in one contract), deployed
+/// first, then the entry contract, whose constructor takes the parts' addresses in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contracts {
+    /// Deployment bytecode of each part, in order.
+    pub parts: Vec<Vec<u8>>,
+    /// Deployment bytecode of the contract callers call.
+    pub entry: Vec<u8>,
+}
+
+/// The runtime code a deployment left.
+#[derive(Clone, Debug)]
+pub struct Deployed {
+    /// Runtime code of each part.
+    pub parts: Vec<Vec<u8>>,
+    /// Runtime code of the entry contract.
+    pub entry: Vec<u8>,
+}
+
+/// Deploys `contracts` in a fresh in-process EVM with mainnet rules (EIP-170's code size
+/// limit included) and calls the entry contract with `calldata`, each transaction with
+/// [`GAS_LIMIT`]. Returns the deployed code and the call's outcome.
 pub fn deploy_and_call(
-    deployment: &[u8],
+    contracts: &Contracts,
+    calldata: &[u8],
+) -> Result<(Deployed, CallOutcome), EvmError> {
+    deploy_and_call_with(contracts, calldata, false)
+}
+
+/// [`deploy_and_call`], with EIP-170's limit lifted when `lift_eip170` (as on chains without
+/// it): for measuring other tools' verifiers that exceed it, never for zkinfer's own.
+pub fn deploy_and_call_with(
+    contracts: &Contracts,
     calldata: &[u8],
     lift_eip170: bool,
-) -> Result<(Vec<u8>, CallOutcome), EvmError> {
+) -> Result<(Deployed, CallOutcome), EvmError> {
     use revm::{
         context::{
             result::{ExecutionResult, Output},
             TxEnv,
         },
         database::InMemoryDB,
-        primitives::TxKind,
+        primitives::{Address, TxKind},
         Context, ExecuteCommitEvm, MainBuilder, MainContext,
     };
     let mut evm = Context::mainnet()
@@ -340,41 +404,49 @@ pub fn deploy_and_call(
             }
         })
         .build_mainnet();
-    let tx = TxEnv {
-        gas_limit: GAS_LIMIT,
-        kind: TxKind::Create,
-        data: deployment.to_vec().into(),
-        ..Default::default()
+    let mut nonce = 0u64;
+    let mut create = |code: Vec<u8>, what: &str| -> Result<(Vec<u8>, Address), EvmError> {
+        let tx = TxEnv {
+            gas_limit: GAS_LIMIT,
+            kind: TxKind::Create,
+            data: code.into(),
+            nonce,
+            ..Default::default()
+        };
+        nonce += 1;
+        let created = evm
+            .transact_commit(tx)
+            .map_err(|e| EvmError::Deploy(format!("{what}: {e:?}")))?;
+        match created {
+            ExecutionResult::Success {
+                output: Output::Create(code, Some(address)),
+                ..
+            } => Ok((code.to_vec(), address)),
+            ExecutionResult::Success { .. } => Err(EvmError::Deploy(format!(
+                "{what}: the deployment created no contract"
+            ))),
+            ExecutionResult::Revert { output, .. } => Err(EvmError::Deploy(format!(
+                "{what}: the constructor reverted ({output:#x})"
+            ))),
+            ExecutionResult::Halt { reason, .. } => Err(EvmError::Deploy(format!(
+                "{what}: the deployment halted: {reason:?}"
+            ))),
+        }
     };
-    let created = evm
-        .transact_commit(tx)
-        .map_err(|e| EvmError::Deploy(format!("{e:?}")))?;
-    let (runtime, address) = match created {
-        ExecutionResult::Success {
-            output: Output::Create(code, Some(address)),
-            ..
-        } => (code.to_vec(), address),
-        ExecutionResult::Success { .. } => {
-            return Err(EvmError::Deploy(
-                "the deployment created no contract".into(),
-            ))
-        }
-        ExecutionResult::Revert { output, .. } => {
-            return Err(EvmError::Deploy(format!(
-                "the constructor reverted ({output:#x})"
-            )))
-        }
-        ExecutionResult::Halt { reason, .. } => {
-            return Err(EvmError::Deploy(format!(
-                "the deployment halted: {reason:?}"
-            )))
-        }
-    };
+    let mut parts = Vec::with_capacity(contracts.parts.len());
+    let mut args = Vec::with_capacity(32 * contracts.parts.len());
+    for (i, part) in contracts.parts.iter().enumerate() {
+        let (code, address) = create(part.clone(), &format!("part {}", i + 1))?;
+        parts.push(code);
+        args.extend_from_slice(&[0u8; 12]);
+        args.extend_from_slice(address.as_slice());
+    }
+    let (entry, address) = create([contracts.entry.as_slice(), &args].concat(), "the verifier")?;
     let tx = TxEnv {
         gas_limit: GAS_LIMIT,
         kind: TxKind::Call(address),
         data: calldata.to_vec().into(),
-        nonce: 1,
+        nonce,
         ..Default::default()
     };
     let called = evm
@@ -391,5 +463,5 @@ pub fn deploy_and_call(
             reason: format!("halted: {reason:?}"),
         },
     };
-    Ok((runtime, outcome))
+    Ok((Deployed { parts, entry }, outcome))
 }

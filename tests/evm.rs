@@ -37,9 +37,9 @@ fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json")
 }
 
-fn rejected(deployment: &[u8], calldata: &[u8], lift: bool) -> bool {
+fn rejected(contracts: &evm::Contracts, calldata: &[u8]) -> bool {
     matches!(
-        evm::deploy_and_call(deployment, calldata, lift)
+        evm::deploy_and_call(contracts, calldata)
             .expect("deploys")
             .1,
         CallOutcome::Rejected { .. }
@@ -69,8 +69,8 @@ fn early_revert_gas(calldata: &[u8]) -> u64 {
 }
 
 /// Generates the verifier of `dir`, proves `input` with --evm and checks acceptance and the
-/// rejections. Returns (runtime bytes, gas).
-fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
+/// rejections. Returns (runtime bytes of one contract, parts, gas).
+fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, usize, u64) {
     let evm_dir = t.join(format!("{name}.evm"));
     let o = zkinfer(&[
         "evm",
@@ -85,13 +85,20 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
     let verifier = read_json(&evm_dir.join("verifier.json"));
     let commitment = read_json(&dir.join("commitment.json"));
     assert_eq!(verifier["commitment"], commitment["digest"], "{name}");
-    let deployment = hex::decode(
-        std::fs::read_to_string(evm_dir.join("Verifier.bin"))
-            .expect("bin")
-            .trim(),
-    )
-    .expect("hex");
-    let lift = !verifier["fits_eip170"].as_bool().expect("bool");
+    let (file, contracts) = zkinfer::pipeline::evm_contracts(&evm_dir).expect("contracts");
+    // every contract fits EIP-170 (the deployment in revm enforces it too)
+    assert!(file.runtime_bytes <= evm::MAX_RUNTIME_BYTES, "{name}");
+    for part in &file.parts {
+        assert!(
+            part.runtime_bytes <= evm::MAX_RUNTIME_BYTES,
+            "{name}: {part:?}"
+        );
+    }
+    assert_eq!(
+        file.parts.is_empty(),
+        file.single_contract_runtime_bytes <= evm::MAX_RUNTIME_BYTES,
+        "{name}: cut only when one contract does not fit"
+    );
 
     let proof_path = t.join(format!("{name}.proof.json"));
     let mut args = vec![
@@ -139,23 +146,25 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
         let mut b = bytes.clone();
         b[at] ^= 1;
         assert!(
-            rejected(&deployment, &evm::calldata(&instance, &b), lift),
+            rejected(&contracts, &evm::calldata(&instance, &b)),
             "{name}: byte {at}"
         );
     }
     // calldata one byte longer or shorter
     let mut longer = calldata.clone();
     longer.push(0);
+    assert!(rejected(&contracts, &longer), "{name}: appended byte");
     assert!(
-        rejected(&deployment, &longer, lift),
-        "{name}: appended byte"
-    );
-    assert!(
-        rejected(&deployment, &calldata[..calldata.len() - 1], lift),
+        rejected(&contracts, &calldata[..calldata.len() - 1]),
         "{name}: truncated"
     );
     // a public value and a proof scalar written as v + r (the same field element)
-    let sol = std::fs::read_to_string(evm_dir.join("Verifier.sol")).expect("sol");
+    let sol_file = if file.parts.is_empty() {
+        "Verifier.sol"
+    } else {
+        "VerifierParts.sol"
+    };
+    let sol = std::fs::read_to_string(evm_dir.join(sol_file)).expect("sol");
     let scalar_at = sol
         .match_indices("zkinfer_fq(calldataload(0x")
         .map(|(i, m)| {
@@ -170,17 +179,14 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
     for at in [32 * (instance.len() - 1), scalar_at] {
         let mut data = calldata.clone();
         add_r(&mut data[at..at + 32]);
-        assert!(
-            rejected(&deployment, &data, lift),
-            "{name}: word at {at} + r"
-        );
+        assert!(rejected(&contracts, &data), "{name}: word at {at} + r");
     }
     // a changed public value (the last one: an output or the output hash)
     let mut other = instance.clone();
     let last = other.len() - 1;
     other[last] += Fr::ONE;
     assert!(
-        rejected(&deployment, &evm::calldata(&other, &bytes), lift),
+        rejected(&contracts, &evm::calldata(&other, &bytes)),
         "{name}: instance"
     );
     // a public value just outside its compiled range: the contract's range check reverts
@@ -201,7 +207,7 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
             let mut far = instance.clone();
             far[first] = v;
             let data = evm::calldata(&far, &bytes);
-            let (_, outcome) = evm::deploy_and_call(&deployment, &data, lift).expect("deploys");
+            let (_, outcome) = evm::deploy_and_call(&contracts, &data).expect("deploys");
             match outcome {
                 CallOutcome::Rejected { gas_used, .. } => assert!(
                     gas_used <= early_revert_gas(&data),
@@ -220,14 +226,32 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, u64) {
     let blake_bytes =
         hex::decode(read_json(&blake)["proof"].as_str().expect("proof")).expect("hex");
     assert!(
-        rejected(&deployment, &evm::calldata(&instance, &blake_bytes), lift),
+        rejected(&contracts, &evm::calldata(&instance, &blake_bytes)),
         "{name}: Blake2b proof"
     );
     let o = zkinfer(&["evm", "verify", s(&evm_dir), "--proof", s(&blake)]);
     assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("prove with --evm"));
-    (verifier["runtime_bytes"].as_u64().expect("n") as usize, gas)
+    if contracts.parts.len() >= 2 {
+        // the entry contract given other contracts than its parts rejects the honest proof:
+        // the parts in another order, or a part replaced by one that accepts anything
+        let mut swapped = contracts.clone();
+        swapped.parts.swap(0, 1);
+        assert!(rejected(&swapped, &calldata), "{name}: parts swapped");
+        for i in 0..contracts.parts.len() {
+            let mut fake = contracts.clone();
+            fake.parts[i] = ACCEPT_ANYTHING.to_vec();
+            assert!(rejected(&fake, &calldata), "{name}: part {} faked", i + 1);
+        }
+    }
+    (file.single_contract_runtime_bytes, file.parts.len(), gas)
 }
+
+/// Deployment code of a contract whose runtime code is one STOP: every call to it succeeds.
+const ACCEPT_ANYTHING: [u8; 10] = [
+    0x60, 0x00, 0x60, 0x00, 0x53, // mstore8(0, 0)
+    0x60, 0x01, 0x60, 0x00, 0xf3, // return(0, 1)
+];
 
 #[test]
 fn every_bundled_model_verifies_on_the_evm_and_forgeries_do_not() {
@@ -239,16 +263,9 @@ fn every_bundled_model_verifies_on_the_evm_and_forgeries_do_not() {
         let input = model_dir(name).join("input.json");
         table.push((name, check_model(name, dir, &input, tmp.path())));
     }
-    println!("| model | runtime bytes | EIP-170 | gas |");
-    for (name, (bytes, gas)) in table {
-        println!(
-            "| {name} | {bytes} | {} | {gas} |",
-            if bytes <= evm::MAX_RUNTIME_BYTES {
-                "fits"
-            } else {
-                "exceeds"
-            }
-        );
+    println!("| model | runtime bytes in one contract | parts | gas |");
+    for (name, (bytes, parts, gas)) in table {
+        println!("| {name} | {bytes} | {parts} | {gas} |");
     }
     // a compiler that is not there: exit 2, a message, no panic
     let o = zkinfer(&[
@@ -284,8 +301,8 @@ fn each_privacy_mode_verifies_on_the_evm() {
         assert_eq!(o.status.code(), Some(0), "{mode}: {}", describe(&o));
         let o = zkinfer(&["setup", s(&dir), "--insecure-dev-srs"]);
         assert_eq!(o.status.code(), Some(0), "{mode}: {}", describe(&o));
-        let (bytes, gas) = check_model(mode, &dir, &src.join("input.json"), tmp.path());
-        println!("{mode}: runtime {bytes} bytes, gas {gas}");
+        let (bytes, parts, gas) = check_model(mode, &dir, &src.join("input.json"), tmp.path());
+        println!("{mode}: {bytes} bytes in one contract, {parts} parts, gas {gas}");
     }
 }
 
@@ -379,6 +396,30 @@ fn golden_mlp_tiny_verifier_code_hash_is_stable() {
         std::fs::write(&golden, format!("{hash}\n")).expect("write");
         return;
     }
+    // regenerating into the folder gives the same files and removes a stale part file
+    let stale = out.join("Halo2VerifierPart9.bin");
+    std::fs::write(&stale, "00\n").expect("write");
+    let before: Vec<Vec<u8>> = ["Verifier.sol", "Verifier.bin", "verifier.json"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).expect("read"))
+        .collect();
+    let o = zkinfer(&[
+        "evm",
+        s(built("mlp_tiny")),
+        "-o",
+        s(&out),
+        "--solc",
+        s(&solc()),
+        "--insecure-dev-srs",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    for (f, b) in ["Verifier.sol", "Verifier.bin", "verifier.json"]
+        .iter()
+        .zip(before)
+    {
+        assert_eq!(std::fs::read(out.join(f)).expect("read"), b, "{f} differs");
+    }
+    assert!(!stale.exists(), "a stale part file stayed");
     let want = std::fs::read_to_string(&golden).expect("golden verifier hash");
     assert_eq!(
         hash,

@@ -76,24 +76,36 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                 v.instances,
                 out.display()
             );
-            println!(
-                "runtime bytecode {} bytes (EIP-170 limit {}), deployment {} bytes, code hash (keccak256) {}",
-                v.runtime_bytes,
-                zkinfer::evm::MAX_RUNTIME_BYTES,
-                v.deployment_bytes,
-                v.runtime_code_keccak256
-            );
-            println!(
-                "verifier.json ties it to commitment {} ({})",
-                v.commitment, v.solc
-            );
-            if !v.fits_eip170 {
-                eprintln!(
-                    "warning: the runtime bytecode ({} bytes) exceeds EIP-170's {}: Ethereum mainnet refuses to deploy it; only chains without the limit take it (zkinfer does not split verifiers yet)",
+            if v.parts.is_empty() {
+                println!(
+                    "one contract: runtime bytecode {} bytes (EIP-170 limit {}), deployment {} bytes",
                     v.runtime_bytes,
-                    zkinfer::evm::MAX_RUNTIME_BYTES
+                    zkinfer::evm::MAX_RUNTIME_BYTES,
+                    v.deployment_bytes
+                );
+            } else {
+                let sizes: Vec<String> = v
+                    .parts
+                    .iter()
+                    .map(|p| p.runtime_bytes.to_string())
+                    .collect();
+                println!(
+                    "{} bytes of runtime code in one contract would exceed EIP-170's {}: cut into {} parts of {} bytes (VerifierParts.sol) and an entry contract of {} bytes that calls them in order",
+                    v.single_contract_runtime_bytes,
+                    zkinfer::evm::MAX_RUNTIME_BYTES,
+                    v.parts.len(),
+                    sizes.join(", "),
+                    v.runtime_bytes
+                );
+                println!(
+                    "deploy {} in order, then Halo2Verifier (Verifier.bin) with their addresses as constructor arguments",
+                    v.parts.iter().map(|p| p.bin.as_str()).collect::<Vec<_>>().join(", ")
                 );
             }
+            println!(
+                "code hash (keccak256, EXTCODEHASH) {}: verifier.json ties it to commitment {} ({})",
+                v.runtime_code_keccak256, v.commitment, v.solc
+            );
             Ok(ExitCode::SUCCESS)
         }
         (None, None) => Err(anyhow::anyhow!(

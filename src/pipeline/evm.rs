@@ -9,7 +9,22 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Format tag of `verifier.json`.
-pub const VERIFIER_FORMAT: &str = "zkinfer/evm-verifier/v1";
+pub const VERIFIER_FORMAT: &str = "zkinfer/evm-verifier/v2";
+
+/// One part of a verifier cut to fit EIP-170 (see [`evm::split`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierPart {
+    /// Contract name in `VerifierParts.sol`.
+    pub contract: String,
+    /// File (in the same folder) holding its deployment bytecode, hex.
+    pub bin: String,
+    /// Keccak-256 of its runtime bytecode (the entry contract checks it before each call).
+    pub runtime_code_keccak256: String,
+    /// Runtime bytecode size.
+    pub runtime_bytes: usize,
+    /// Deployment bytecode size.
+    pub deployment_bytes: usize,
+}
 
 /// `verifier.json`: which commitment a contract verifies, and how to recognise it on chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,15 +43,19 @@ pub struct VerifierFile {
     pub srs_id: String,
     /// Made with zkinfer's insecure development SRS: anyone can forge proofs it accepts.
     pub insecure_dev_srs: bool,
-    /// Keccak-256 of the runtime bytecode (what `EXTCODEHASH` returns for a deployed copy).
+    /// Keccak-256 of the entry contract's runtime bytecode (what `EXTCODEHASH` returns for a
+    /// deployed copy). With parts, the entry contract checks theirs, so this pins them too.
     pub runtime_code_keccak256: String,
-    /// Runtime bytecode size (EIP-170 allows 24,576).
+    /// The entry contract's runtime bytecode size (EIP-170 allows 24,576).
     pub runtime_bytes: usize,
-    /// Whether the runtime bytecode fits EIP-170 (deployable on Ethereum mainnet). When not,
-    /// only chains without the limit take the contract (zkinfer does not split it yet).
-    pub fits_eip170: bool,
-    /// Deployment bytecode size.
+    /// The entry contract's deployment bytecode size (`Verifier.bin`, without the parts'
+    /// addresses its constructor takes).
     pub deployment_bytes: usize,
+    /// The parts the entry contract calls in order, deployed before it; empty when the
+    /// verifier fits one contract.
+    pub parts: Vec<VerifierPart>,
+    /// What the runtime bytecode of the verifier in one contract would be.
+    pub single_contract_runtime_bytes: usize,
     /// The compiler that made the bytecode.
     pub solc: String,
     /// The public values the contract range-checks: (first index, count, signed bits).
@@ -155,7 +174,9 @@ fn harden(
 }
 
 /// Writes `Verifier.sol`, `Verifier.bin` (deployment bytecode, hex) and `verifier.json` for
-/// the build folder `dir` into `out`, compiling with `solc`. Refuses a build with private
+/// the build folder `dir` into `out`, compiling with `solc`. A verifier over EIP-170's 24,576
+/// bytes is cut into parts (`VerifierParts.sol`, `Halo2VerifierPart<i>.bin`) that the entry
+/// contract in `Verifier.sol` calls in order (see [`evm::split`]). Refuses a build with private
 /// weights (the contract cannot check their link to the commitment: it would accept proofs made
 /// with any weights) and, unless `allow_dev_srs`, keys made with the insecure development SRS.
 pub fn evm_generate(
@@ -215,16 +236,24 @@ pub fn evm_generate(
         (n_hash + n_in, n_out, settings.output_bits),
     ];
     let (code, calldata_bytes) = harden(&evm::verifier_code(&vsrs, &vk, n)?, &checks, n)?;
-    let compiled = evm::compile_solidity(solc, &code)?;
-    let fits_eip170 = compiled.runtime.len() <= evm::MAX_RUNTIME_BYTES;
-    // deploy once in the in-process EVM: the code a chain would hold
-    let (runtime, _) = evm::deploy_and_call(&compiled.deployment, &[], !fits_eip170)?;
-    if runtime != compiled.runtime {
+    let cut = cut_to_fit(solc, &code, calldata_bytes, &commitment.digest)?;
+    // deploy once in the in-process EVM (mainnet rules): the code a chain would hold
+    let (deployed, _) = evm::deploy_and_call(&cut.contracts, &[])?;
+    if deployed.entry != cut.entry_runtime || deployed.parts != cut.part_runtimes {
         return Err(EvmError::Deploy(
             "the deployed code differs from the compiler's runtime bytecode".into(),
         )
         .into());
     }
+    let parts: Vec<VerifierPart> = (0..cut.part_runtimes.len())
+        .map(|i| VerifierPart {
+            contract: evm::split::part_name(i + 1),
+            bin: format!("{}.bin", evm::split::part_name(i + 1)),
+            runtime_code_keccak256: evm::keccak_hex(&cut.part_runtimes[i]),
+            runtime_bytes: cut.part_runtimes[i].len(),
+            deployment_bytes: cut.contracts.parts[i].len(),
+        })
+        .collect();
     let verifier = VerifierFile {
         format: VERIFIER_FORMAT.to_string(),
         commitment: commitment.digest.clone(),
@@ -233,11 +262,12 @@ pub fn evm_generate(
         calldata_bytes,
         srs_id: vsrs.id(),
         insecure_dev_srs: vsrs.is_dev(),
-        runtime_code_keccak256: evm::keccak_hex(&runtime),
-        runtime_bytes: runtime.len(),
-        fits_eip170,
-        deployment_bytes: compiled.deployment.len(),
-        solc: compiled.version.clone(),
+        runtime_code_keccak256: evm::keccak_hex(&cut.entry_runtime),
+        runtime_bytes: cut.entry_runtime.len(),
+        deployment_bytes: cut.contracts.entry.len(),
+        parts,
+        single_contract_runtime_bytes: cut.single_runtime_bytes,
+        solc: cut.solc.clone(),
         range_checks: checks,
     };
     std::fs::create_dir_all(out).map_err(|source| artifact::ArtifactError::Io {
@@ -246,16 +276,166 @@ pub fn evm_generate(
     })?;
     let json_path = out.join("verifier.json");
     let json = artifact::json_bytes(&json_path, &verifier)?;
-    let bin = format!("{}\n", hex::encode(&compiled.deployment));
-    artifact::write_all_atomic(&[
-        (&out.join("Verifier.sol"), code.as_bytes()),
-        (&out.join("Verifier.bin"), bin.as_bytes()),
-        (&json_path, &json),
-    ])?;
+    let hex_line = |b: &[u8]| format!("{}\n", hex::encode(b)).into_bytes();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = vec![
+        (
+            out.join("Verifier.sol"),
+            cut.entry_source.clone().into_bytes(),
+        ),
+        (out.join("Verifier.bin"), hex_line(&cut.contracts.entry)),
+    ];
+    if let Some(src) = &cut.parts_source {
+        files.push((out.join(PARTS_SOURCE), src.clone().into_bytes()));
+    }
+    for (part, code) in verifier.parts.iter().zip(&cut.contracts.parts) {
+        files.push((out.join(&part.bin), hex_line(code)));
+    }
+    files.push((json_path, json));
+    let refs: Vec<(&Path, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_path(), b.as_slice()))
+        .collect();
+    artifact::write_all_atomic(&refs)?;
+    remove_stale_parts(out, &verifier.parts);
     Ok(EvmReport {
         out: out.to_path_buf(),
         verifier,
     })
+}
+
+/// Source file of the parts.
+const PARTS_SOURCE: &str = "VerifierParts.sol";
+/// Aim for parts this large (under EIP-170's 24,576 bytes: each part repeats the functions).
+const PART_TARGET_BYTES: usize = 20_000;
+/// Most parts tried.
+const MAX_PARTS: usize = 16;
+
+/// A verifier compiled into contracts that each fit EIP-170.
+struct Cut {
+    entry_source: String,
+    parts_source: Option<String>,
+    contracts: evm::Contracts,
+    entry_runtime: Vec<u8>,
+    part_runtimes: Vec<Vec<u8>>,
+    single_runtime_bytes: usize,
+    solc: String,
+}
+
+/// Compiles `code` as one contract and, when its runtime bytecode exceeds EIP-170, cuts it
+/// into the fewest parts (from an estimate up) that each fit, plus the entry contract.
+fn cut_to_fit(solc: &Path, code: &str, calldata_len: usize, digest: &str) -> Result<Cut, EvmError> {
+    let entry_of = |mut compiled: std::collections::BTreeMap<String, evm::Compiled>| {
+        compiled
+            .remove("Halo2Verifier")
+            .ok_or_else(|| EvmError::Solc("no contract Halo2Verifier in the output".into()))
+    };
+    let single = entry_of(evm::compile_solidity(solc, "Verifier.sol", code)?)?;
+    let single_runtime_bytes = single.runtime.len();
+    if single_runtime_bytes <= evm::MAX_RUNTIME_BYTES {
+        return Ok(Cut {
+            entry_source: code.to_string(),
+            parts_source: None,
+            contracts: evm::Contracts {
+                parts: Vec::new(),
+                entry: single.deployment,
+            },
+            entry_runtime: single.runtime,
+            part_runtimes: Vec::new(),
+            single_runtime_bytes,
+            solc: single.version,
+        });
+    }
+    let parsed = evm::split::parse(code)?;
+    let mut n = single_runtime_bytes.div_ceil(PART_TARGET_BYTES).max(2);
+    let (parts_source, mut compiled) = loop {
+        if n > MAX_PARTS.min(parsed.statements()) {
+            return Err(EvmError::Generate(format!(
+                "the verifier ({single_runtime_bytes} bytes of runtime code) does not fit EIP-170 in {MAX_PARTS} parts"
+            )));
+        }
+        let src = parsed.parts_source(n, calldata_len)?;
+        let compiled = evm::compile_solidity(solc, PARTS_SOURCE, &src)?;
+        let fits = (1..=n).all(|i| {
+            compiled
+                .get(&evm::split::part_name(i))
+                .is_some_and(|c| c.runtime.len() <= evm::MAX_RUNTIME_BYTES)
+        });
+        if fits {
+            break (src, compiled);
+        }
+        n += 1;
+    };
+    let mut parts = Vec::with_capacity(n);
+    for i in 1..=n {
+        parts.push(compiled.remove(&evm::split::part_name(i)).ok_or_else(|| {
+            EvmError::Solc(format!("no {} in the output", evm::split::part_name(i)))
+        })?);
+    }
+    let hashes: Vec<String> = parts.iter().map(|p| evm::keccak_hex(&p.runtime)).collect();
+    let entry_source = evm::split::entry_source(&hashes, calldata_len, digest);
+    let entry = entry_of(evm::compile_solidity(solc, "Verifier.sol", &entry_source)?)?;
+    if entry.runtime.len() > evm::MAX_RUNTIME_BYTES {
+        return Err(EvmError::Generate(
+            "the entry contract exceeds EIP-170".into(),
+        ));
+    }
+    Ok(Cut {
+        entry_source,
+        parts_source: Some(parts_source),
+        contracts: evm::Contracts {
+            parts: parts.iter().map(|p| p.deployment.clone()).collect(),
+            entry: entry.deployment,
+        },
+        entry_runtime: entry.runtime,
+        part_runtimes: parts.into_iter().map(|p| p.runtime).collect(),
+        single_runtime_bytes,
+        solc: entry.version,
+    })
+}
+
+/// Removes part files an earlier `zkinfer evm` left in `out` that the new verifier does not
+/// have (best effort: verifier.json lists the files that count).
+fn remove_stale_parts(out: &Path, parts: &[VerifierPart]) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let is_part = name.starts_with("Halo2VerifierPart") && name.ends_with(".bin");
+        let stale_source = name == PARTS_SOURCE && parts.is_empty();
+        if (is_part && !parts.iter().any(|p| p.bin == name)) || stale_source {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Reads the verifier `zkinfer evm` wrote to `evm_dir`: verifier.json and the deployment
+/// bytecode of the entry contract and its parts.
+pub fn evm_contracts(evm_dir: &Path) -> Result<(VerifierFile, evm::Contracts), PipelineError> {
+    let verifier: VerifierFile =
+        artifact::read_json(&evm_dir.join("verifier.json"), VERIFIER_FORMAT)?;
+    let read_hex = |name: &str| -> Result<Vec<u8>, PipelineError> {
+        // a file name, not a path: verifier.json cannot point outside the folder
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(artifact::ArtifactError::malformed(
+                &evm_dir.join("verifier.json"),
+                format!("bad part file name {name:?}"),
+            )
+            .into());
+        }
+        let path = evm_dir.join(name);
+        Ok(String::from_utf8(artifact::read_bytes(&path)?)
+            .ok()
+            .and_then(|h| hex::decode(h.trim()).ok())
+            .ok_or_else(|| artifact::ArtifactError::malformed(&path, "not hex bytecode"))?)
+    };
+    let entry = read_hex("Verifier.bin")?;
+    let parts = verifier
+        .parts
+        .iter()
+        .map(|p| read_hex(&p.bin))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((verifier, evm::Contracts { parts, entry }))
 }
 
 /// What running the contract on a proof gave.
@@ -271,13 +451,7 @@ pub struct EvmVerified {
 /// `proof_path` (made with `prove --evm`). `Err` for unreadable files or a proof of another
 /// commitment.
 pub fn evm_verify(evm_dir: &Path, proof_path: &Path) -> Result<EvmVerified, PipelineError> {
-    let verifier: VerifierFile =
-        artifact::read_json(&evm_dir.join("verifier.json"), VERIFIER_FORMAT)?;
-    let bin_path = evm_dir.join("Verifier.bin");
-    let bin = String::from_utf8(artifact::read_bytes(&bin_path)?)
-        .ok()
-        .and_then(|h| hex::decode(h.trim()).ok())
-        .ok_or_else(|| artifact::ArtifactError::malformed(&bin_path, "not hex bytecode"))?;
+    let (verifier, contracts) = evm_contracts(evm_dir)?;
     let proof: ProofFile = artifact::read_json(proof_path, PROOF_FORMAT)?;
     if proof.commitment != verifier.commitment {
         return Err(PipelineError::Inconsistent(format!(
@@ -322,11 +496,17 @@ pub fn evm_verify(evm_dir: &Path, proof_path: &Path) -> Result<EvmVerified, Pipe
         artifact::ArtifactError::malformed(proof_path, format!("\"proof\" is not hex: {e}"))
     })?;
     let calldata = evm::calldata(&instance, &proof_bytes);
-    let (runtime, outcome) = evm::deploy_and_call(&bin, &calldata, !verifier.fits_eip170)?;
-    if evm::keccak_hex(&runtime) != verifier.runtime_code_keccak256 {
+    let (deployed, outcome) = evm::deploy_and_call(&contracts, &calldata)?;
+    let hashes_match = evm::keccak_hex(&deployed.entry) == verifier.runtime_code_keccak256
+        && deployed
+            .parts
+            .iter()
+            .zip(&verifier.parts)
+            .all(|(code, p)| evm::keccak_hex(code) == p.runtime_code_keccak256);
+    if !hashes_match {
         return Err(PipelineError::Inconsistent(format!(
-            "{}: the deployed code's hash differs from verifier.json's",
-            bin_path.display()
+            "{}: the deployed code's hashes differ from verifier.json's",
+            evm_dir.display()
         )));
     }
     Ok(EvmVerified {

@@ -14,7 +14,10 @@ pub use compile::{
     compile, CalibrationReport, CompileOptions, CompileReport, TableTrial, AUTO_TABLE_BITS,
     AUTO_TOLERANCE,
 };
-pub use evm::{evm_generate, evm_verify, EvmReport, EvmVerified, VerifierFile, VERIFIER_FORMAT};
+pub use evm::{
+    evm_contracts, evm_generate, evm_verify, EvmReport, EvmVerified, VerifierFile, VerifierPart,
+    VERIFIER_FORMAT,
+};
 pub use inspect::{inspect, InspectReport, LayerReport, RowsReport};
 pub use prove::{link_context, prove, prove_with, ProveOptions, ProveReport};
 pub use setup::{setup, setup_with, SetupReport};
