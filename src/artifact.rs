@@ -444,9 +444,13 @@ impl OutputField {
 impl OutputField {
     /// Splits the flat output integers into one field per output of `settings`.
     pub fn split(settings: &Settings, values: &[i64]) -> Vec<OutputField> {
+        Self::split_with(&settings.outputs, values)
+    }
+
+    /// Splits the flat output integers into one field per output of `outputs`.
+    pub fn split_with(outputs: &[TensorSettings], values: &[i64]) -> Vec<OutputField> {
         let mut at: usize = 0;
-        settings
-            .outputs
+        outputs
             .iter()
             .map(|o| {
                 let n = numel(&o.shape).unwrap_or(usize::MAX);

@@ -118,6 +118,27 @@ fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, usize,
     assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(out.contains("ACCEPTED"), "{name}: {out}");
+    assert!(
+        out.contains("predicted class: ") || out.contains("output hash "),
+        "{name}: what the proof states is printed: {out}"
+    );
+    // proof.json's display fields edited: evm verify refuses the file, as verify does
+    let mut edited = read_json(&proof_path);
+    if edited["outputs"].as_array().is_some_and(|o| !o.is_empty()) {
+        edited["outputs"][0]["values"][0] =
+            (edited["outputs"][0]["values"][0].as_i64().expect("value") + 1).into();
+    } else {
+        edited["input"][0] = (edited["input"][0].as_i64().expect("input") + 1).into();
+    }
+    let edited_path = t.join(format!("{name}.edited.json"));
+    std::fs::write(&edited_path, edited.to_string()).expect("write");
+    let o = zkinfer(&["evm", "verify", s(&evm_dir), "--proof", s(&edited_path)]);
+    assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("differ from its public instances"),
+        "{name}: {}",
+        describe(&o)
+    );
     let gas: u64 = out
         .split("gas used ")
         .nth(1)

@@ -54,6 +54,13 @@ pub fn exec(args: Args) -> Result<ExitCode> {
                         v.calldata_bytes,
                         zkinfer::evm::GAS_LIMIT
                     );
+                    if let Some(h) = &v.input_hash {
+                        println!("input hash {h}");
+                    }
+                    if let Some(h) = &v.output_hash {
+                        println!("output hash {h}");
+                    }
+                    super::print_outputs(&v.outputs);
                     Ok(ExitCode::SUCCESS)
                 }
                 CallOutcome::Rejected { gas_used, reason } => {

@@ -17,8 +17,15 @@
 //! makes it reject everything.
 //!
 //! A part called directly, with made-up memory, proves nothing: only the entry contract
-//! verifies. Part 1 keeps zkinfer's prelude (calldata length, canonical scalars, range
-//! checks); every part keeps `zkinfer_fq` on its scalar reads.
+//! verifies (pin its code hash, never a part's). Part 1 keeps zkinfer's prelude (calldata
+//! length, canonical scalars, range checks); every part keeps `zkinfer_fq` on its scalar reads.
+//! [`parse`] refuses statements that would run differently in a part (reading the calldata
+//! length, computed calldata offsets, the memory size, return data; `success` set other than
+//! by `and(…, success)`), so a future snark-verifier that emits them fails loudly.
+//!
+//! Limits: the entry contract reads the parts' addresses from its own storage, so calling it
+//! through `DELEGATECALL` rejects every proof (the single contract would not), and it needs a
+//! chain where `EXTCODEHASH` is the Keccak-256 of the runtime code (not zkSync Era's).
 
 use super::EvmError;
 
@@ -66,6 +73,45 @@ fn depth_change(line: &str) -> i64 {
         }
     }
     d
+}
+
+/// Refuses a statement that would behave differently in a part than in the one contract: one
+/// that reads the calldata's length or anything past the caller's calldata, the memory size,
+/// return data or code; that sets `success` other than by `and(…, success)`; or that changes
+/// `f_p` or `f_q`.
+fn check_statement(t: &str) -> Result<(), EvmError> {
+    const REFUSED: [&str; 7] = [
+        "msize(",
+        "returndatasize(",
+        "returndatacopy(",
+        "calldatasize(",
+        "calldatacopy(",
+        "codecopy(",
+        "extcodecopy(",
+    ];
+    if let Some(op) = REFUSED.iter().find(|op| t.contains(*op)) {
+        return Err(bad(&format!("a statement uses {op}…)")));
+    }
+    // every calldata read at a literal offset (below the calldata length: `harden` checks)
+    for (at, m) in t.match_indices("calldataload(") {
+        if !t[at + m.len()..].starts_with("0x") {
+            return Err(bad("a calldata read at a computed offset"));
+        }
+    }
+    for line in t.lines() {
+        let l = line.trim();
+        if l.starts_with("f_p :=") || l.starts_with("f_q :=") {
+            return Err(bad("a statement changes a field modulus"));
+        }
+        if l.starts_with("success :=")
+            && !(l.starts_with("success := and(") && l.ends_with(", success)"))
+        {
+            return Err(bad(&format!(
+                "`success` set other than by `and(…, success)`: {l}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Parses the (hardened) generated verifier.
@@ -162,6 +208,7 @@ pub fn parse(code: &str) -> Result<Parsed, EvmError> {
                 t.lines().next().unwrap_or("")
             )));
         } else if !t.starts_with("//") {
+            check_statement(&t)?;
             body.push(item.clone());
         }
     }
@@ -397,5 +444,17 @@ mstore(0xe0, 3)
         assert!(parse(&no_check).is_err());
         let extra = TOY.replace("return(0, 0)\n", "return(0, 0)\nmstore(0, 1)\n");
         assert!(parse(&extra).is_err());
+        // statements that would run differently in a part
+        for stmt in [
+            "mstore(0xe0, msize())",
+            "mstore(0xe0, calldatasize())",
+            "mstore(0xe0, calldataload(mload(0xa0)))",
+            "returndatacopy(0xe0, 0, 0x20)",
+            "success := eq(mload(0xa0), 1)",
+            "f_q := 3",
+        ] {
+            let changed = TOY.replace("mstore(0xe0, 3)", stmt);
+            assert!(parse(&changed).is_err(), "{stmt}");
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! `zkinfer evm`: the Solidity verifier of a build folder, and running it on a proof.
 
 use super::{files, PipelineError};
-use crate::artifact::{self, Commitment, ProofFile, Settings, COMMITMENT_FORMAT, PROOF_FORMAT};
+use crate::artifact::{
+    self, Commitment, OutputField, ProofFile, Settings, TensorSettings, COMMITMENT_FORMAT,
+    PROOF_FORMAT,
+};
 use crate::evm::{self, CallOutcome, EvmError};
 use crate::keys::{self, VerifierSrs};
 use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
@@ -19,7 +22,9 @@ pub struct VerifierPart {
     /// File (in the same folder) holding its deployment bytecode, hex.
     pub bin: String,
     /// Keccak-256 of its runtime bytecode (the entry contract checks it before each call).
-    pub runtime_code_keccak256: String,
+    /// A part is never a verifier on its own: it trusts the memory its caller hands it, so
+    /// pin the entry contract's `runtime_code_keccak256`, never a part's.
+    pub part_code_keccak256: String,
     /// Runtime bytecode size.
     pub runtime_bytes: usize,
     /// Deployment bytecode size.
@@ -58,8 +63,11 @@ pub struct VerifierFile {
     pub single_contract_runtime_bytes: usize,
     /// The compiler that made the bytecode.
     pub solc: String,
-    /// The public values the contract range-checks: (first index, count, signed bits).
+    /// The public values the contract range-checks: (first index, count, signed bits): the
+    /// public inputs, then the public outputs.
     pub range_checks: Vec<(usize, usize, u32)>,
+    /// The model's outputs (names, shapes, scales), to read the public outputs of a proof.
+    pub outputs: Vec<TensorSettings>,
 }
 
 /// What `evm` wrote.
@@ -249,7 +257,7 @@ pub fn evm_generate(
         .map(|i| VerifierPart {
             contract: evm::split::part_name(i + 1),
             bin: format!("{}.bin", evm::split::part_name(i + 1)),
-            runtime_code_keccak256: evm::keccak_hex(&cut.part_runtimes[i]),
+            part_code_keccak256: evm::keccak_hex(&cut.part_runtimes[i]),
             runtime_bytes: cut.part_runtimes[i].len(),
             deployment_bytes: cut.contracts.parts[i].len(),
         })
@@ -269,6 +277,7 @@ pub fn evm_generate(
         single_contract_runtime_bytes: cut.single_runtime_bytes,
         solc: cut.solc.clone(),
         range_checks: checks,
+        outputs: settings.outputs.clone(),
     };
     std::fs::create_dir_all(out).map_err(|source| artifact::ArtifactError::Io {
         path: out.to_path_buf(),
@@ -353,7 +362,11 @@ fn cut_to_fit(solc: &Path, code: &str, calldata_len: usize, digest: &str) -> Res
                 "the verifier ({single_runtime_bytes} bytes of runtime code) does not fit EIP-170 in {MAX_PARTS} parts"
             )));
         }
-        let src = parsed.parts_source(n, calldata_len)?;
+        // a cut can fail on a very uneven line of statements: try more parts
+        let Ok(src) = parsed.parts_source(n, calldata_len) else {
+            n += 1;
+            continue;
+        };
         let compiled = evm::compile_solidity(solc, PARTS_SOURCE, &src)?;
         let fits = (1..=n).all(|i| {
             compiled
@@ -415,20 +428,23 @@ pub fn evm_contracts(evm_dir: &Path) -> Result<(VerifierFile, evm::Contracts), P
     let verifier: VerifierFile =
         artifact::read_json(&evm_dir.join("verifier.json"), VERIFIER_FORMAT)?;
     let read_hex = |name: &str| -> Result<Vec<u8>, PipelineError> {
-        // a file name, not a path: verifier.json cannot point outside the folder
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(artifact::ArtifactError::malformed(
-                &evm_dir.join("verifier.json"),
-                format!("bad part file name {name:?}"),
-            )
-            .into());
-        }
         let path = evm_dir.join(name);
         Ok(String::from_utf8(artifact::read_bytes(&path)?)
             .ok()
             .and_then(|h| hex::decode(h.trim()).ok())
             .ok_or_else(|| artifact::ArtifactError::malformed(&path, "not hex bytecode"))?)
     };
+    // the part files are named by position: verifier.json cannot point elsewhere
+    for (i, part) in verifier.parts.iter().enumerate() {
+        let name = evm::split::part_name(i + 1);
+        if part.contract != name || part.bin != format!("{name}.bin") {
+            return Err(artifact::ArtifactError::malformed(
+                &evm_dir.join("verifier.json"),
+                format!("part {} must be {name} in {name}.bin", i + 1),
+            )
+            .into());
+        }
+    }
     let entry = read_hex("Verifier.bin")?;
     let parts = verifier
         .parts
@@ -445,6 +461,12 @@ pub struct EvmVerified {
     pub outcome: CallOutcome,
     /// Calldata bytes.
     pub calldata_bytes: usize,
+    /// The outputs the public values state (none when the output is hashed).
+    pub outputs: Vec<OutputField>,
+    /// The input hash the proof is about, when the input is hashed.
+    pub input_hash: Option<String>,
+    /// The output hash the proof is about, when the output is hashed.
+    pub output_hash: Option<String>,
 }
 
 /// Deploys `evm_dir`'s verifier in an in-process EVM and calls it on the proof in
@@ -492,6 +514,8 @@ pub fn evm_verify(evm_dir: &Path, proof_path: &Path) -> Result<EvmVerified, Pipe
             verifier.instances
         )));
     }
+    let (outputs, input_hash, output_hash) = read_public_values(&verifier, &proof, &instance)
+        .map_err(|m| PipelineError::Inconsistent(format!("{}: {m}", proof_path.display())))?;
     let proof_bytes = hex::decode(&proof.proof).map_err(|e| {
         artifact::ArtifactError::malformed(proof_path, format!("\"proof\" is not hex: {e}"))
     })?;
@@ -502,7 +526,7 @@ pub fn evm_verify(evm_dir: &Path, proof_path: &Path) -> Result<EvmVerified, Pipe
             .parts
             .iter()
             .zip(&verifier.parts)
-            .all(|(code, p)| evm::keccak_hex(code) == p.runtime_code_keccak256);
+            .all(|(code, p)| evm::keccak_hex(code) == p.part_code_keccak256);
     if !hashes_match {
         return Err(PipelineError::Inconsistent(format!(
             "{}: the deployed code's hashes differ from verifier.json's",
@@ -512,5 +536,65 @@ pub fn evm_verify(evm_dir: &Path, proof_path: &Path) -> Result<EvmVerified, Pipe
     Ok(EvmVerified {
         outcome,
         calldata_bytes: calldata.len(),
+        outputs,
+        input_hash,
+        output_hash,
     })
+}
+
+/// Reads the public values as verifier.json lays them out (input hash, public inputs, public
+/// outputs, output hash) and checks that proof.json's input and output fields are what they
+/// state, as `zkinfer verify` does: the fields a reader looks at cannot differ from what the
+/// contract checks. Returns the outputs and the hashes.
+#[allow(clippy::type_complexity)]
+fn read_public_values(
+    verifier: &VerifierFile,
+    proof: &ProofFile,
+    instance: &[Fr],
+) -> Result<(Vec<OutputField>, Option<String>, Option<String>), String> {
+    let [(n_hash, n_in, _), (first_out, n_out, _)] = verifier.range_checks[..] else {
+        return Err("verifier.json's range_checks are not (inputs, outputs)".into());
+    };
+    let expected_outputs: Option<usize> = verifier
+        .outputs
+        .iter()
+        .map(|o| o.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)))
+        .sum();
+    let n_out_hash = instance
+        .len()
+        .checked_sub(first_out + n_out)
+        .filter(|&h| h <= 1 && n_hash <= 1 && first_out == n_hash + n_in)
+        .ok_or("verifier.json's layout of the public values is inconsistent")?;
+    if (n_out > 0 && expected_outputs != Some(n_out)) || (n_out == 0 && n_out_hash == 0) {
+        return Err("verifier.json's outputs do not match its public values".into());
+    }
+    let ints = |range: std::ops::Range<usize>| -> Result<Vec<i64>, String> {
+        instance[range]
+            .iter()
+            .map(zkinfer_circuits::fixed::from_field)
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| "a public input or output is not a small integer".to_string())
+    };
+    let input = ints(n_hash..n_hash + n_in)?;
+    let output = ints(first_out..first_out + n_out)?;
+    let outputs = if n_out > 0 {
+        OutputField::split_with(&verifier.outputs, &output)
+    } else {
+        Vec::new()
+    };
+    let same = proof.outputs.len() == outputs.len()
+        && proof
+            .outputs
+            .iter()
+            .zip(&outputs)
+            .all(|(a, b)| a.same_as(b));
+    if input != proof.input || !same {
+        return Err(
+            "the input/output fields of the proof file differ from its public instances (edited?)"
+                .into(),
+        );
+    }
+    let input_hash = (n_hash == 1).then(|| crate::hash::to_hex(&instance[0]));
+    let output_hash = (n_out_hash == 1).then(|| crate::hash::to_hex(&instance[instance.len() - 1]));
+    Ok((outputs, input_hash, output_hash))
 }
