@@ -391,21 +391,26 @@ fn private_weights_and_the_dev_srs_are_refused_a_contract() {
     assert!(!out.exists());
 }
 
+/// `zkinfer evm` of the bundled mlp_tiny build (development SRS) into `out`.
+fn evm_of_mlp_tiny(out: &Path) -> std::process::Output {
+    zkinfer(&[
+        "evm",
+        s(built("mlp_tiny")),
+        "-o",
+        s(out),
+        "--solc",
+        s(&solc()),
+        "--insecure-dev-srs",
+    ])
+}
+
 /// Golden file: mlp_tiny's verifier contract (its runtime code hash) must not drift.
 /// Regenerate on purpose with `ZKINFER_BLESS=1 cargo test --test evm golden`.
 #[test]
 fn golden_mlp_tiny_verifier_code_hash_is_stable() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("evm");
-    let o = zkinfer(&[
-        "evm",
-        s(built("mlp_tiny")),
-        "-o",
-        s(&out),
-        "--solc",
-        s(&solc()),
-        "--insecure-dev-srs",
-    ]);
+    let o = evm_of_mlp_tiny(&out);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let hash = read_json(&out.join("verifier.json"))["runtime_code_keccak256"]
         .as_str()
@@ -424,15 +429,7 @@ fn golden_mlp_tiny_verifier_code_hash_is_stable() {
         .iter()
         .map(|f| std::fs::read(out.join(f)).expect("read"))
         .collect();
-    let o = zkinfer(&[
-        "evm",
-        s(built("mlp_tiny")),
-        "-o",
-        s(&out),
-        "--solc",
-        s(&solc()),
-        "--insecure-dev-srs",
-    ]);
+    let o = evm_of_mlp_tiny(&out);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     for (f, b) in ["Verifier.sol", "Verifier.bin", "verifier.json"]
         .iter()
@@ -441,6 +438,17 @@ fn golden_mlp_tiny_verifier_code_hash_is_stable() {
         assert_eq!(std::fs::read(out.join(f)).expect("read"), b, "{f} differs");
     }
     assert!(!stale.exists(), "a stale part file stayed");
+    // verifier.json cannot point at bytecode outside the folder
+    let mut v = read_json(&out.join("verifier.json"));
+    v["parts"][0]["bin"] = "../../outside.bin".into();
+    std::fs::write(out.join("verifier.json"), v.to_string()).expect("write");
+    let o = zkinfer(&["evm", "verify", s(&out), "--proof", "/nonexistent.json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("must be Halo2VerifierPart1"),
+        "{}",
+        describe(&o)
+    );
     let want = std::fs::read_to_string(&golden).expect("golden verifier hash");
     assert_eq!(
         hash,

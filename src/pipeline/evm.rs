@@ -555,11 +555,10 @@ fn read_public_values(
     let [(n_hash, n_in, _), (first_out, n_out, _)] = verifier.range_checks[..] else {
         return Err("verifier.json's range_checks are not (inputs, outputs)".into());
     };
-    let expected_outputs: Option<usize> = verifier
-        .outputs
-        .iter()
-        .map(|o| o.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)))
-        .sum();
+    let expected_outputs: Option<usize> = verifier.outputs.iter().try_fold(0usize, |sum, o| {
+        let n = o.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+        sum.checked_add(n)
+    });
     let n_out_hash = instance
         .len()
         .checked_sub(first_out + n_out)
