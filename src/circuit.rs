@@ -83,6 +83,19 @@ pub struct CircuitShape {
     /// when 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub freivalds: usize,
+    /// Freivalds chips side by side, each with its own columns: a group goes to the one with
+    /// the fewest rows, so the layers' rows take about `1/banks` of the circuit's rows (fixed
+    /// weights only; omitted from JSON when 1).
+    #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
+    pub freivalds_banks: usize,
+}
+
+fn one_usize() -> usize {
+    1
+}
+
+fn is_one_usize(n: &usize) -> bool {
+    *n == 1
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -116,6 +129,7 @@ impl Default for CircuitShape {
             hashed_output: false,
             shared_hash_columns: false,
             freivalds: 0,
+            freivalds_banks: 1,
         }
     }
 }
@@ -162,7 +176,7 @@ pub struct ModelConfig {
     product: Option<ProductConfig>,
     func: Option<FuncConfig>,
     poseidon: Option<PoseidonConfig<Fr>>,
-    freivalds: Option<FreivaldsConfig>,
+    freivalds: Vec<FreivaldsConfig>,
     instance: Column<Instance>,
 }
 
@@ -170,7 +184,7 @@ impl ModelConfig {
     /// The advice columns holding private weights (empty with fixed weights).
     pub fn weight_columns(&self) -> Vec<Column<Advice>> {
         let mut v = self.dense.w.advice().to_vec();
-        if let Some(f) = &self.freivalds {
+        for f in &self.freivalds {
             v.extend(f.w.advice());
         }
         v
@@ -207,8 +221,14 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
             PoseidonConfig::configure(meta, params, bits)
         }
     });
-    let freivalds = (shape.freivalds > 0)
-        .then(|| FreivaldsConfig::configure(meta, shape.freivalds, shape.private_weights));
+    let banks = if shape.freivalds > 0 {
+        shape.freivalds_banks.max(1)
+    } else {
+        0
+    };
+    let freivalds = (0..banks)
+        .map(|_| FreivaldsConfig::configure(meta, shape.freivalds, shape.private_weights))
+        .collect();
     ModelConfig {
         dense,
         rescale,
@@ -422,8 +442,9 @@ impl ModelCircuit {
             func: config.func.clone().map(|c| FuncChip::construct(c, base)),
             freivalds: config
                 .freivalds
-                .clone()
-                .map(|c| FreivaldsChip::construct(c, 0)),
+                .iter()
+                .map(|c| FreivaldsChip::construct(c.clone(), 0))
+                .collect(),
             range_bits: self.shape.range_bits,
         };
         let inputs = if self.shape.private_input {
@@ -540,9 +561,11 @@ impl ModelCircuit {
         }
         // every first-phase cell is assigned: commit them, draw ρ, then the Freivalds
         // accumulators
-        if let Some(f) = chips.freivalds.as_mut() {
+        if !chips.freivalds.is_empty() {
             layouter.next_phase();
-            f.finish(layouter)?;
+            for f in &mut chips.freivalds {
+                f.finish(layouter)?;
+            }
         }
         Ok(())
     }

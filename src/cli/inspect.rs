@@ -70,15 +70,26 @@ fn print_report(r: &InspectReport) {
         );
     }
     println!(
-        "rows: dense {} · freivalds {} · rescale {} (with the input) · product {} · function {} · tables {}",
-        r.rows.dense, r.rows.freivalds, r.rows.rescale, r.rows.product, r.rows.func, r.table_rows
+        "rows: dense {} · freivalds {}{} · rescale {} (with the input) · product {} · function {} · tables {}",
+        r.rows.dense,
+        r.rows.freivalds,
+        if r.freivalds_banks > 1 {
+            format!(" (in {} banks side by side)", r.freivalds_banks)
+        } else {
+            String::new()
+        },
+        r.rows.rescale,
+        r.rows.product,
+        r.rows.func,
+        r.table_rows
     );
     println!(
-        "circuit: k = {} ({} rows), {} lanes, Freivalds width {}, {} advice / {} fixed columns, {} in the permutation, {} lookups, degree {}",
+        "circuit: k = {} ({} rows), {} lanes, Freivalds width {} × {} banks, {} advice / {} fixed columns, {} in the permutation, {} lookups, degree {}",
         r.k,
         1u64 << r.k,
         r.lanes,
         r.freivalds_width,
+        r.freivalds_banks,
         r.advice_columns,
         r.fixed_columns,
         r.permutation_columns,

@@ -364,6 +364,16 @@ impl QuantOpImpl for QuantLinear {
         }
     }
 
+    fn freivalds_groups(&self, ctx: &NodeCtx) -> Vec<usize> {
+        if !self.uses_freivalds(ctx) {
+            return Vec::new();
+        }
+        self.groups
+            .iter()
+            .map(|g| FreivaldsConfig::rows(g.x.len(), g.out.len(), ctx.freivalds))
+            .collect()
+    }
+
     fn max_shift(&self) -> u32 {
         self.shift
     }
@@ -397,7 +407,12 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
                     .collect::<Option<_>>()
                     .ok_or(Error::Synthesis)?;
             let out = if self.uses_freivalds(ctx) {
-                let chip = chips.freivalds.as_mut().ok_or(Error::Synthesis)?;
+                // the bank with the fewest rows (the first on a tie), as the plan counts
+                let chip = chips
+                    .freivalds
+                    .iter_mut()
+                    .min_by_key(|c| c.next_row())
+                    .ok_or(Error::Synthesis)?;
                 chip.check(layouter, &xs, &g.w, &g.bias, w.freivalds()?)?
             } else {
                 chips

@@ -265,8 +265,8 @@ pub struct Chips {
     pub product: Option<ProductChip<Fr>>,
     /// The function chip, when the circuit has one ([`crate::circuit::CircuitShape::funcs`]).
     pub func: Option<FuncChip<Fr>>,
-    /// The Freivalds chip, when the circuit has one ([`crate::circuit::CircuitShape::freivalds`]).
-    pub freivalds: Option<FreivaldsChip<Fr>>,
+    /// The Freivalds chips (none, or [`crate::circuit::CircuitShape::freivalds_banks`]).
+    pub freivalds: Vec<FreivaldsChip<Fr>>,
     /// Remainder table bits `R`.
     pub range_bits: u32,
 }
@@ -301,6 +301,11 @@ pub trait QuantOpImpl {
     fn witness(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<NodeWitness, WitnessError>;
     /// Rows the node takes.
     fn cost(&self, ctx: &NodeCtx) -> Cost;
+    /// Rows of each check the node hands the Freivalds chips, in synthesis order (each goes
+    /// to the bank with the fewest rows: the plan replays that).
+    fn freivalds_groups(&self, _ctx: &NodeCtx) -> Vec<usize> {
+        Vec::new()
+    }
     /// Largest rescale shift the node uses (sizes the remainder limbs).
     fn max_shift(&self) -> u32 {
         0

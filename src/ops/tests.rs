@@ -853,10 +853,16 @@ fn a_freivalds_layer_verifies_with_the_real_prover_and_a_forged_one_does_not() {
     assert!(r.is_err(), "forged proof verified: {r:?}");
 }
 
-/// Two Freivalds layers back to back in the same columns: the second group's first row must
-/// not read the first's accumulator; forging layer 1 (consistently downstream) is caught.
-#[test]
-fn two_freivalds_layers_in_the_same_columns_are_checked_independently() {
+/// Two Freivalds layers back to back, in `banks` Freivalds chips (with two, each layer in its
+/// own columns): the model, its plan and the honest witness and trace.
+fn two_freivalds_layers(
+    banks: usize,
+) -> (
+    Arc<QuantModel>,
+    crate::plan::Plan,
+    CircuitWitness,
+    witness::Trace,
+) {
     let (w1, b1) = freivalds_layer();
     let w2: Vec<Vec<f64>> = (0..5)
         .map(|i| {
@@ -879,15 +885,43 @@ fn two_freivalds_layers_in_the_same_columns_are_checked_independently() {
         bound_outputs: false,
     };
     let q = quantize(&g, None, &opts).expect("quantize");
-    let mut p = plan(&q).expect("plan");
-    p.shape.freivalds = 4;
-    p.k += 1;
+    let mut shape = plan(&q).expect("plan").shape;
+    shape.freivalds = 4;
+    shape.freivalds_banks = banks;
+    let p = crate::plan::plan_of(&q, &shape).expect("a plan zkinfer makes");
     let input = witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in");
-    let trace = witness::run(&q, input.clone()).expect("run");
+    let trace = witness::run(&q, input).expect("run");
     let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
     assert_eq!(honest.nodes[0].freivalds.len(), 1);
     assert_eq!(honest.nodes[1].freivalds.len(), 1);
-    let q = Arc::new(q);
+    (Arc::new(q), p, honest, trace)
+}
+
+/// Two Freivalds layers back to back in the same columns: the second group's first row must
+/// not read the first's accumulator; forging layer 1 (consistently downstream) is caught.
+#[test]
+fn two_freivalds_layers_in_the_same_columns_are_checked_independently() {
+    forged_freivalds_layers_are_caught(1);
+}
+
+/// Two Freivalds banks (each layer in its own chip's columns, the second bank's first row at
+/// row 0 beside the first's): both verify, and forging either layer is caught.
+#[test]
+fn two_freivalds_banks_are_each_checked() {
+    let (q, p, _, _) = two_freivalds_layers(1);
+    let (_, p2, _, _) = two_freivalds_layers(2);
+    assert!(
+        p2.freivalds_rows < p.freivalds_rows,
+        "two banks take fewer rows: {} against {}",
+        p2.freivalds_rows,
+        p.freivalds_rows
+    );
+    let _ = q;
+    forged_freivalds_layers_are_caught(2);
+}
+
+fn forged_freivalds_layers_are_caught(banks: usize) {
+    let (q, p, honest, trace) = two_freivalds_layers(banks);
     let instance = instance_field(&honest.instance);
     mock(&q, &p, honest.clone(), instance.clone()).expect("honest");
     real_prove_verify(&q, &p, honest.clone(), instance.clone())
@@ -916,6 +950,31 @@ fn two_freivalds_layers_in_the_same_columns_are_checked_independently() {
         cw.nodes[0] = forged1;
         let inst = instance_field(&cw.instance);
         let errs = mock(&q, &p, cw, inst).expect_err("forged layer 1");
+        assert!(
+            errs.iter().any(|e| e.contains("freivalds end")),
+            "{errs:#?}"
+        );
+        assert!(errs.len() == 1, "only one failure expected: {errs:#?}");
+    }
+    // forge layer 2 (the public output, in the second bank when there are two) the same way
+    let shift2 = match &q.graph.nodes[1].op {
+        super::QuantOp::Linear(l) => l.shift,
+        _ => unreachable!(),
+    };
+    for i in 0..5 {
+        let mut t = trace.clone();
+        let mut forged2 = honest.nodes[1].clone();
+        let z = forged2.freivalds[0][i] + (1 << shift2);
+        forged2.freivalds[0][i] = z;
+        forged2.rescale[0][i] =
+            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift2, p.shape.range_bits);
+        let n_in = q.graph.inputs.len();
+        t.values[n_in + 1][i] = forged2.rescale[0][i].y;
+        let mut cw = CircuitWitness::new(&q, p.shape, &t).expect("witness");
+        cw.nodes[1] = forged2;
+        let inst = instance_field(&cw.instance);
+        assert_ne!(inst, instance, "the forged output is public");
+        let errs = mock(&q, &p, cw, inst).expect_err("forged layer 2");
         assert!(
             errs.iter().any(|e| e.contains("freivalds end")),
             "{errs:#?}"
@@ -1035,6 +1094,8 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
     }
     let (q, p, cw) = freivalds_model();
     cases.push(("freivalds layer".into(), q, p, cw));
+    let (q, p, cw, _) = two_freivalds_layers(2);
+    cases.push(("two freivalds banks".into(), q, p, cw));
     let privacy = Privacy {
         weights: true,
         input: true,
@@ -1051,7 +1112,7 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
         assert!(r.searched >= 10, "{name}: {} copy groups", r.searched);
         total += r.attempts;
     }
-    println!("{total} changed assignments over 12 op circuits, none accepted");
+    println!("{total} changed assignments over 13 op circuits, none accepted");
 }
 
 /// Hashed input and output: every cell is caught but the Poseidon squares no constraint reads

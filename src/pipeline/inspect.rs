@@ -66,6 +66,8 @@ pub struct InspectReport {
     pub lanes: usize,
     /// Freivalds width `K` (0: no Freivalds chip).
     pub freivalds_width: usize,
+    /// Freivalds chips side by side.
+    pub freivalds_banks: usize,
     /// Per layer.
     pub layers: Vec<LayerReport>,
     /// Rows per chip, all layers (plus the input rows in the rescale columns).
@@ -174,6 +176,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         k,
         lanes: shape.lanes,
         freivalds_width: shape.freivalds,
+        freivalds_banks: shape.freivalds_banks,
         layers,
         rows,
         table_rows: settings.plan.table_rows,

@@ -132,6 +132,7 @@ pub fn verify(
         && settings.shape.range_bits == settings.table_bits
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
         && crate::plan::FREIVALDS_WIDTHS.contains(&settings.shape.freivalds)
+        && crate::plan::FREIVALDS_BANKS.contains(&settings.shape.freivalds_banks)
         && (1..=crate::plan::MAX_K).contains(&settings.k)
         && settings.k == body.srs.k;
     if !sane {
