@@ -189,6 +189,20 @@ impl ModelConfig {
         }
         v
     }
+
+    /// Whether every weight column is first-phase and has a lower index than every
+    /// second-phase column (the Freivalds accumulators). halo2 writes a proof's first-phase
+    /// advice commitments in column order, then the second phase's, so only then is a weight
+    /// column's commitment at its column index in the proof, where the weight link reads it.
+    pub fn weight_columns_lead(&self) -> bool {
+        let weights = self.weight_columns();
+        let first_second_phase = self.freivalds.iter().map(|f| f.acc.index()).min();
+        weights.iter().all(|c| c.column_type().phase() == 0)
+            && match (weights.iter().map(|c| c.index()).max(), first_second_phase) {
+                (Some(w), Some(acc)) => w < acc,
+                _ => true,
+            }
+    }
 }
 
 /// Configures the constraint system for `shape`.
@@ -604,6 +618,37 @@ impl Circuit<Fr> for ModelCircuit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The weight link reads a weight column's commitment at its column index: with one
+    /// Freivalds bank the second-phase accumulator comes after every weight column, with two
+    /// the second bank's weight columns come after the first bank's accumulator.
+    #[test]
+    fn weight_columns_lead_the_second_phase_with_one_freivalds_bank_only() {
+        let lead = |shape: CircuitShape| {
+            let mut cs = ConstraintSystem::<Fr>::default();
+            configure(&mut cs, shape).weight_columns_lead()
+        };
+        let private = CircuitShape {
+            private_weights: true,
+            freivalds: 4,
+            ..CircuitShape::default()
+        };
+        assert!(lead(private));
+        assert!(lead(CircuitShape {
+            freivalds: 0,
+            ..private
+        }));
+        assert!(!lead(CircuitShape {
+            freivalds_banks: 2,
+            ..private
+        }));
+        // fixed weights: no weight columns, nothing to locate
+        assert!(lead(CircuitShape {
+            private_weights: false,
+            freivalds_banks: 2,
+            ..private
+        }));
+    }
 
     #[test]
     fn one_limb_shapes_serialize_as_before_two_limb_remainders() {

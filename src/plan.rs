@@ -275,8 +275,10 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
 }
 
 /// Several Freivalds banks: only with the chip, and with fixed weights (the private-weight
-/// link's column order is only established for one bank).
-fn banks_allowed(freivalds: usize, private_weights: bool) -> bool {
+/// link reads weight commitments at their column index in the proof, which holds only when no
+/// second-phase column precedes a weight column: with one bank, see
+/// [`crate::circuit::ModelConfig::weight_columns_lead`]).
+pub fn banks_allowed(freivalds: usize, private_weights: bool) -> bool {
     freivalds > 0 && !private_weights
 }
 

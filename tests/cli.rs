@@ -235,18 +235,42 @@ fn other_models_commitment_and_vk_are_rejected() {
 fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
     use zkinfer::artifact::{Commitment, COMMITMENT_FORMAT};
     let p = proved();
-    for field in ["lanes", "freivalds", "k", "table_bits"] {
+    for field in [
+        "lanes",
+        "freivalds",
+        "k",
+        "table_bits",
+        "banks 0",
+        "banks 3",
+        "banks without the chip",
+        "banks with private weights",
+    ] {
         let mut c: Commitment =
             zkinfer::artifact::read_json(&p.dir.join("commitment.json"), COMMITMENT_FORMAT)
                 .expect("read");
+        let shape = &mut c.body.settings.shape;
         match field {
-            "lanes" => c.body.settings.shape.lanes = 1_000_000,
-            "freivalds" => c.body.settings.shape.freivalds = 1_000_000_000,
+            "lanes" => shape.lanes = 1_000_000,
+            "freivalds" => shape.freivalds = 1_000_000_000,
+            "banks 0" => shape.freivalds_banks = 0,
+            "banks 3" => shape.freivalds_banks = 3,
+            "banks without the chip" => {
+                shape.freivalds = 0;
+                shape.freivalds_banks = 2;
+            }
+            // the weight link could not locate a second bank's weight commitments
+            "banks with private weights" => {
+                shape.freivalds = 4;
+                shape.freivalds_banks = 2;
+                shape.private_weights = true;
+            }
             "k" => c.body.settings.k = 200,
             _ => c.body.settings.table_bits = 0,
         }
         c.digest = c.body.digest();
-        let path = p.proof.with_file_name(format!("absurd-{field}.json"));
+        let path = p
+            .proof
+            .with_file_name(format!("absurd-{}.json", field.replace(' ', "-")));
         zkinfer::artifact::write_json(&path, &c).expect("write");
         let out = verify(&path, &p.dir.join("vk.bin"), &p.proof);
         assert_eq!(out.status.code(), Some(2), "{field}: {}", describe(&out));

@@ -980,6 +980,18 @@ fn forged_freivalds_layers_are_caught(banks: usize) {
             "{errs:#?}"
         );
         assert!(errs.len() == 1, "only one failure expected: {errs:#?}");
+        // where it fails: layer 2's last row, below layer 1's rows in one bank, from row 0 of
+        // the second bank with two (synthesis put it there, as the plan counted)
+        let rows = |n_in, n_out| zkinfer_circuits::freivalds::FreivaldsConfig::rows(n_in, n_out, 4);
+        let end = if banks == 1 {
+            rows(3, 8) + rows(8, 5) - 1
+        } else {
+            rows(8, 5) - 1
+        };
+        assert!(
+            errs[0].contains(&format!("on row {end}\n")),
+            "layer 2's check ends at row {end}: {errs:#?}"
+        );
     }
 }
 

@@ -133,12 +133,17 @@ pub fn verify(
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
         && crate::plan::FREIVALDS_WIDTHS.contains(&settings.shape.freivalds)
         && crate::plan::FREIVALDS_BANKS.contains(&settings.shape.freivalds_banks)
+        && (settings.shape.freivalds_banks == 1
+            || crate::plan::banks_allowed(
+                settings.shape.freivalds,
+                settings.shape.private_weights,
+            ))
         && (1..=crate::plan::MAX_K).contains(&settings.k)
         && settings.k == body.srs.k;
     if !sane {
         return Err(ArtifactError::malformed(
             commitment_path,
-            "settings out of range (lanes, Freivalds width, k or bit widths)",
+            "settings out of range (lanes, Freivalds width or banks, k or bit widths)",
         )
         .into());
     }
@@ -309,6 +314,9 @@ pub fn verify(
             let config = crate::circuit::configure(&mut cs, settings.shape);
             let columns: Vec<usize> = config.weight_columns().iter().map(|c| c.index()).collect();
             let first = (1usize << settings.k) - vk.cs().blinding_factors() - 1;
+            if !config.weight_columns_lead() {
+                return reject("the circuit's weight columns are not all before its second-phase columns: the weight link cannot locate their commitments");
+            }
             if wc.columns != columns || wc.first_blind_row != first {
                 return reject("the weight commitment does not match the circuit's weight columns");
             }

@@ -169,6 +169,21 @@ fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
             shared_hash_columns: true,
             ..p.shape
         },
+        CircuitShape {
+            freivalds_banks: 3,
+            ..p.shape
+        },
+        CircuitShape {
+            freivalds: 0,
+            freivalds_banks: 2,
+            ..p.shape
+        },
+        CircuitShape {
+            freivalds: 4,
+            freivalds_banks: 2,
+            private_weights: true,
+            ..p.shape
+        },
     ];
     for shape in bad {
         assert!(
