@@ -124,7 +124,7 @@ fn plan_with_lanes(
     shared_hash_columns: bool,
     freivalds: usize,
     banks: usize,
-) -> Option<(Plan, u64, u64)> {
+) -> Option<(Plan, u64, u64, bool)> {
     let shape = CircuitShape {
         lanes,
         range_bits: model.table_bits,
@@ -194,13 +194,14 @@ fn plan_with_lanes(
     let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
     let reserved = cs.minimum_rows();
     let chip_rows = dense_rows.max(rescale_rows).max(product_rows);
-    let need = if shared_hash_columns {
+    let others = if shared_hash_columns {
         (hash_rows + chip_rows).max(table_rows)
     } else {
         chip_rows.max(hash_rows).max(table_rows)
-    }
-    .max(freivalds_rows)
-        + reserved;
+    };
+    let need = others.max(freivalds_rows) + reserved;
+    // whether the Freivalds rows alone set k (only then can banks lower it)
+    let freivalds_bound = (others + reserved).next_power_of_two() < need.next_power_of_two();
     let k = (need as u64).next_power_of_two().trailing_zeros().max(4);
     if k > MAX_K {
         return None;
@@ -226,7 +227,7 @@ fn plan_with_lanes(
         lookups: cs.lookups().len(),
         degree,
     };
-    Some((plan, cost, proof))
+    Some((plan, cost, proof, freivalds_bound))
 }
 
 /// The plan of `model` for the choices already in `shape` (lanes, Freivalds width, where the
@@ -270,7 +271,7 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         shape.freivalds,
         shape.freivalds_banks,
     )
-    .map(|(p, _, _)| p)
+    .map(|(p, _, _, _)| p)
     .ok_or(PlanError::TooLarge)
 }
 
@@ -342,14 +343,50 @@ pub fn plan_and_cost(model: &QuantModel, privacy: Privacy) -> Result<(Plan, u64)
     check_shifts(model)?;
     let hashing = privacy.hashed_input || privacy.hashed_output;
     let widths: &[usize] = &FREIVALDS_WIDTHS;
-    let candidates = (1..=MAX_LANES)
+    let single: Vec<(Plan, u64, u64, bool)> = (1..=MAX_LANES)
         .flat_map(|lanes| [(lanes, false), (lanes, true)])
         .filter(|&(_, shared)| hashing || !shared)
         .flat_map(|(lanes, shared)| widths.iter().map(move |&w| (lanes, shared, w)))
-        .flat_map(|(lanes, shared, w)| FREIVALDS_BANKS.iter().map(move |&b| (lanes, shared, w, b)))
-        .filter(|&(_, _, w, b)| b == 1 || banks_allowed(w, privacy.weights))
-        .filter_map(|(lanes, shared, w, b)| plan_with_lanes(model, lanes, privacy, shared, w, b))
-        .filter(|(p, _, proof)| p.shape.freivalds_banks == 1 || *proof <= BANKED_PROOF_BUDGET);
+        .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w, 1))
+        .collect();
+    // banks only where the Freivalds rows set k (elsewhere they only add columns), and only
+    // while the proof stays within the budget
+    // (per width and hash placement, the three cheapest lane counts: the search stays a
+    // fraction of compile's time)
+    let mut bound: Vec<&(Plan, u64, u64, bool)> = single
+        .iter()
+        .filter(|c| c.3 && banks_allowed(c.0.shape.freivalds, privacy.weights))
+        .collect();
+    bound.sort_by_key(|c| (c.0.shape.freivalds, c.0.shape.shared_hash_columns, c.1));
+    let mut tried: std::collections::HashMap<(usize, bool), usize> = Default::default();
+    bound.retain(|c| {
+        let n = tried
+            .entry((c.0.shape.freivalds, c.0.shape.shared_hash_columns))
+            .or_default();
+        *n += 1;
+        *n <= 3
+    });
+    let banked: Vec<(Plan, u64, u64, bool)> = bound
+        .into_iter()
+        .flat_map(|c| {
+            let s = c.0.shape;
+            FREIVALDS_BANKS[1..].iter().filter_map(move |&b| {
+                plan_with_lanes(
+                    model,
+                    s.lanes,
+                    privacy,
+                    s.shared_hash_columns,
+                    s.freivalds,
+                    b,
+                )
+            })
+        })
+        .filter(|c| c.2 <= BANKED_PROOF_BUDGET)
+        .collect();
+    let candidates = single
+        .into_iter()
+        .chain(banked)
+        .map(|(p, cost, proof, _)| (p, cost, proof));
     let all: Vec<(Plan, u64, u64)> = candidates.collect();
     let cheapest = all.iter().map(|c| c.1).min().ok_or(PlanError::TooLarge)?;
     // proof size and verify time grow with every opened column: among plans within
