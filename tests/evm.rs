@@ -72,15 +72,7 @@ fn early_revert_gas(calldata: &[u8]) -> u64 {
 /// rejections. Returns (runtime bytes of one contract, parts, gas).
 fn check_model(name: &str, dir: &Path, input: &Path, t: &Path) -> (usize, usize, u64) {
     let evm_dir = t.join(format!("{name}.evm"));
-    let o = zkinfer(&[
-        "evm",
-        s(dir),
-        "-o",
-        s(&evm_dir),
-        "--solc",
-        s(&solc()),
-        "--insecure-dev-srs",
-    ]);
+    let o = evm_of(dir, &evm_dir);
     assert_eq!(o.status.code(), Some(0), "{name}: {}", describe(&o));
     let verifier = read_json(&evm_dir.join("verifier.json"));
     let commitment = read_json(&dir.join("commitment.json"));
@@ -351,15 +343,7 @@ fn private_weights_and_the_dev_srs_are_refused_a_contract() {
     let o = zkinfer(&["setup", s(&dir), "--insecure-dev-srs"]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = tmp.path().join("evm");
-    let o = zkinfer(&[
-        "evm",
-        s(&dir),
-        "-o",
-        s(&out),
-        "--solc",
-        s(&solc()),
-        "--insecure-dev-srs",
-    ]);
+    let o = evm_of(&dir, &out);
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("private weights"));
     assert!(!out.exists());
@@ -391,11 +375,11 @@ fn private_weights_and_the_dev_srs_are_refused_a_contract() {
     assert!(!out.exists());
 }
 
-/// `zkinfer evm` of the bundled mlp_tiny build (development SRS) into `out`.
-fn evm_of_mlp_tiny(out: &Path) -> std::process::Output {
+/// `zkinfer evm` of the build folder `dir` (development SRS allowed) into `out`.
+fn evm_of(dir: &Path, out: &Path) -> std::process::Output {
     zkinfer(&[
         "evm",
-        s(built("mlp_tiny")),
+        s(dir),
         "-o",
         s(out),
         "--solc",
@@ -410,7 +394,7 @@ fn evm_of_mlp_tiny(out: &Path) -> std::process::Output {
 fn golden_mlp_tiny_verifier_code_hash_is_stable() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("evm");
-    let o = evm_of_mlp_tiny(&out);
+    let o = evm_of(built("mlp_tiny"), &out);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let hash = read_json(&out.join("verifier.json"))["runtime_code_keccak256"]
         .as_str()
@@ -429,7 +413,7 @@ fn golden_mlp_tiny_verifier_code_hash_is_stable() {
         .iter()
         .map(|f| std::fs::read(out.join(f)).expect("read"))
         .collect();
-    let o = evm_of_mlp_tiny(&out);
+    let o = evm_of(built("mlp_tiny"), &out);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     for (f, b) in ["Verifier.sol", "Verifier.bin", "verifier.json"]
         .iter()
