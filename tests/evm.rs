@@ -349,15 +349,7 @@ fn private_weights_and_the_dev_srs_are_refused_a_contract() {
     assert!(!out.exists());
     let proof = tmp.path().join("p.json");
     let input = src.join("input.json");
-    let o = zkinfer(&[
-        "prove",
-        s(&dir),
-        "--input",
-        s(&input),
-        "-o",
-        s(&proof),
-        "--evm",
-    ]);
+    let o = prove_evm(&dir, &input, &proof);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let o = common::verify_build(&dir, &proof);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
@@ -373,6 +365,11 @@ fn private_weights_and_the_dev_srs_are_refused_a_contract() {
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("insecure development SRS"));
     assert!(!out.exists());
+}
+
+/// `zkinfer prove DIR --input INPUT -o OUT --evm`.
+fn prove_evm(dir: &Path, input: &Path, out: &Path) -> std::process::Output {
+    zkinfer(&["prove", s(dir), "--input", s(input), "-o", s(out), "--evm"])
 }
 
 /// `zkinfer evm` of the build folder `dir` (development SRS allowed) into `out`.
@@ -449,15 +446,7 @@ fn a_point_at_infinity_is_refused_natively_as_on_chain() {
     let dir = built("mlp_tiny");
     let proof = tmp.path().join("p.json");
     let input = model_dir("mlp_tiny").join("input.json");
-    let o = zkinfer(&[
-        "prove",
-        s(dir),
-        "--input",
-        s(&input),
-        "-o",
-        s(&proof),
-        "--evm",
-    ]);
+    let o = prove_evm(dir, &input, &proof);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let mut file: zkinfer::artifact::ProofFile =
         serde_json::from_slice(&std::fs::read(&proof).expect("read")).expect("proof");
