@@ -88,6 +88,28 @@ pub struct CircuitShape {
     /// weights only; omitted from JSON when 1).
     #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
     pub freivalds_banks: usize,
+    /// The function chip lays its rows out in the rescale chip's columns, below and between
+    /// the rescale rows (one row cursor), instead of seven advice columns and a range lookup
+    /// of its own (the plan does so where it does not raise `k`; omitted from JSON when
+    /// false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub func_in_rescale: bool,
+    /// The product chip lays its rows out in the rescale chip's columns likewise, instead of
+    /// three advice columns and a fixed column of its own (omitted from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub product_in_rescale: bool,
+    /// Whether the circuit has the dense chip (omitted from JSON when true): the plan leaves it
+    /// out when no layer uses it (every linear layer Freivalds-style, no max/argmax/gather).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub dense: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn one_usize() -> usize {
@@ -130,6 +152,9 @@ impl Default for CircuitShape {
             shared_hash_columns: false,
             freivalds: 0,
             freivalds_banks: 1,
+            func_in_rescale: false,
+            product_in_rescale: false,
+            dense: true,
         }
     }
 }
@@ -171,7 +196,7 @@ pub fn hash_rows(shape: &CircuitShape, input_len: usize, output_len: usize) -> u
 /// Columns of the model circuit.
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
-    dense: MatMulConfig,
+    dense: Option<MatMulConfig>,
     rescale: RescaleConfig,
     product: Option<ProductConfig>,
     func: Option<FuncConfig>,
@@ -183,7 +208,11 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The advice columns holding private weights (empty with fixed weights).
     pub fn weight_columns(&self) -> Vec<Column<Advice>> {
-        let mut v = self.dense.w.advice().to_vec();
+        let mut v: Vec<Column<Advice>> = self
+            .dense
+            .iter()
+            .flat_map(|d| d.w.advice().iter().copied())
+            .collect();
         for f in &self.freivalds {
             v.extend(f.w.advice());
         }
@@ -211,12 +240,24 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     let relu = ReluTable::configure(meta, shape.relu_bits);
     let instance = meta.instance_column();
     meta.enable_equality(instance);
-    let dense = MatMulConfig::configure(meta, shape.lanes, shape.private_weights);
+    let dense = shape
+        .dense
+        .then(|| MatMulConfig::configure(meta, shape.lanes, shape.private_weights));
     let rescale = RescaleConfig::configure(meta, range, relu, shape.remainder_limbs);
-    let product = shape.products.then(|| ProductConfig::configure(meta));
+    let product = shape.products.then(|| {
+        if shape.product_in_rescale {
+            ProductConfig::configure_in_rescale(meta, &rescale)
+        } else {
+            ProductConfig::configure(meta)
+        }
+    });
     let func = shape.funcs.then(|| {
         let table = FuncTable::configure(meta);
-        FuncConfig::configure(meta, range, table)
+        if shape.func_in_rescale {
+            FuncConfig::configure_in_rescale(meta, &rescale, table)
+        } else {
+            FuncConfig::configure(meta, range, table)
+        }
     });
     let poseidon = (shape.hashed_input || shape.hashed_output).then(|| {
         let bits = shape.range_bits + shape.relu_bits;
@@ -265,13 +306,16 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
 /// ([`RescaleConfig::gated_fixed`]).
 fn shared_hash_columns(
     meta: &mut ConstraintSystem<Fr>,
-    dense: &MatMulConfig,
+    dense: &Option<MatMulConfig>,
     rescale: &RescaleConfig,
     product: &Option<ProductConfig>,
     func: &Option<FuncConfig>,
 ) -> [Column<Advice>; 6] {
-    let mut eq: Vec<Column<Advice>> = vec![dense.x];
-    eq.extend(&dense.acc);
+    let mut eq: Vec<Column<Advice>> = vec![];
+    if let Some(d) = dense {
+        eq.push(d.x);
+        eq.extend(&d.acc);
+    }
     eq.extend([rescale.z, rescale.y, rescale.a]);
     if let Some(p) = product {
         eq.extend([p.a, p.b, p.c]);
@@ -283,6 +327,10 @@ fn shared_hash_columns(
     if let Some(f) = func {
         plain.extend(f.gated_columns());
     }
+    // a chip in the rescale chip's columns names them again: each column once
+    let mut seen = std::collections::HashSet::new();
+    eq.retain(|c| seen.insert(*c));
+    plain.retain(|c| seen.insert(*c));
     // equality roles first, from the equality-enabled columns
     let mut eq = eq.into_iter();
     let [s0, sq0, sq1]: [Column<Advice>; 3] =
@@ -446,14 +494,26 @@ impl ModelCircuit {
         } else {
             0
         };
+        let rescale = RescaleChip::construct(config.rescale.clone(), base + n_in);
+        // chips in the rescale columns take their rows from its cursor
+        let rows_of = |shared: bool| {
+            if shared {
+                rescale.rows()
+            } else {
+                zkinfer_circuits::Rows::new(base)
+            }
+        };
         let mut chips = Chips {
-            dense: MatMulChip::construct(config.dense.clone(), base),
-            rescale: RescaleChip::construct(config.rescale.clone(), base + n_in),
+            dense: config.dense.clone().map(|c| MatMulChip::construct(c, base)),
             product: config
                 .product
                 .clone()
-                .map(|c| ProductChip::construct(c, base)),
-            func: config.func.clone().map(|c| FuncChip::construct(c, base)),
+                .map(|c| ProductChip::construct_on(c, rows_of(self.shape.product_in_rescale))),
+            func: config
+                .func
+                .clone()
+                .map(|c| FuncChip::construct_on(c, rows_of(self.shape.func_in_rescale))),
+            rescale,
             freivalds: config
                 .freivalds
                 .iter()
@@ -670,5 +730,68 @@ mod tests {
             serde_json::from_str::<CircuitShape>(&json).expect("parse"),
             two
         );
+    }
+
+    /// The constraint-system descriptions of shapes made before chips could share the rescale
+    /// chip's columns are unchanged (the verifying key pins the description, so commitments
+    /// made before keep verifying): Keccak-256 of `cs.pinned()`'s text, recorded at 1f1e81c.
+    #[test]
+    fn shapes_from_before_chip_placement_keep_their_constraint_system() {
+        use sha3::{Digest, Keccak256};
+        let base = CircuitShape::default();
+        let shapes = [
+            ("default", base),
+            (
+                "funcs",
+                CircuitShape {
+                    funcs: true,
+                    ..base
+                },
+            ),
+            (
+                "products",
+                CircuitShape {
+                    products: true,
+                    ..base
+                },
+            ),
+            (
+                "everything",
+                CircuitShape {
+                    lanes: 3,
+                    remainder_limbs: 2,
+                    funcs: true,
+                    products: true,
+                    freivalds: 8,
+                    ..base
+                },
+            ),
+            (
+                "private weights and hashed input",
+                CircuitShape {
+                    funcs: true,
+                    private_weights: true,
+                    private_input: true,
+                    hashed_input: true,
+                    shared_hash_columns: true,
+                    freivalds: 4,
+                    ..base
+                },
+            ),
+        ];
+        let recorded = [
+            "9eddc05dd8390d9e84db7d17c9f6e9d92f7019ff1c1dc8e50997ccdf17536fc3",
+            "ef0cb890ff1e1424ae63b92b4dac39187dc47a8b217158200a624f676d562120",
+            "9bc04dfc0c732d149c695e7ff8a0185c3d7f17655081721d040b79c1bb2a54e0",
+            "e6b43a23680101410084951399d2a3d6b7a37849636f6ebf57564996c60b565e",
+            "a2a4e36e605d6e426b411479a40eadf5e20cbd33a846c28d306f9164378e02b8",
+        ];
+        for ((name, shape), want) in shapes.into_iter().zip(recorded) {
+            let mut cs = ConstraintSystem::<Fr>::default();
+            configure(&mut cs, shape);
+            let d = Keccak256::digest(format!("{:?}", cs.pinned()).as_bytes());
+            let got: String = d.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(got, want, "{name}: the constraint system changed");
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! the two chips run side by side in their own columns, the rescale columns also holding the
 //! public input rows; the tables take `2^B` and `2^R` rows. `k` is the smallest with
 //! `max(rows) + minimum_rows ≤ 2^k`. Among lane counts the plan picks the cheapest by
-//! `(advice + permutation + lookup columns) · 2^k`.
+//! `(advice + permutation + lookup columns) · 2^k`. The function and product chips go in the
+//! rescale chip's columns (their rows added to its rows) wherever that keeps `k`, and the
+//! dense chip is left out when no node has dense rows.
 
 use crate::circuit::{configure, CircuitShape};
 use crate::ops::Cost;
@@ -29,6 +31,14 @@ pub const FREIVALDS_BANKS: [usize; 3] = [1, 2, 4];
 /// within this (the performance issue's 4 KB target; measured, they also pay less than the
 /// estimate says once they push the proof past it: dw_separable at 4 banks was no faster).
 pub const BANKED_PROOF_BUDGET: u64 = 4096;
+/// Estimated proof bytes the plan aims for (the performance issue's 4 KB target): when the
+/// plans within [`PROOF_SLACK`] of the cheapest all exceed it, the cheapest plan that does not
+/// is taken if it proves at most [`PROOF_BUDGET_SECONDS`] slower.
+pub const PROOF_BUDGET: u64 = 4096;
+/// Extra estimated proving time a proof within [`PROOF_BUDGET`] may cost: small circuits
+/// (attention_tiny: 0.6 s) pay it for a smaller proof, large ones (tens of seconds, where it
+/// would take a much larger `k`) do not.
+pub const PROOF_BUDGET_SECONDS: f64 = 1.0;
 
 /// Errors of the plan stage.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +127,30 @@ pub struct Plan {
     pub degree: usize,
 }
 
+/// Which chips share the rescale chip's columns, and whether the dense chip is there
+/// ([`CircuitShape::func_in_rescale`], [`CircuitShape::product_in_rescale`],
+/// [`CircuitShape::dense`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sharing {
+    func: bool,
+    product: bool,
+    dense: bool,
+}
+
+impl Sharing {
+    fn of(shape: &CircuitShape) -> Self {
+        Self {
+            func: shape.func_in_rescale,
+            product: shape.product_in_rescale,
+            dense: shape.dense,
+        }
+    }
+}
+
+/// The plan for these choices; `sharing: None` lets it decide which chips share the rescale
+/// chip's columns (each where that does not raise `k`: fewer columns at the same size are
+/// cheaper to prove and give a smaller proof) and leave the dense chip out when nothing uses
+/// it.
 fn plan_with_lanes(
     model: &QuantModel,
     lanes: usize,
@@ -124,8 +158,9 @@ fn plan_with_lanes(
     shared_hash_columns: bool,
     freivalds: usize,
     banks: usize,
+    sharing: Option<Sharing>,
 ) -> Option<(Plan, u64, u64, bool)> {
-    let shape = CircuitShape {
+    let mut shape = CircuitShape {
         lanes,
         range_bits: model.table_bits,
         relu_bits: model.table_bits,
@@ -152,6 +187,9 @@ fn plan_with_lanes(
         shared_hash_columns,
         freivalds,
         freivalds_banks: banks,
+        func_in_rescale: false,
+        product_in_rescale: false,
+        dense: true,
     };
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
@@ -174,7 +212,6 @@ fn plan_with_lanes(
     } else {
         cost.freivalds_rows
     };
-    let product_rows = cost.product_rows.max(cost.func_rows);
     let func_table_rows = if shape.funcs {
         crate::ops::func::tables(&model.graph).len() + 1
     } else {
@@ -187,21 +224,61 @@ fn plan_with_lanes(
     } else {
         0
     };
-    let rescale_rows = input_rows + cost.rescale_rows + output_rows;
+    let own_rescale_rows = input_rows + cost.rescale_rows + output_rows;
     // a hashed input or output: the salts and values in the packing column, the sponges
     // beside it; in columns of their own, or above every other chip's rows in theirs
     let hash_rows = crate::circuit::hash_rows(&shape, model.input_len(), model.output_len());
     let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
-    let reserved = cs.minimum_rows();
-    let chip_rows = dense_rows.max(rescale_rows).max(product_rows);
-    let others = if shared_hash_columns {
-        (hash_rows + chip_rows).max(table_rows)
-    } else {
-        chip_rows.max(hash_rows).max(table_rows)
+    // rows of the rescale columns and of the product/function columns beside them
+    let rows_of = |s: Sharing| {
+        let mut rescale = own_rescale_rows;
+        let mut beside = 0;
+        for (shared, rows) in [(s.func, cost.func_rows), (s.product, cost.product_rows)] {
+            if shared {
+                rescale += rows;
+            } else {
+                beside = beside.max(rows);
+            }
+        }
+        (rescale, beside)
     };
-    let need = others.max(freivalds_rows) + reserved;
+    let need_of = |s: Sharing, reserved: usize| {
+        let (rescale_rows, beside) = rows_of(s);
+        let chip_rows = dense_rows.max(rescale_rows).max(beside);
+        let others = if shared_hash_columns {
+            (hash_rows + chip_rows).max(table_rows)
+        } else {
+            chip_rows.max(hash_rows).max(table_rows)
+        };
+        (others + reserved, others.max(freivalds_rows) + reserved)
+    };
+    let sharing = sharing.unwrap_or_else(|| {
+        let reserved = cs.minimum_rows();
+        let k_of = |s: Sharing| need_of(s, reserved).1.next_power_of_two();
+        let mut s = Sharing {
+            func: false,
+            product: false,
+            dense: dense_rows > 0,
+        };
+        let k = k_of(s);
+        if shape.funcs && k_of(Sharing { func: true, ..s }) == k {
+            s.func = true;
+        }
+        if shape.products && k_of(Sharing { product: true, ..s }) == k {
+            s.product = true;
+        }
+        s
+    });
+    shape.func_in_rescale = sharing.func;
+    shape.product_in_rescale = sharing.product;
+    shape.dense = sharing.dense;
+    let mut cs = ConstraintSystem::<Fr>::default();
+    configure(&mut cs, shape);
+    let reserved = cs.minimum_rows();
+    let (rescale_rows, product_rows) = rows_of(sharing);
+    let (others, need) = need_of(sharing, reserved);
     // whether the Freivalds rows alone set k (only then can banks lower it)
-    let freivalds_bound = (others + reserved).next_power_of_two() < need.next_power_of_two();
+    let freivalds_bound = others.next_power_of_two() < need.next_power_of_two();
     let k = (need as u64).next_power_of_two().trailing_zeros().max(4);
     if k > MAX_K {
         return None;
@@ -244,6 +321,8 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         && FREIVALDS_BANKS.contains(&shape.freivalds_banks)
         && (shape.freivalds_banks == 1 || banks_allowed(shape.freivalds, shape.private_weights))
         && (hashing || !shape.shared_hash_columns)
+        && (shape.funcs || !shape.func_in_rescale)
+        && (shape.products || !shape.product_in_rescale)
         && (shape.private_input || !shape.hashed_input);
     if !valid {
         return Err(PlanError::NotAPlan(format!(
@@ -270,9 +349,21 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         shape.shared_hash_columns,
         shape.freivalds,
         shape.freivalds_banks,
+        Some(Sharing::of(shape)),
     )
     .map(|(p, _, _, _)| p)
     .ok_or(PlanError::TooLarge)
+    .and_then(|p| {
+        // without the dense chip, no node may need it (synthesis would fail)
+        if p.shape.dense || p.dense_rows == 0 {
+            Ok(p)
+        } else {
+            Err(PlanError::NotAPlan(format!(
+                "no dense chip, but {} dense rows",
+                p.dense_rows
+            )))
+        }
+    })
 }
 
 /// Several Freivalds banks: only with the chip, and with fixed weights (the private-weight
@@ -347,7 +438,7 @@ pub fn plan_and_cost(model: &QuantModel, privacy: Privacy) -> Result<(Plan, u64)
         .flat_map(|lanes| [(lanes, false), (lanes, true)])
         .filter(|&(_, shared)| hashing || !shared)
         .flat_map(|(lanes, shared)| widths.iter().map(move |&w| (lanes, shared, w)))
-        .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w, 1))
+        .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w, 1, None))
         .collect();
     // banks only where the Freivalds rows set k (elsewhere they only add columns), and only
     // while the proof stays within the budget
@@ -378,6 +469,7 @@ pub fn plan_and_cost(model: &QuantModel, privacy: Privacy) -> Result<(Plan, u64)
                     s.shared_hash_columns,
                     s.freivalds,
                     b,
+                    None,
                 )
             })
         })
@@ -387,17 +479,61 @@ pub fn plan_and_cost(model: &QuantModel, privacy: Privacy) -> Result<(Plan, u64)
         .into_iter()
         .chain(banked)
         .map(|(p, cost, proof, _)| (p, cost, proof));
-    let all: Vec<(Plan, u64, u64)> = candidates.collect();
+    let mut all: Vec<(Plan, u64, u64)> = candidates.collect();
     let cheapest = all.iter().map(|c| c.1).min().ok_or(PlanError::TooLarge)?;
     // proof size and verify time grow with every opened column: among plans within
     // PROOF_SLACK of the cheapest to prove, the smallest proof
     let within = cheapest.saturating_add(cheapest / PROOF_SLACK);
-    all.into_iter()
+    let best = all
+        .iter()
         .filter(|c| c.1 <= within)
         .min_by_key(|(p, cost, proof)| (*proof, *cost, p.shape.lanes))
+        .cloned()
+        .ok_or(PlanError::TooLarge)?;
+    if best.2 <= PROOF_BUDGET {
+        return Ok((best.0, best.1));
+    }
+    // over the budget: the cheapest plan within it, if it proves at most PROOF_BUDGET_SECONDS
+    // slower (estimated); chips may then share the rescale columns even where that raises k
+    let limit = cheapest.saturating_add((PROOF_BUDGET_SECONDS / SECONDS_PER_COST) as u64);
+    let shared: Vec<(Plan, u64, u64)> = all
+        .iter()
+        .filter(|c| c.1 <= limit)
+        .filter_map(|c| {
+            let s = c.0.shape;
+            let everything = Sharing {
+                func: s.funcs,
+                product: s.products,
+                dense: s.dense,
+            };
+            (everything != Sharing::of(&s))
+                .then(|| {
+                    plan_with_lanes(
+                        model,
+                        s.lanes,
+                        privacy,
+                        s.shared_hash_columns,
+                        s.freivalds,
+                        s.freivalds_banks,
+                        Some(everything),
+                    )
+                })
+                .flatten()
+                .map(|(p, cost, proof, _)| (p, cost, proof))
+        })
+        .collect();
+    all.extend(shared);
+    Ok(all
+        .into_iter()
+        .filter(|c| c.2 <= PROOF_BUDGET && c.1 <= limit)
+        .min_by_key(|(p, cost, proof)| (*cost, *proof, p.shape.lanes))
         .map(|(p, cost, _)| (p, cost))
-        .ok_or(PlanError::TooLarge)
+        .unwrap_or((best.0, best.1)))
 }
+
+/// Estimated proving seconds per unit of a plan's cost (2 cores; the fit `zkinfer inspect`
+/// reports, `0.35 s + cost · SECONDS_PER_COST`).
+pub(crate) const SECONDS_PER_COST: f64 = 1.15e-7;
 
 #[cfg(test)]
 mod tests;

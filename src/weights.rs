@@ -1,7 +1,8 @@
 //! # Private weights: the weight commitment and its per-proof link
 //!
-//! With `compile --weights private` the dense chip keeps every linear coefficient in advice
-//! columns (the "weight columns"; the max and argmax gadgets' own constants stay fixed), so the
+//! With `compile --weights private` the dense and Freivalds chips keep every linear
+//! coefficient in advice columns (the "weight columns", [`crate::circuit::ModelConfig::weight_columns`];
+//! the max and argmax gadgets' own constants stay fixed), so the
 //! verifying key depends only on the layout and the quantization (scales, tables). The weights are
 //! bound instead by a **weight commitment** the owner publishes in commitment.json: for every
 //! weight column `c`, the KZG commitment

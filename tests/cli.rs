@@ -244,6 +244,8 @@ fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
         "banks 3",
         "banks without the chip",
         "banks with private weights",
+        "function chip placed without one",
+        "product chip placed without one",
     ] {
         let mut c: Commitment =
             zkinfer::artifact::read_json(&p.dir.join("commitment.json"), COMMITMENT_FORMAT)
@@ -263,6 +265,15 @@ fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
                 shape.freivalds = 4;
                 shape.freivalds_banks = 2;
                 shape.private_weights = true;
+            }
+            // the circuit would be the same, under a second settings digest
+            "function chip placed without one" => {
+                shape.funcs = false;
+                shape.func_in_rescale = true;
+            }
+            "product chip placed without one" => {
+                shape.products = false;
+                shape.product_in_rescale = true;
             }
             "k" => c.body.settings.k = 200,
             _ => c.body.settings.table_bits = 0,

@@ -13,7 +13,7 @@ fn within(est: u64, real: u64, margin: f64) -> bool {
 
 #[test]
 fn inspect_names_each_layers_layout_and_estimates_key_and_proof_sizes() {
-    for (name, layout) in [("mlp_wide", "freivalds"), ("mlp_tiny", "dense")] {
+    for (name, layout) in [("mlp_wide", "freivalds"), ("mlp_tanh_softmax", "dense")] {
         let dir = built(name);
         let r = pipeline::inspect(dir).expect("inspect");
         assert!(!r.layers.is_empty());

@@ -30,6 +30,12 @@
 //! before proving).
 //!
 //! `configure` enables equality on `x` and `acc`.
+//!
+//! [`FuncConfig::configure_in_rescale`] lays the same rows out in the rescale chip's columns
+//! instead (`x → z`, `start → hi`, `lo_scale − 1 → lo`, `ℓ → u`, `f0 → neg`, `slope → a`,
+//! `acc → y`, `tag` in its fixed `half`), on rows where that chip's selector and sign lookup are
+//! off: `ℓ`'s range check is then the rescale chip's ungated lookup on `u` (the argument above
+//! is unchanged), and `lo`'s, on `2^(R−r) − 1 ∈ [0, 2^R)`, holds for every table row.
 
 use crate::{fixed::to_field, known_if, range::RangeTable, Wire};
 use halo2_proofs::{
@@ -159,6 +165,9 @@ pub struct FuncConfig {
     pub table: FuncTable,
     /// The range table `ℓ` is checked in (`R` bits).
     pub range: RangeTable,
+    /// Whether the `lo_scale` cell holds `2^(R−r) − 1` (in the rescale chip's range-checked
+    /// `lo` column, see [`FuncConfig::configure_in_rescale`]) instead of `2^(R−r)`.
+    lo_scale_minus_one: bool,
 }
 
 impl FuncConfig {
@@ -174,13 +183,70 @@ impl FuncConfig {
         meta.enable_equality(x);
         meta.enable_equality(acc);
         let tag = meta.fixed_column();
+        Self::gates(
+            meta,
+            [x, start, lo_scale, l, f0, slope, acc],
+            tag,
+            range,
+            table,
+            false,
+        )
+    }
+
+    /// Configures the chip in the rescale chip's columns, on rows where that chip is off
+    /// (callers give both chips one row cursor): `x → z`, `acc → y` (equality-enabled), `ℓ → u`
+    /// and `2^(R−r) − 1 → lo` (both checked in `[0, 2^R)` on every row by the rescale chip's
+    /// ungated range lookups: `ℓ`'s range check, and a true statement about the table's
+    /// `lo_scale ∈ [1, 2^R]`), `start → hi`, `f0 → neg`, `slope → a` (read by the rescale
+    /// chip's gates only where its selector is on, and by its sign lookup only where its
+    /// fixed `bound` is 1, which it sets only on its own rows), `tag` in its gated fixed
+    /// column `half`. A two-limb rescale's `v` (also range-checked) holds 0 on these rows.
+    /// Side effects: one complex selector, two gates, one lookup (no columns, no range
+    /// lookup of its own).
+    pub fn configure_in_rescale<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        rescale: &crate::rescale::RescaleConfig,
+        table: FuncTable,
+    ) -> Self {
+        let r = rescale;
+        Self::gates(
+            meta,
+            [r.z, r.hi, r.lo, r.u, r.neg, r.a, r.y],
+            r.gated_fixed()[0],
+            r.range,
+            table,
+            true,
+        )
+    }
+
+    /// The selector, the two gates, `ℓ`'s range lookup (in the chip's own columns) and the
+    /// table lookup over the given columns (`[x, start, lo_scale, ℓ, f0, slope, acc]`).
+    fn gates<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        [x, start, lo_scale, l, f0, slope, acc]: [Column<Advice>; 7],
+        tag: Column<Fixed>,
+        range: RangeTable,
+        table: FuncTable,
+        lo_scale_minus_one: bool,
+    ) -> Self {
         let q = meta.complex_selector();
         let two_big_r = Expression::Constant(crate::fixed::pow2::<F>(range.bits));
+        // the scale 2^(R−r) from its cell (which holds it less one in the rescale columns)
+        let scale = |v: Expression<F>| {
+            if lo_scale_minus_one {
+                v + Expression::Constant(F::ONE)
+            } else {
+                v
+            }
+        };
+        // (queries and lookups in the order of the chip's first version: the verifying key
+        // pins the constraint system's description, so a circuit in the chip's own columns
+        // keeps its key)
         meta.create_gate("ℓ = (x − start)·lo_scale", |m| {
             let q = m.query_selector(q);
             let [x, start, lo_scale, l] =
                 [x, start, lo_scale, l].map(|c| m.query_advice(c, Rotation::cur()));
-            vec![q * ((x - start) * lo_scale - l)]
+            vec![q * ((x - start) * scale(lo_scale) - l)]
         });
         meta.create_gate("acc = f0·2^R + slope·ℓ", |m| {
             let q = m.query_selector(q);
@@ -188,9 +254,13 @@ impl FuncConfig {
                 [f0, slope, l, acc].map(|c| m.query_advice(c, Rotation::cur()));
             vec![q * (acc - f0 * two_big_r.clone() - slope * l)]
         });
-        meta.lookup("func ℓ in [0, 2^R)", |m| {
-            vec![(m.query_advice(l, Rotation::cur()), range.values)]
-        });
+        if !lo_scale_minus_one {
+            // in its own columns `ℓ` needs its own range lookup; in the rescale chip's, `u`'s
+            // ungated one checks it
+            meta.lookup("func ℓ in [0, 2^R)", |m| {
+                vec![(m.query_advice(l, Rotation::cur()), range.values)]
+            });
+        }
         meta.lookup("func table (tag, start, lo_scale, f0, slope)", |m| {
             let q = m.query_selector(q);
             let tag_v = m.query_fixed(tag, Rotation::cur());
@@ -199,7 +269,7 @@ impl FuncConfig {
             vec![
                 (q.clone() * tag_v, table.tag),
                 (q.clone() * start, table.start),
-                (q.clone() * lo_scale, table.lo_scale),
+                (q.clone() * scale(lo_scale), table.lo_scale),
                 (q.clone() * f0, table.f0),
                 (q * slope, table.slope),
             ]
@@ -216,14 +286,20 @@ impl FuncConfig {
             q,
             table,
             range,
+            lo_scale_minus_one,
         }
     }
 
     /// The columns besides `x` and `acc` that only selector-gated gates and lookups read
     /// (`start`, `lo_scale`, `f0`, `slope`; not `ℓ`, whose range lookup is ungated): another
     /// chip may use them on rows where this one is off.
-    pub fn gated_columns(&self) -> [Column<Advice>; 4] {
-        [self.start, self.lo_scale, self.f0, self.slope]
+    pub fn gated_columns(&self) -> Vec<Column<Advice>> {
+        if self.lo_scale_minus_one {
+            // in the rescale chip's columns: `lo_scale` sits in its range-checked `lo`
+            vec![self.start, self.f0, self.slope]
+        } else {
+            vec![self.start, self.lo_scale, self.f0, self.slope]
+        }
     }
 
     /// Loads the function table (see [`FuncTable::load`]) for this chip's `R`.
@@ -295,7 +371,7 @@ pub trait FuncInstructions<F: PrimeField> {
 #[derive(Clone, Debug)]
 pub struct FuncChip<F: PrimeField> {
     config: FuncConfig,
-    next_row: usize,
+    rows: crate::Rows,
     _f: PhantomData<F>,
 }
 
@@ -304,9 +380,24 @@ impl<F: PrimeField> FuncChip<F> {
     pub fn construct(config: FuncConfig, first_row: usize) -> Self {
         Self {
             config,
-            next_row: first_row,
+            rows: crate::Rows::new(first_row),
             _f: PhantomData,
         }
+    }
+
+    /// Wraps a configuration taking its rows from `rows` (a cursor other chips laid out in the
+    /// same columns share).
+    pub fn construct_on(config: FuncConfig, rows: crate::Rows) -> Self {
+        Self {
+            config,
+            rows,
+            _f: PhantomData,
+        }
+    }
+
+    /// The chip's row cursor.
+    pub fn rows(&self) -> crate::Rows {
+        self.rows.clone()
     }
 }
 
@@ -321,8 +412,7 @@ impl<F: PrimeField> FuncInstructions<F> for FuncChip<F> {
         if tag == 0 || witness.is_some_and(|w| w.len() != x.len()) {
             return Err(Error::Synthesis);
         }
-        let start = self.next_row;
-        self.next_row += x.len();
+        let start = self.rows.take(x.len());
         let c = &self.config;
         layouter.assign_region(
             || format!("func tag {tag}: acc = f0·2^R + slope·ℓ"),
@@ -337,7 +427,10 @@ impl<F: PrimeField> FuncInstructions<F> for FuncChip<F> {
                         xi.copy_to(&mut region, c.x, row);
                         for (col, v) in [
                             (c.start, w.map(|w| w.start)),
-                            (c.lo_scale, w.map(|w| w.lo_scale)),
+                            (
+                                c.lo_scale,
+                                w.map(|w| w.lo_scale - i64::from(c.lo_scale_minus_one)),
+                            ),
                             (c.l, w.map(|w| w.l)),
                             (c.f0, w.map(|w| w.f0)),
                             (c.slope, w.map(|w| w.slope)),
@@ -406,132 +499,175 @@ mod tests {
             .expect("segment")
     }
 
+    /// The chip in its own columns, and in a (two-limb) rescale chip's.
+    const PLACEMENTS: [bool; 2] = [false, true];
+
+    fn honest(tag: u64, shared: bool, xs: Vec<i64>) -> FuncCircuit {
+        FuncCircuit::honest(R, table(), tag, xs).in_rescale(shared)
+    }
+
+    /// The lookup that range-checks `ℓ`: the chip's own, or the rescale chip's on `u`.
+    fn range_check(shared: bool) -> &'static str {
+        if shared {
+            "rescale remainder (scaled low limb)"
+        } else {
+            "func ℓ in"
+        }
+    }
+
     #[test]
     fn interpolation_matches_reference_and_is_exact_on_lines() {
-        let xs = vec![-64, -33, -17, -1, 0, 3, 5, 16, 33, 63];
-        let c = FuncCircuit::honest(R, table(), 1, xs.clone());
-        for (x, w) in xs.iter().zip(&c.witness) {
-            let s = segment_of(1, *x);
-            assert_eq!(w.start, s.start);
-            assert_eq!(w.l, (x - s.start) << (R - s.r));
-            assert!((0..1 << R).contains(&w.l));
-            assert_eq!(w.acc, w.f0 * 32 + w.slope * w.l);
-            // the interpolation, exactly: f0 + slope·(x − start)/2^r at scale 2^R
-            assert_eq!(
-                w.acc * (1 << s.r),
-                (s.f0 * (1 << s.r) + s.slope * (x - s.start)) << R
-            );
+        for shared in PLACEMENTS {
+            let xs = vec![-64, -33, -17, -1, 0, 3, 5, 16, 33, 63];
+            let c = honest(1, shared, xs.clone());
+            for (x, w) in xs.iter().zip(&c.witness) {
+                let s = segment_of(1, *x);
+                assert_eq!(w.start, s.start);
+                assert_eq!(w.l, (x - s.start) << (R - s.r));
+                assert!((0..1 << R).contains(&w.l));
+                assert_eq!(w.acc, w.f0 * 32 + w.slope * w.l);
+                // the interpolation, exactly: f0 + slope·(x − start)/2^r at scale 2^R
+                assert_eq!(
+                    w.acc * (1 << s.r),
+                    (s.f0 * (1 << s.r) + s.slope * (x - s.start)) << R
+                );
+            }
+            MockRun::new().k(7).run(&c);
+            // on a line the interpolation is exact: acc = 2^R·x
+            let id = honest(2, shared, xs.clone());
+            for (x, w) in xs.iter().zip(&id.witness) {
+                assert_eq!(w.acc, 32 * x);
+            }
+            MockRun::new().k(7).run(&id);
         }
-        MockRun::new().k(7).run(&c);
-        // on a line the interpolation is exact: acc = 2^R·x
-        let id = FuncCircuit::honest(R, table(), 2, xs.clone());
-        for (x, w) in xs.iter().zip(&id.witness) {
-            assert_eq!(w.acc, 32 * x);
-        }
-        MockRun::new().k(7).run(&id);
     }
 
     #[test]
     fn a_wrong_segment_value_is_caught_by_the_table() {
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![5, 33]);
-        c.witness[1].f0 += 1;
-        c.witness[1].acc += 32;
-        MockRun::new().k(7).expect_failure("func table").run(&c);
-        // another variant's segment holding the same x
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![5, 33]);
-        c.witness[1] = FuncCircuit::honest(R, table(), 2, vec![33]).witness[0];
-        MockRun::new().k(7).expect_failure("func table").run(&c);
+        for shared in PLACEMENTS {
+            let mut c = honest(1, shared, vec![5, 33]);
+            c.witness[1].f0 += 1;
+            c.witness[1].acc += 32;
+            MockRun::new().k(7).expect_failure("func table").run(&c);
+            // another variant's segment holding the same x
+            let mut c = honest(1, shared, vec![5, 33]);
+            c.witness[1] = honest(2, shared, vec![33]).witness[0];
+            MockRun::new().k(7).expect_failure("func table").run(&c);
+        }
     }
 
     #[test]
     fn a_neighbouring_segment_is_caught_by_the_range_check() {
-        // x = 5 lies in [4, 8); claiming [0, 4) gives ℓ = 5·2^3 = 40 ≥ 2^R
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![5]);
-        let s = segment_of(1, 0);
-        let w = &mut c.witness[0];
-        *w = FuncWitness {
-            start: s.start,
-            lo_scale: 1 << (R - s.r),
-            l: (5 - s.start) << (R - s.r),
-            f0: s.f0,
-            slope: s.slope,
-            acc: 0,
-        };
-        w.acc = w.f0 * 32 + w.slope * w.l;
-        MockRun::new().k(7).expect_failure("func ℓ in").run(&c);
-        // and below: x = 3 in [0, 4) claimed in [4, 8) gives a negative ℓ
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![3]);
-        let s = segment_of(1, 4);
-        let w = &mut c.witness[0];
-        w.start = s.start;
-        w.f0 = s.f0;
-        w.slope = s.slope;
-        w.l = (3 - s.start) << (R - s.r);
-        w.acc = w.f0 * 32 + w.slope * w.l;
-        MockRun::new().k(7).expect_failure("func ℓ in").run(&c);
+        for shared in PLACEMENTS {
+            // x = 5 lies in [4, 8); claiming [0, 4) gives ℓ = 5·2^3 = 40 ≥ 2^R
+            let mut c = honest(1, shared, vec![5]);
+            let s = segment_of(1, 0);
+            let w = &mut c.witness[0];
+            *w = FuncWitness {
+                start: s.start,
+                lo_scale: 1 << (R - s.r),
+                l: (5 - s.start) << (R - s.r),
+                f0: s.f0,
+                slope: s.slope,
+                acc: 0,
+            };
+            w.acc = w.f0 * 32 + w.slope * w.l;
+            MockRun::new()
+                .k(7)
+                .expect_failure(range_check(shared))
+                .run(&c);
+            // and below: x = 3 in [0, 4) claimed in [4, 8) gives a negative ℓ
+            let mut c = honest(1, shared, vec![3]);
+            let s = segment_of(1, 4);
+            let w = &mut c.witness[0];
+            w.start = s.start;
+            w.f0 = s.f0;
+            w.slope = s.slope;
+            w.l = (3 - s.start) << (R - s.r);
+            w.acc = w.f0 * 32 + w.slope * w.l;
+            MockRun::new()
+                .k(7)
+                .expect_failure(range_check(shared))
+                .run(&c);
+        }
     }
 
     #[test]
     fn a_wider_segment_than_the_table_has_is_caught() {
-        // x = 7 in [4, 8) (lo_scale 8): claiming lo_scale 1 keeps ℓ = 3 in range, but no row
-        // of the table has that (start, lo_scale)
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![7]);
-        let w = &mut c.witness[0];
-        w.lo_scale = 1;
-        w.l = 3;
-        w.acc = w.f0 * 32 + w.slope * w.l;
-        MockRun::new().k(7).expect_failure("func table").run(&c);
+        for shared in PLACEMENTS {
+            // x = 7 in [4, 8) (lo_scale 8): claiming lo_scale 1 keeps ℓ = 3 in range, but no row
+            // of the table has that (start, lo_scale)
+            let mut c = honest(1, shared, vec![7]);
+            let w = &mut c.witness[0];
+            w.lo_scale = 1;
+            w.l = 3;
+            w.acc = w.f0 * 32 + w.slope * w.l;
+            MockRun::new().k(7).expect_failure("func table").run(&c);
+        }
     }
 
     #[test]
     fn a_wrong_position_or_interpolation_breaks_the_gates() {
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![-17, 5]);
-        c.witness[0].acc += 1;
-        MockRun::new()
-            .k(7)
-            .expect_failure("acc = f0·2^R + slope·ℓ")
-            .run(&c);
-        // ℓ that is not (x − start)·lo_scale, with acc consistent with it
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![5]);
-        let w = &mut c.witness[0];
-        w.l += 1;
-        w.acc = w.f0 * 32 + w.slope * w.l;
-        MockRun::new()
-            .k(7)
-            .expect_failure("ℓ = (x − start)·lo_scale")
-            .run(&c);
+        for shared in PLACEMENTS {
+            let mut c = honest(1, shared, vec![-17, 5]);
+            c.witness[0].acc += 1;
+            MockRun::new()
+                .k(7)
+                .expect_failure("acc = f0·2^R + slope·ℓ")
+                .run(&c);
+            // ℓ that is not (x − start)·lo_scale, with acc consistent with it
+            let mut c = honest(1, shared, vec![5]);
+            let w = &mut c.witness[0];
+            w.l += 1;
+            w.acc = w.f0 * 32 + w.slope * w.l;
+            MockRun::new()
+                .k(7)
+                .expect_failure("ℓ = (x − start)·lo_scale")
+                .run(&c);
+        }
     }
 
     #[test]
     fn an_input_outside_the_table_cannot_be_proved() {
-        // x = 64: in no segment, so no honest witness; the last segment's row fails the range
-        assert!(!table().iter().any(|s| s.tag == 1 && s.contains(64)));
-        let last = segment_of(1, 63);
-        assert!(FuncWitness::compute(64, R, &last).is_none());
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![63]);
-        c.x = vec![64];
-        c.witness[0].l = (64 - last.start) << (R - last.r);
-        c.witness[0].acc = c.witness[0].f0 * 32 + c.witness[0].slope * c.witness[0].l;
-        MockRun::new().k(7).expect_failure("func ℓ in").run(&c);
+        for shared in PLACEMENTS {
+            // x = 64: in no segment, so no honest witness; the last segment's row fails the range
+            assert!(!table().iter().any(|s| s.tag == 1 && s.contains(64)));
+            let last = segment_of(1, 63);
+            assert!(FuncWitness::compute(64, R, &last).is_none());
+            let mut c = honest(1, shared, vec![63]);
+            c.x = vec![64];
+            c.witness[0].l = (64 - last.start) << (R - last.r);
+            c.witness[0].acc = c.witness[0].f0 * 32 + c.witness[0].slope * c.witness[0].l;
+            MockRun::new()
+                .k(7)
+                .expect_failure(range_check(shared))
+                .run(&c);
+        }
     }
 
     #[test]
     fn overlapping_or_too_wide_segments_are_refused() {
-        assert!(check_segments(&table(), R).is_ok());
-        let mut t = table();
-        t[4].r = 3; // [0, 8) overlaps [4, 8)
-        assert!(check_segments(&t, R).unwrap_err().contains("overlap"));
-        assert!(check_segments(&table(), 4).is_err()); // 2^5 > 2^4
-        let mut t = table();
-        t[0].tag = 0;
-        assert!(check_segments(&t, R).is_err());
-        let mut c = FuncCircuit::honest(R, table(), 1, vec![5]);
-        c.segments[4].r = 3;
-        assert!(
-            halo2_proofs::dev::MockProver::run(7, &c, crate::testing::HasInstances::instances(&c))
+        for shared in PLACEMENTS {
+            assert!(check_segments(&table(), R).is_ok());
+            let mut t = table();
+            t[4].r = 3; // [0, 8) overlaps [4, 8)
+            assert!(check_segments(&t, R).unwrap_err().contains("overlap"));
+            assert!(check_segments(&table(), 4).is_err()); // 2^5 > 2^4
+            let mut t = table();
+            t[0].tag = 0;
+            assert!(check_segments(&t, R).is_err());
+            let mut c = honest(1, shared, vec![5]);
+            c.segments[4].r = 3;
+            assert!(
+                halo2_proofs::dev::MockProver::run(
+                    7,
+                    &c,
+                    crate::testing::HasInstances::instances(&c)
+                )
                 .is_err(),
-            "the table loader refuses overlapping segments"
-        );
+                "the table loader refuses overlapping segments"
+            );
+        }
     }
 
     /// Every advice cell of a function-table lookup (input, segment start, scaled offset,
@@ -539,16 +675,18 @@ mod tests {
     /// range, is caught, for both tags of the shared table.
     #[test]
     fn under_constraint_search_finds_no_free_cell() {
-        use crate::search::Search;
-        use crate::testing::HasInstances;
-        for tag in [1, 2] {
-            let c = FuncCircuit::honest(R, table(), tag, vec![-64, -17, 0, 5, 33, 63]);
-            let r = Search::new(7, c.instances())
-                .full_range_bits(R)
-                .run(&c, |_, _| true)
-                .printed(&format!("func table, tag {tag}"));
-            assert!(r.survivors.is_empty(), "{}", r.describe());
-            assert!(r.searched >= 18);
+        for shared in PLACEMENTS {
+            use crate::search::Search;
+            use crate::testing::HasInstances;
+            for tag in [1, 2] {
+                let c = honest(tag, shared, vec![-64, -17, 0, 5, 33, 63]);
+                let r = Search::new(7, c.instances())
+                    .full_range_bits(R)
+                    .run(&c, |_, _| true)
+                    .printed(&format!("func table, tag {tag}"));
+                assert!(r.survivors.is_empty(), "{}", r.describe());
+                assert!(r.searched >= 18);
+            }
         }
     }
 }

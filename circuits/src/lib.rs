@@ -73,6 +73,31 @@ impl<F: Field> Wire<F> {
     }
 }
 
+/// A row cursor. Chips keep their own (region offsets are absolute rows under halo2-axiom's
+/// `SimpleFloorPlanner`); chips that lay their rows out in the same columns share one, so
+/// their rows never overlap (clones share the cursor).
+#[derive(Clone, Debug)]
+pub struct Rows(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Rows {
+    /// A cursor at `first_row`.
+    pub fn new(first_row: usize) -> Self {
+        Self(std::rc::Rc::new(std::cell::Cell::new(first_row)))
+    }
+
+    /// The next free row.
+    pub fn next(&self) -> usize {
+        self.0.get()
+    }
+
+    /// Takes `n` rows; returns the first.
+    pub fn take(&self, n: usize) -> usize {
+        let start = self.0.get();
+        self.0.set(start + n);
+        start
+    }
+}
+
 /// `Value::known` of `v` when a witness is present, else `Value::unknown()`.
 pub fn known_if<F: Field, T>(witness: Option<T>, f: impl FnOnce(T) -> F) -> Value<F> {
     match witness {

@@ -43,6 +43,28 @@ impl ProductConfig {
             meta.enable_equality(col);
         }
         let k = meta.fixed_column();
+        Self::gate(meta, [a, b, c], k)
+    }
+
+    /// Configures the chip in the rescale chip's columns, on rows where that chip is off
+    /// (callers give both chips one row cursor): `a → z`, `b → y`, `c → a` (all
+    /// equality-enabled, read by the rescale chip's gates only where its selector is on), `k`
+    /// in its gated fixed column `half`. The rescale chip's ungated range lookups see its
+    /// limb columns `u`, `lo` (and `v`) at 0 on these rows, which the range table holds.
+    /// Side effects: one selector, one gate (no columns).
+    pub fn configure_in_rescale<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        rescale: &crate::rescale::RescaleConfig,
+    ) -> Self {
+        let r = rescale;
+        Self::gate(meta, [r.z, r.y, r.a], r.gated_fixed()[0])
+    }
+
+    fn gate<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        [a, b, c]: [Column<Advice>; 3],
+        k: Column<Fixed>,
+    ) -> Self {
         let q = meta.selector();
         meta.create_gate("c = k·a·b", |m| {
             let q = m.query_selector(q);
@@ -80,7 +102,7 @@ pub trait ProductInstructions<F: PrimeField> {
 #[derive(Clone, Debug)]
 pub struct ProductChip<F: PrimeField> {
     config: ProductConfig,
-    next_row: usize,
+    rows: crate::Rows,
     _f: PhantomData<F>,
 }
 
@@ -89,9 +111,24 @@ impl<F: PrimeField> ProductChip<F> {
     pub fn construct(config: ProductConfig, first_row: usize) -> Self {
         Self {
             config,
-            next_row: first_row,
+            rows: crate::Rows::new(first_row),
             _f: PhantomData,
         }
+    }
+
+    /// Wraps a configuration taking its rows from `rows` (a cursor other chips laid out in the
+    /// same columns share).
+    pub fn construct_on(config: ProductConfig, rows: crate::Rows) -> Self {
+        Self {
+            config,
+            rows,
+            _f: PhantomData,
+        }
+    }
+
+    /// The chip's row cursor.
+    pub fn rows(&self) -> crate::Rows {
+        self.rows.clone()
     }
 }
 
@@ -113,8 +150,7 @@ impl<F: PrimeField> ProductInstructions<F> for ProductChip<F> {
         if witness.is_some_and(|w| w.len() != n) {
             return Err(Error::Synthesis);
         }
-        let start = self.next_row;
-        self.next_row += n;
+        let start = self.rows.take(n);
         let col = self.config.c;
         layouter.assign_region(
             || "free witness cells",
@@ -139,8 +175,7 @@ impl<F: PrimeField> ProductInstructions<F> for ProductChip<F> {
         if e >= 63 || witness.is_some_and(|w| w.len() != pairs.len()) {
             return Err(Error::Synthesis);
         }
-        let start = self.next_row;
-        self.next_row += pairs.len();
+        let start = self.rows.take(pairs.len());
         let c = &self.config;
         layouter.assign_region(
             || format!("products c = 2^{e}·a·b"),
@@ -169,35 +204,44 @@ mod tests {
 
     #[test]
     fn products_match_reference_at_any_alignment() {
-        for e in [0, 3] {
-            let c = ProductCircuit::honest(vec![3, -7, 0, 2047], vec![-5, -9, 11, 2047], e);
-            assert_eq!(c.c[0], -15 << e);
-            MockRun::new().k(5).run(&c);
+        for shared in [false, true] {
+            for e in [0, 3] {
+                let c = ProductCircuit::honest(vec![3, -7, 0, 2047], vec![-5, -9, 11, 2047], e)
+                    .in_rescale(shared);
+                assert_eq!(c.c[0], -15 << e);
+                MockRun::new().k(5).run(&c);
+            }
         }
     }
 
     #[test]
     fn a_wrong_product_is_caught() {
-        for delta in [1, -1] {
-            let mut c = ProductCircuit::honest(vec![3, -7], vec![-5, -9], 1);
-            c.c[1] += delta;
-            MockRun::new().k(5).expect_failure("c = k·a·b").run(&c);
+        for shared in [false, true] {
+            for delta in [1, -1] {
+                let mut c = ProductCircuit::honest(vec![3, -7], vec![-5, -9], 1).in_rescale(shared);
+                c.c[1] += delta;
+                MockRun::new().k(5).expect_failure("c = k·a·b").run(&c);
+            }
         }
     }
 
     /// Every advice cell (factors copied in, the product) changed alone over a neighbourhood
-    /// and small values over their whole range is caught.
+    /// and small values over their whole range is caught, in the chip's own columns and in a
+    /// rescale chip's (where its limb columns hold 0 on these rows).
     #[test]
     fn under_constraint_search_finds_no_free_cell() {
         use crate::search::Search;
         use crate::testing::HasInstances;
-        for e in [0, 3] {
-            let c = ProductCircuit::honest(vec![3, -7, 0, 200], vec![-5, -9, 11, 3], e);
-            let r = Search::new(5, c.instances())
-                .run(&c, |_, _| true)
-                .printed(&format!("product, e = {e}"));
-            assert!(r.survivors.is_empty(), "{}", r.describe());
-            assert!(r.searched >= 12);
+        for shared in [false, true] {
+            for e in [0, 3] {
+                let c = ProductCircuit::honest(vec![3, -7, 0, 200], vec![-5, -9, 11, 3], e)
+                    .in_rescale(shared);
+                let r = Search::new(5, c.instances())
+                    .run(&c, |_, _| true)
+                    .printed(&format!("product, e = {e}, in rescale columns: {shared}"));
+                assert!(r.survivors.is_empty(), "{}", r.describe());
+                assert!(r.searched >= 12);
+            }
         }
     }
 }

@@ -282,7 +282,7 @@ pub trait RescaleInstructions<F: PrimeField> {
 #[derive(Clone, Debug)]
 pub struct RescaleChip<F: PrimeField> {
     config: RescaleConfig,
-    next_row: usize,
+    rows: crate::Rows,
     _f: PhantomData<F>,
 }
 
@@ -292,14 +292,29 @@ impl<F: PrimeField> RescaleChip<F> {
     pub fn construct(config: RescaleConfig, first_row: usize) -> Self {
         Self {
             config,
-            next_row: first_row,
+            rows: crate::Rows::new(first_row),
             _f: PhantomData,
         }
     }
 
+    /// Wraps a configuration taking its rows from `rows` (a cursor other chips laid out in the
+    /// same columns share).
+    pub fn construct_on(config: RescaleConfig, rows: crate::Rows) -> Self {
+        Self {
+            config,
+            rows,
+            _f: PhantomData,
+        }
+    }
+
+    /// The chip's row cursor.
+    pub fn rows(&self) -> crate::Rows {
+        self.rows.clone()
+    }
+
     /// The next free row.
     pub fn next_row(&self) -> usize {
-        self.next_row
+        self.rows.next()
     }
 }
 
@@ -312,8 +327,7 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
         bounded: bool,
         witness: Option<&[RescaleWitness]>,
     ) -> Result<Vec<Rescaled<F>>, Error> {
-        let start = self.next_row;
-        self.next_row += z.len();
+        let start = self.rows.take(z.len());
         let c = &self.config;
         let big_r = c.range.bits;
         let limbs = if c.v.is_some() { 2 } else { 1 };

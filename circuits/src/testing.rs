@@ -285,6 +285,9 @@ pub struct ProductCircuit {
     pub e: u32,
     /// Claimed products (tamper freely); the public output.
     pub c: Vec<i64>,
+    /// The chip in a rescale chip's columns
+    /// ([`crate::product::ProductConfig::configure_in_rescale`]).
+    pub in_rescale: bool,
 }
 
 impl ProductCircuit {
@@ -292,7 +295,18 @@ impl ProductCircuit {
     pub fn honest(a: Vec<i64>, b: Vec<i64>, e: u32) -> Self {
         let pairs: Vec<(i64, i64)> = a.iter().copied().zip(b.iter().copied()).collect();
         let c = crate::product::products(&pairs, e).expect("small test data");
-        Self { a, b, e, c }
+        Self {
+            a,
+            b,
+            e,
+            c,
+            in_rescale: false,
+        }
+    }
+
+    /// The same circuit with the chip in a rescale chip's columns (or not).
+    pub fn in_rescale(self, in_rescale: bool) -> Self {
+        Self { in_rescale, ..self }
     }
 }
 
@@ -312,11 +326,12 @@ impl HasInstances for ProductCircuit {
 impl Circuit<Fr> for ProductCircuit {
     type Config = (
         crate::product::ProductConfig,
+        Option<crate::rescale::RescaleConfig>,
         Column<Advice>,
         Column<Instance>,
     );
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    type Params = bool;
 
     fn without_witnesses(&self) -> Self {
         Self {
@@ -324,19 +339,42 @@ impl Circuit<Fr> for ProductCircuit {
             ..self.clone()
         }
     }
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+    fn params(&self) -> bool {
+        self.in_rescale
+    }
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, in_rescale: bool) -> Self::Config {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let x = meta.advice_column();
         meta.enable_equality(x);
-        (crate::product::ProductConfig::configure(meta), x, instance)
+        if in_rescale {
+            let range = RangeTable::configure(meta, 3);
+            let relu = crate::relu::ReluTable::configure(meta, 3);
+            let rescale = crate::rescale::RescaleConfig::configure(meta, range, relu, 2);
+            let product = crate::product::ProductConfig::configure_in_rescale(meta, &rescale);
+            (product, Some(rescale), x, instance)
+        } else {
+            (
+                crate::product::ProductConfig::configure(meta),
+                None,
+                x,
+                instance,
+            )
+        }
+    }
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+        Self::configure_with_params(meta, false)
     }
     fn synthesize(
         &self,
-        (config, x, instance): Self::Config,
+        (config, rescale, x, instance): Self::Config,
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), Error> {
         use crate::product::{ProductChip, ProductInstructions};
+        if let Some(r) = &rescale {
+            r.range.load(&mut layouter)?;
+            r.relu.load(&mut layouter)?;
+        }
         let n = self.a.len();
         let inputs = load_instance(&mut layouter, instance, x, 2 * n)?;
         let pairs: Vec<_> = (0..n).map(|i| (inputs[i], inputs[n + i])).collect();
@@ -363,6 +401,8 @@ pub struct FuncCircuit {
     pub x: Vec<i64>,
     /// Per-element witness (tamper freely); `acc` is the public output.
     pub witness: Vec<crate::func::FuncWitness>,
+    /// The chip in a rescale chip's columns ([`crate::func::FuncConfig::configure_in_rescale`]).
+    pub in_rescale: bool,
 }
 
 impl FuncCircuit {
@@ -389,7 +429,13 @@ impl FuncCircuit {
             tag,
             x,
             witness,
+            in_rescale: false,
         }
+    }
+
+    /// The same circuit with the chip in a rescale chip's columns (or not).
+    pub fn in_rescale(self, in_rescale: bool) -> Self {
+        Self { in_rescale, ..self }
     }
 }
 
@@ -406,9 +452,14 @@ impl HasInstances for FuncCircuit {
 }
 
 impl Circuit<Fr> for FuncCircuit {
-    type Config = (crate::func::FuncConfig, Column<Advice>, Column<Instance>);
+    type Config = (
+        crate::func::FuncConfig,
+        Option<crate::rescale::RescaleConfig>,
+        Column<Advice>,
+        Column<Instance>,
+    );
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = u32;
+    type Params = (u32, bool);
 
     fn without_witnesses(&self) -> Self {
         Self {
@@ -416,32 +467,42 @@ impl Circuit<Fr> for FuncCircuit {
             ..self.clone()
         }
     }
-    fn params(&self) -> u32 {
-        self.range_bits
+    fn params(&self) -> (u32, bool) {
+        (self.range_bits, self.in_rescale)
     }
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, range_bits: u32) -> Self::Config {
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        (range_bits, in_rescale): (u32, bool),
+    ) -> Self::Config {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let x = meta.advice_column();
         meta.enable_equality(x);
         let range = RangeTable::configure(meta, range_bits);
         let table = crate::func::FuncTable::configure(meta);
-        (
-            crate::func::FuncConfig::configure(meta, range, table),
-            x,
-            instance,
-        )
+        if in_rescale {
+            let relu = crate::relu::ReluTable::configure(meta, range_bits);
+            let rescale = crate::rescale::RescaleConfig::configure(meta, range, relu, 2);
+            let func = crate::func::FuncConfig::configure_in_rescale(meta, &rescale, table);
+            (func, Some(rescale), x, instance)
+        } else {
+            let func = crate::func::FuncConfig::configure(meta, range, table);
+            (func, None, x, instance)
+        }
     }
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
-        Self::configure_with_params(meta, 4)
+        Self::configure_with_params(meta, (4, false))
     }
     fn synthesize(
         &self,
-        (config, x, instance): Self::Config,
+        (config, rescale, x, instance): Self::Config,
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), Error> {
         use crate::func::{FuncChip, FuncInstructions};
         config.range.load(&mut layouter)?;
+        if let Some(r) = &rescale {
+            r.relu.load(&mut layouter)?;
+        }
         config.load_table(&mut layouter, &self.segments)?;
         let n = self.x.len();
         let inputs = load_instance(&mut layouter, instance, x, n)?;

@@ -69,9 +69,18 @@ fn print_report(r: &InspectReport) {
             l.op
         );
     }
+    let mut hosted = vec!["the input"];
+    if r.func_in_rescale {
+        hosted.push("the function rows");
+    }
+    if r.product_in_rescale {
+        hosted.push("the product rows");
+    }
+    let in_rescale = |yes: bool| if yes { " (in the rescale columns)" } else { "" };
     println!(
-        "rows: dense {} · freivalds {}{} · rescale {} (with the input) · product {} · function {} · tables {}",
+        "rows: dense {}{} · freivalds {}{} · rescale {} (with {}) · product {}{} · function {}{} · tables {}",
         r.rows.dense,
+        if r.dense_chip { "" } else { " (no dense chip)" },
         r.rows.freivalds,
         if r.freivalds_banks > 1 {
             format!(" (in {} banks side by side)", r.freivalds_banks)
@@ -79,8 +88,11 @@ fn print_report(r: &InspectReport) {
             String::new()
         },
         r.rows.rescale,
+        hosted.join(", "),
         r.rows.product,
+        in_rescale(r.product_in_rescale),
         r.rows.func,
+        in_rescale(r.func_in_rescale),
         r.table_rows
     );
     println!(

@@ -234,7 +234,7 @@ impl<L: Layouter<Fr>> Synthesize<L> for ArgMax {
             .ok_or(Error::Synthesis)?;
         let zero_block =
             chips
-                .dense
+                .dense()?
                 .dense_structural(layouter, &[], &[vec![]], &[0], w.dense()?)?;
         let zero = *zero_block.first().ok_or(Error::Synthesis)?;
         let product = chips.product.as_mut().ok_or(Error::Synthesis)?;
@@ -247,9 +247,10 @@ impl<L: Layouter<Fr>> Synthesize<L> for ArgMax {
         let pairs: Vec<_> = s.iter().copied().zip(z.iter().copied()).collect();
         let sz = product.products(layouter, &pairs, 0, w.product()?)?;
         // Σ s − 1 = 0
-        let one = chips
-            .dense
-            .dense_structural(layouter, &s, &[vec![1; n]], &[-1], w.dense()?)?;
+        let one =
+            chips
+                .dense()?
+                .dense_structural(layouter, &s, &[vec![1; n]], &[-1], w.dense()?)?;
         equal.push((one.first().ok_or(Error::Synthesis)?.cell, zero.cell));
         // Σ s·z − m = 0
         let mut xs = sz.clone();
@@ -257,24 +258,24 @@ impl<L: Layouter<Fr>> Synthesize<L> for ArgMax {
         let mut ws = vec![1; n];
         ws.push(-1);
         let hit = chips
-            .dense
+            .dense()?
             .dense_structural(layouter, &xs, &[ws], &[0], w.dense()?)?;
         equal.push((hit.first().ok_or(Error::Synthesis)?.cell, zero.cell));
         // c = Σ j·s_j
         let idx: Vec<i64> = (0..n as i64).collect();
         let c = chips
-            .dense
+            .dense()?
             .dense_structural(layouter, &s, &[idx], &[0], w.dense()?)?;
         // t_j = Σ_{i > j} s_i, u_j = m − z_j − 1, v_j = t_j·u_j ≥ 0
         let t_rows: Vec<Vec<i64>> = (0..n)
             .map(|j| (0..n).map(|i| i64::from(i > j)).collect())
             .collect();
         let t = chips
-            .dense
+            .dense()?
             .dense_structural(layouter, &s, &t_rows, &vec![0; n], w.dense()?)?;
         let mut u = Vec::with_capacity(n);
         for zj in &z {
-            let d = chips.dense.dense_structural(
+            let d = chips.dense()?.dense_structural(
                 layouter,
                 &[m, *zj],
                 &[vec![1, -1]],

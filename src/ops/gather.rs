@@ -168,7 +168,7 @@ impl<L: Layouter<Fr>> Synthesize<L> for Gather<i64> {
         } else {
             let rows = vec![vec![]; consts.len()];
             chips
-                .dense
+                .dense()?
                 .dense(layouter, &[], &rows, &consts, w.dense()?)?
         }
         .into_iter();

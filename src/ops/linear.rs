@@ -416,7 +416,7 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
                 chip.check(layouter, &xs, &g.w, &g.bias, w.freivalds()?)?
             } else {
                 chips
-                    .dense
+                    .dense()?
                     .dense(layouter, &xs, &g.w, &g.bias, w.dense()?)?
             };
             for (&j, wire) in g.out.iter().zip(out) {

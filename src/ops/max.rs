@@ -195,7 +195,7 @@ impl<L: Layouter<Fr>> Synthesize<L> for Max {
             let mut m = wires.next().flatten().ok_or(Error::Synthesis)?;
             for a in wires {
                 let a = a.ok_or(Error::Synthesis)?;
-                let d = chips.dense.dense_structural(
+                let d = chips.dense()?.dense_structural(
                     layouter,
                     &[a, m],
                     &[vec![s, -s]],
@@ -204,7 +204,7 @@ impl<L: Layouter<Fr>> Synthesize<L> for Max {
                 )?;
                 let r = chips.rescale.rescale(layouter, &d, 0, true, w.rescale()?)?;
                 let r = r.first().and_then(|r| r.relu).ok_or(Error::Synthesis)?;
-                let next = chips.dense.dense_structural(
+                let next = chips.dense()?.dense_structural(
                     layouter,
                     &[m, r],
                     &[vec![1, s]],

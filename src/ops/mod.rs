@@ -257,8 +257,9 @@ impl<'a> WitnessCursor<'a> {
 
 /// The chips a node lays out with.
 pub struct Chips {
-    /// The dense chip (row cursor inside).
-    pub dense: MatMulChip<Fr>,
+    /// The dense chip (row cursor inside), when the circuit has one
+    /// ([`crate::circuit::CircuitShape::dense`]).
+    pub dense: Option<MatMulChip<Fr>>,
     /// The rescale chip (row cursor inside).
     pub rescale: RescaleChip<Fr>,
     /// The product chip, when the circuit has one ([`crate::circuit::CircuitShape::products`]).
@@ -269,6 +270,14 @@ pub struct Chips {
     pub freivalds: Vec<FreivaldsChip<Fr>>,
     /// Remainder table bits `R`.
     pub range_bits: u32,
+}
+
+impl Chips {
+    /// The dense chip (`Error::Synthesis` when the circuit has none: the plan leaves it out
+    /// only when no node reports dense rows).
+    pub fn dense(&mut self) -> Result<&mut MatMulChip<Fr>, Error> {
+        self.dense.as_mut().ok_or(Error::Synthesis)
+    }
 }
 
 /// What the fixed-point stages know about a node.

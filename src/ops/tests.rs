@@ -7,7 +7,7 @@ use super::max::Max;
 use super::relu::Relu;
 use super::testutil::{chain, dense};
 use super::{FloatGraph, FloatOp};
-use crate::circuit::{instance_field, CircuitWitness, ModelCircuit};
+use crate::circuit::{instance_field, CircuitShape, CircuitWitness, ModelCircuit};
 use crate::graph::Ref;
 use crate::plan::plan;
 use crate::quantize::{quantize, QuantModel, QuantOptions};
@@ -1102,6 +1102,22 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
     for (name, g, input) in search_graphs() {
         let s = setup(&g, &input);
         let p = plan(&s.q).expect("plan");
+        // small circuits put the product and function chips in the rescale chip's columns;
+        // larger ones keep them in their own: both layouts
+        if p.shape.func_in_rescale || p.shape.product_in_rescale {
+            let own = CircuitShape {
+                func_in_rescale: false,
+                product_in_rescale: false,
+                ..p.shape
+            };
+            let p = crate::plan::plan_of(&s.q, &own).expect("plan");
+            cases.push((
+                format!("{name} (own columns)"),
+                s.q.clone(),
+                p,
+                s.cw.clone(),
+            ));
+        }
         cases.push((name.into(), s.q.clone(), p, s.cw.clone()));
     }
     let (q, p, cw) = freivalds_model();
@@ -1118,13 +1134,17 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
     let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
     cases.push(("private weights and input".into(), q, p, cw));
     let mut total = 0;
+    let n_cases = cases.len();
     for (name, q, p, cw) in cases {
         let r = search_model(&q, &p, &cw, &name);
         assert!(r.survivors.is_empty(), "{name}:\n{}", r.describe());
         assert!(r.searched >= 10, "{name}: {} copy groups", r.searched);
         total += r.attempts;
     }
-    println!("{total} changed assignments over 13 op circuits, none accepted");
+    println!(
+        "{total} changed assignments over {} op circuits, none accepted",
+        n_cases
+    );
 }
 
 /// Hashed input and output: every cell is caught but the Poseidon squares no constraint reads
@@ -1172,4 +1192,52 @@ fn under_constraint_search_of_the_hash_modes_finds_only_unread_squares() {
         assert_eq!(columns.len(), 3, "{name}: the three square columns");
         assert!(r.survivors.iter().all(|s| s.honest == Fr::ZERO), "{name}");
     }
+}
+
+/// The plan puts the function chip in the rescale chip's columns where that keeps `k`, and
+/// keeps it in its own where the rows would not fit: 300 tanh elements take 600 rescale rows
+/// (input, rescales) and 300 function rows, 900 in all within k = 10; 800 take 1,600 and 800,
+/// over k = 11's 2,048 together. No linear layer: no dense chip. `plan_of` honours either
+/// choice from settings.json and refuses a dense-chip-less circuit whose nodes need one.
+#[test]
+fn chips_share_the_rescale_columns_only_where_k_stays() {
+    let input = |n: usize| {
+        (0..n)
+            .map(|i| (i as f64 / n as f64) * 4.0 - 2.0)
+            .collect::<Vec<_>>()
+    };
+    let small = setup(&func_graph("tanh", 300), &input(300));
+    let p = plan(&small.q).expect("plan");
+    assert!(p.shape.func_in_rescale && !p.shape.dense, "{:?}", p.shape);
+    assert_eq!(p.k, 10);
+    assert_eq!(p.rescale_rows, 900);
+    let own = CircuitShape {
+        func_in_rescale: false,
+        ..p.shape
+    };
+    let q = crate::plan::plan_of(&small.q, &own).expect("own columns");
+    assert_eq!((q.k, q.rescale_rows, q.product_rows), (10, 600, 300));
+    assert_eq!(q.advice_columns, p.advice_columns + 7);
+    assert_eq!(q.lookups, p.lookups + 1);
+    small.run().expect("shared layout proves");
+    let large = setup(&func_graph("tanh", 800), &input(800));
+    let p = plan(&large.q).expect("plan");
+    assert!(!p.shape.func_in_rescale);
+    assert_eq!((p.k, p.rescale_rows), (11, 1600));
+    // with it in the rescale columns: k = 12
+    let shared = CircuitShape {
+        func_in_rescale: true,
+        ..p.shape
+    };
+    assert_eq!(crate::plan::plan_of(&large.q, &shared).expect("plan").k, 12);
+    // a dense chip left out where a node needs one
+    let s = setup(&super::testutil::mlp(), &[0.5, -1.0, 0.25]);
+    let p = plan(&s.q).expect("plan");
+    assert!(p.shape.dense && p.dense_rows > 0);
+    let no_dense = CircuitShape {
+        dense: false,
+        ..p.shape
+    };
+    let err = crate::plan::plan_of(&s.q, &no_dense).expect_err("needs the dense chip");
+    assert!(err.to_string().contains("no dense chip"), "{err}");
 }

@@ -68,9 +68,16 @@ pub struct InspectReport {
     pub freivalds_width: usize,
     /// Freivalds chips side by side.
     pub freivalds_banks: usize,
+    /// Whether the circuit has the dense chip (left out when no layer uses it).
+    pub dense_chip: bool,
+    /// Whether the function chip's rows are in the rescale chip's columns.
+    pub func_in_rescale: bool,
+    /// Whether the product chip's rows are in the rescale chip's columns.
+    pub product_in_rescale: bool,
     /// Per layer.
     pub layers: Vec<LayerReport>,
-    /// Rows per chip, all layers (plus the input rows in the rescale columns).
+    /// Rows per chip, all layers (plus the input rows in the rescale columns; the rescale
+    /// count includes the function and product rows laid out in its columns).
     pub rows: RowsReport,
     /// Rows of the lookup tables.
     pub table_rows: usize,
@@ -163,7 +170,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
     // proof (halo2-axiom keeps no extended cosets in the key), about half as much
     let fixed = cs.num_fixed_columns() + cs.num_selectors();
     let work = (c.committed as f64 + fixed as f64 / 2.0) * n as f64 * f64::from(k);
-    let est_prove_seconds = 0.35 + work * 2.3e-7;
+    let est_prove_seconds = 0.35 + work * 2.0 * crate::plan::SECONDS_PER_COST;
     // the key stores each fixed and permutation column as values and coefficients
     let est_pk_bytes = c.stored as u64 * n * 32 * 2;
     // the key, then every column's values, coefficients and one extended part at a time
@@ -177,6 +184,9 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         lanes: shape.lanes,
         freivalds_width: shape.freivalds,
         freivalds_banks: shape.freivalds_banks,
+        dense_chip: shape.dense,
+        func_in_rescale: shape.func_in_rescale,
+        product_in_rescale: shape.product_in_rescale,
         layers,
         rows,
         table_rows: settings.plan.table_rows,

@@ -138,12 +138,14 @@ pub fn verify(
                 settings.shape.freivalds,
                 settings.shape.private_weights,
             ))
+        && (settings.shape.funcs || !settings.shape.func_in_rescale)
+        && (settings.shape.products || !settings.shape.product_in_rescale)
         && (1..=crate::plan::MAX_K).contains(&settings.k)
         && settings.k == body.srs.k;
     if !sane {
         return Err(ArtifactError::malformed(
             commitment_path,
-            "settings out of range (lanes, Freivalds width or banks, k or bit widths)",
+            "settings out of range (lanes, Freivalds width or banks, chip placement, k or bit widths)",
         )
         .into());
     }
