@@ -64,3 +64,54 @@ fn inspect_of_a_missing_folder_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such build folder"));
 }
+
+/// `compile --max-proof-bytes`: attention_tiny's fastest layout (k = 11) keeps its product chip
+/// in columns of its own and estimates 4.4 KB; with a 4,096-byte budget compile takes k = 12
+/// with every chip in the rescale columns, and the real proof fits. An impossible budget is a
+/// clear error (exit 2) that writes nothing.
+#[test]
+fn a_proof_budget_gives_a_proof_within_it() {
+    use zkinfer::pipeline::CompileOptions;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = common::model_dir("attention_tiny");
+    let fast = tmp.path().join("fast");
+    common::compile("attention_tiny", &fast);
+    let fast = pipeline::inspect(&fast).expect("inspect");
+    assert!(fast.est_proof_bytes > 4096, "{}", fast.est_proof_bytes);
+    let dir = tmp.path().join("small");
+    let opts = CompileOptions {
+        calibration: Some(src.join("calibration.json")),
+        max_proof_bytes: Some(4096),
+        ..Default::default()
+    };
+    pipeline::compile(&src.join("network.onnx"), &dir, &opts).expect("compile");
+    let r = pipeline::inspect(&dir).expect("inspect");
+    assert!(
+        r.est_proof_bytes <= 4096 && r.k > fast.k,
+        "{} at k = {}",
+        r.est_proof_bytes,
+        r.k
+    );
+    assert!(r.func_in_rescale && r.product_in_rescale);
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    let proof = dir.join("proof.json");
+    pipeline::prove(&dir, &src.join("input.json"), &proof, &Quiet).expect("prove");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).expect("read")).expect("json");
+    let bytes = json["proof"].as_str().expect("hex").len() / 2;
+    assert!(bytes <= 4096, "{bytes} bytes");
+
+    let none = tmp.path().join("none");
+    let o = zkinfer(&[
+        "compile",
+        s(&src.join("network.onnx")),
+        "-o",
+        s(&none),
+        "--max-proof-bytes",
+        "100",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("at most 100 bytes"), "{err}");
+    assert!(!none.exists(), "nothing written");
+}

@@ -378,11 +378,7 @@ pub struct FuncChip<F: PrimeField> {
 impl<F: PrimeField> FuncChip<F> {
     /// Wraps a configuration; rows are used from `first_row` down.
     pub fn construct(config: FuncConfig, first_row: usize) -> Self {
-        Self {
-            config,
-            rows: crate::Rows::new(first_row),
-            _f: PhantomData,
-        }
+        Self::construct_on(config, crate::Rows::new(first_row))
     }
 
     /// Wraps a configuration taking its rows from `rows` (a cursor other chips laid out in the
@@ -393,11 +389,6 @@ impl<F: PrimeField> FuncChip<F> {
             rows,
             _f: PhantomData,
         }
-    }
-
-    /// The chip's row cursor.
-    pub fn rows(&self) -> crate::Rows {
-        self.rows.clone()
     }
 }
 

@@ -109,11 +109,7 @@ pub struct ProductChip<F: PrimeField> {
 impl<F: PrimeField> ProductChip<F> {
     /// Wraps a configuration; rows are used from `first_row` down.
     pub fn construct(config: ProductConfig, first_row: usize) -> Self {
-        Self {
-            config,
-            rows: crate::Rows::new(first_row),
-            _f: PhantomData,
-        }
+        Self::construct_on(config, crate::Rows::new(first_row))
     }
 
     /// Wraps a configuration taking its rows from `rows` (a cursor other chips laid out in the
@@ -124,11 +120,6 @@ impl<F: PrimeField> ProductChip<F> {
             rows,
             _f: PhantomData,
         }
-    }
-
-    /// The chip's row cursor.
-    pub fn rows(&self) -> crate::Rows {
-        self.rows.clone()
     }
 }
 

@@ -290,11 +290,7 @@ impl<F: PrimeField> RescaleChip<F> {
     /// Wraps a configuration; rows are used from `first_row` down (region offsets are absolute
     /// rows under halo2-axiom's `SimpleFloorPlanner`, so the chip keeps its own cursor).
     pub fn construct(config: RescaleConfig, first_row: usize) -> Self {
-        Self {
-            config,
-            rows: crate::Rows::new(first_row),
-            _f: PhantomData,
-        }
+        Self::construct_on(config, crate::Rows::new(first_row))
     }
 
     /// Wraps a configuration taking its rows from `rows` (a cursor other chips laid out in the

@@ -45,6 +45,12 @@ pub struct Args {
     /// file for whoever should see them).
     #[arg(long, value_enum, default_value = "public")]
     pub output_visibility: OutputMode,
+    /// Take the cheapest layout whose proof is estimated at most this many bytes (the
+    /// estimate is within 15 % of real proofs), even at a larger k, instead of the fastest to
+    /// prove (for on-chain verification, where calldata and openings cost gas). Exit 2 when
+    /// no layout fits.
+    #[arg(long, value_name = "BYTES")]
+    pub max_proof_bytes: Option<u64>,
 }
 
 /// `--output-visibility`.
@@ -92,6 +98,7 @@ pub fn exec(args: Args) -> Result<ExitCode> {
             hashed_input: args.input == InputMode::Hashed,
             hashed_output: args.output_visibility == OutputMode::Hashed,
         },
+        max_proof_bytes: args.max_proof_bytes,
     };
     let report = compile(&args.model, &args.output, &opts)?;
     print_report(&report, &args.output);

@@ -23,6 +23,9 @@ pub struct CompileOptions {
     pub prove_argmax: bool,
     /// What the circuit keeps private (weights, input).
     pub privacy: plan::Privacy,
+    /// Take the cheapest layout whose estimated proof is at most this many bytes
+    /// (`--max-proof-bytes`), instead of the fastest to prove.
+    pub max_proof_bytes: Option<u64>,
 }
 
 /// How the fixed-point model compares with the float model on the calibration data.
@@ -265,11 +268,11 @@ pub fn compile(
     quant.bound_outputs |= opts.privacy.hashed_output;
     let (model, plan, calibration, table_trials) = match samples.as_deref() {
         Some(s) if quant.lookup_bits.is_none() && quant.scale.is_none() => {
-            choose_tables(&float, logits.as_ref(), s, &quant, opts.privacy)?
+            choose_tables(&float, logits.as_ref(), s, &quant, opts)?
         }
         _ => {
             let model = quantize(&float, samples.as_deref(), &quant)?;
-            let plan = plan::plan_for(&model, opts.privacy)?;
+            let (plan, _) = plan::plan_and_cost_within(&model, opts.privacy, opts.max_proof_bytes)?;
             let calibration = samples
                 .as_deref()
                 .map(|s| calibration_report(&float, &model, s));
@@ -321,7 +324,7 @@ fn choose_tables(
     logits: Option<&FloatGraph>,
     samples: &[Vec<Vec<f64>>],
     quant: &QuantOptions,
-    privacy: plan::Privacy,
+    compile: &CompileOptions,
 ) -> Result<Choice, PipelineError> {
     let opts = |bits: u32| QuantOptions {
         lookup_bits: Some(bits),
@@ -329,7 +332,8 @@ fn choose_tables(
     };
     let at = |bits: u32| -> Result<(QuantModel, plan::Plan, u64), PipelineError> {
         let model = quantize(float, Some(samples), &opts(bits))?;
-        let (plan, cost) = plan::plan_and_cost(&model, privacy)?;
+        let (plan, cost) =
+            plan::plan_and_cost_within(&model, compile.privacy, compile.max_proof_bytes)?;
         Ok((model, plan, cost))
     };
     // the report the tolerance is judged on
