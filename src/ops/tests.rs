@@ -926,19 +926,23 @@ fn forged_freivalds_layers_are_caught(banks: usize) {
     mock(&q, &p, honest.clone(), instance.clone()).expect("honest");
     real_prove_verify(&q, &p, honest.clone(), instance.clone())
         .expect("honest real proof, 2 layers");
-    // forge layer 1 output 3 by +64 in the accumulator (rescaled output +1), and recompute
-    // layer 2 from the forged activations
-    let shift1 = match &q.graph.nodes[0].op {
-        super::QuantOp::Linear(l) => l.shift,
-        _ => unreachable!(),
+    // layer `n`'s output `i` forged by +1: its accumulator by +2^shift, rescaled again
+    let forge = |n: usize, i: usize| {
+        let shift = match &q.graph.nodes[n].op {
+            super::QuantOp::Linear(l) => l.shift,
+            _ => unreachable!(),
+        };
+        let mut forged = honest.nodes[n].clone();
+        let z = forged.freivalds[0][i] + (1 << shift);
+        forged.freivalds[0][i] = z;
+        forged.rescale[0][i] =
+            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, p.shape.range_bits);
+        forged
     };
+    // forge each output of layer 1 and recompute layer 2 from the forged activations
     for i in 0..8 {
         let mut t = trace.clone();
-        let mut forged1 = honest.nodes[0].clone();
-        let z = forged1.freivalds[0][i] + (1 << shift1);
-        forged1.freivalds[0][i] = z;
-        forged1.rescale[0][i] =
-            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift1, p.shape.range_bits);
+        let forged1 = forge(0, i);
         let n_in = q.graph.inputs.len();
         t.values[n_in][i] = forged1.rescale[0][i].a; // relu'd output of layer 1
                                                      // recompute layer 2's tensor
@@ -957,17 +961,9 @@ fn forged_freivalds_layers_are_caught(banks: usize) {
         assert!(errs.len() == 1, "only one failure expected: {errs:#?}");
     }
     // forge layer 2 (the public output, in the second bank when there are two) the same way
-    let shift2 = match &q.graph.nodes[1].op {
-        super::QuantOp::Linear(l) => l.shift,
-        _ => unreachable!(),
-    };
     for i in 0..5 {
         let mut t = trace.clone();
-        let mut forged2 = honest.nodes[1].clone();
-        let z = forged2.freivalds[0][i] + (1 << shift2);
-        forged2.freivalds[0][i] = z;
-        forged2.rescale[0][i] =
-            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift2, p.shape.range_bits);
+        let forged2 = forge(1, i);
         let n_in = q.graph.inputs.len();
         t.values[n_in + 1][i] = forged2.rescale[0][i].y;
         let mut cw = CircuitWitness::new(&q, p.shape, &t).expect("witness");
