@@ -31,6 +31,10 @@ pub const FREIVALDS_BANKS: [usize; 3] = [1, 2, 4];
 /// within this (the performance issue's 4 KB target; measured, they also pay less than the
 /// estimate says once they push the proof past it: dw_separable at 4 banks was no faster).
 pub const BANKED_PROOF_BUDGET: u64 = 4096;
+/// An upper bound of the rows halo2 reserves (`minimum_rows`: blinding factors and the
+/// permutation's last rows) in any circuit zkinfer configures (`plan::tests` checks it).
+const MAX_RESERVED_ROWS: usize = 8;
+
 /// Errors of the plan stage.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -190,8 +194,6 @@ fn plan_with_lanes(
         product_in_rescale: false,
         dense: true,
     };
-    let mut cs = ConstraintSystem::<Fr>::default();
-    configure(&mut cs, shape);
     let mut cost = Cost::default();
     // the banks' rows, replaying synthesis: each check to the bank with the fewest rows
     let mut bank_rows = vec![0usize; banks.max(1)];
@@ -252,8 +254,9 @@ fn plan_with_lanes(
         (others + reserved, others.max(freivalds_rows) + reserved)
     };
     let sharing = sharing.unwrap_or_else(|| {
-        let reserved = cs.minimum_rows();
-        let k_of = |s: Sharing| need_of(s, reserved).1.next_power_of_two();
+        // (configuring is most of the plan's time: decide on a bound of the reserved rows,
+        // configure once; `k` below comes from the real count)
+        let k_of = |s: Sharing| need_of(s, MAX_RESERVED_ROWS).1.next_power_of_two();
         let mut s = Sharing {
             func: false,
             product: false,

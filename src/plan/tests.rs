@@ -192,3 +192,40 @@ fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
         );
     }
 }
+
+/// The sharing decision sizes `k` with `MAX_RESERVED_ROWS` instead of configuring twice: it
+/// must bound every shape's reserved rows (every chip, privacy mode and placement).
+#[test]
+fn reserved_rows_are_within_the_bound_the_plan_decides_with() {
+    let mut most = 0;
+    for bits in [0u8, 0b1_1111, 0b1_0101, 0b0_1010] {
+        for (private_weights, input, hashed, shared_hash) in [
+            (false, false, false, false),
+            (true, true, false, false),
+            (false, true, true, false),
+            (false, true, true, true),
+        ] {
+            for freivalds in [0, 4, 256] {
+                let shape = CircuitShape {
+                    lanes: 2,
+                    remainder_limbs: 1 + u32::from(bits & 1),
+                    products: bits & 2 != 0,
+                    funcs: bits & 4 != 0,
+                    func_in_rescale: bits & 8 != 0 && bits & 4 != 0,
+                    product_in_rescale: bits & 16 != 0 && bits & 2 != 0,
+                    private_weights,
+                    private_input: input,
+                    hashed_input: hashed,
+                    hashed_output: hashed,
+                    shared_hash_columns: shared_hash,
+                    freivalds,
+                    ..CircuitShape::default()
+                };
+                let mut cs = ConstraintSystem::<Fr>::default();
+                configure(&mut cs, shape);
+                most = most.max(cs.minimum_rows());
+            }
+        }
+    }
+    assert!(most <= MAX_RESERVED_ROWS, "{most} reserved rows");
+}
