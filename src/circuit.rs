@@ -102,6 +102,12 @@ pub struct CircuitShape {
     /// out when no layer uses it (every linear layer Freivalds-style, no max/argmax/gather).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub dense: bool,
+    /// The rescale chip is tall: each element takes two rows (three with two remainder
+    /// limbs) and its range-checked limbs share one column and one lookup, instead of an
+    /// advice column and a lookup each (the plan does so where the rows keep `k`; omitted
+    /// from JSON when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tall_rescale: bool,
 }
 
 fn yes() -> bool {
@@ -155,6 +161,7 @@ impl Default for CircuitShape {
             func_in_rescale: false,
             product_in_rescale: false,
             dense: true,
+            tall_rescale: false,
         }
     }
 }
@@ -243,7 +250,8 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     let dense = shape
         .dense
         .then(|| MatMulConfig::configure(meta, shape.lanes, shape.private_weights));
-    let rescale = RescaleConfig::configure(meta, range, relu, shape.remainder_limbs);
+    let rescale =
+        RescaleConfig::configure_with(meta, range, relu, shape.remainder_limbs, shape.tall_rescale);
     let product = shape.products.then(|| {
         if shape.product_in_rescale {
             ProductConfig::configure_in_rescale(meta, &rescale)

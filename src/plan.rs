@@ -6,8 +6,9 @@
 //! public input rows; the tables take `2^B` and `2^R` rows. `k` is the smallest with
 //! `max(rows) + minimum_rows ≤ 2^k`. Among lane counts the plan picks the cheapest by
 //! `(advice + permutation + lookup columns) · 2^k`. The function and product chips go in the
-//! rescale chip's columns (their rows added to its rows) wherever that keeps `k`, and the
-//! dense chip is left out when no node has dense rows.
+//! rescale chip's columns (their rows added to its rows) wherever that keeps `k`, the dense
+//! chip is left out when no node has dense rows, and the rescale chip is tall (its limbs in one
+//! column and one lookup, two or three rows an element) wherever that keeps `k` too.
 
 use crate::circuit::{configure, CircuitShape};
 use crate::ops::Cost;
@@ -20,7 +21,8 @@ pub const MAX_K: u32 = 24;
 /// Largest lane count tried.
 pub const MAX_LANES: usize = 32;
 /// A plan whose proving cost is within `1/PROOF_SLACK` of the cheapest may be taken for a
-/// smaller proof.
+/// smaller proof: the cheapest of them whose estimated proof is within
+/// [`BANKED_PROOF_BUDGET`], else the one with the smallest proof.
 pub const PROOF_SLACK: u64 = 4;
 /// Freivalds widths `K` tried (0: no Freivalds chip).
 pub const FREIVALDS_WIDTHS: [usize; 8] = [0, 4, 8, 16, 32, 64, 128, 256];
@@ -138,6 +140,7 @@ struct Sharing {
     func: bool,
     product: bool,
     dense: bool,
+    tall: bool,
 }
 
 impl Sharing {
@@ -146,6 +149,7 @@ impl Sharing {
             func: shape.func_in_rescale,
             product: shape.product_in_rescale,
             dense: shape.dense,
+            tall: shape.tall_rescale,
         }
     }
 }
@@ -193,6 +197,7 @@ fn plan_with_lanes(
         func_in_rescale: false,
         product_in_rescale: false,
         dense: true,
+        tall_rescale: false,
     };
     let mut cost = Cost::default();
     // the banks' rows, replaying synthesis: each check to the bank with the fewest rows
@@ -218,23 +223,33 @@ fn plan_with_lanes(
     } else {
         0
     };
-    // the input's rows; a private input is range-checked by a rescale row each as well
-    let input_rows = model.input_len() * if shape.private_input { 2 } else { 1 };
-    let output_rows = if shape.hashed_output {
-        model.output_len()
-    } else {
-        0
+    // the input's rows; a private input is range-checked by a rescale row each as well, as a
+    // hashed output is
+    let checked_rows = cost.rescale_rows
+        + if shape.private_input {
+            model.input_len()
+        } else {
+            0
+        }
+        + if shape.hashed_output {
+            model.output_len()
+        } else {
+            0
+        };
+    // rows one rescale (and one shared function row) takes
+    let per_rescale = |tall: bool| {
+        zkinfer_circuits::rescale::RescaleConfig::rows_per_element_of(tall, shape.remainder_limbs)
     };
-    let own_rescale_rows = input_rows + cost.rescale_rows + output_rows;
     // a hashed input or output: the salts and values in the packing column, the sponges
     // beside it; in columns of their own, or above every other chip's rows in theirs
     let hash_rows = crate::circuit::hash_rows(&shape, model.input_len(), model.output_len());
     let table_rows = (1usize << model.table_bits.max(shape.range_bits)).max(func_table_rows);
     // rows of the rescale columns and of the product/function columns beside them
     let rows_of = |s: Sharing| {
-        let mut rescale = own_rescale_rows;
+        let mut rescale = model.input_len() + checked_rows * per_rescale(s.tall);
         let mut beside = 0;
-        for (shared, rows) in [(s.func, cost.func_rows), (s.product, cost.product_rows)] {
+        let func_rows = cost.func_rows * if s.tall { 2 } else { 1 };
+        for (shared, rows) in [(s.func, func_rows), (s.product, cost.product_rows)] {
             if shared {
                 rescale += rows;
             } else {
@@ -261,6 +276,7 @@ fn plan_with_lanes(
             func: false,
             product: false,
             dense: dense_rows > 0,
+            tall: false,
         };
         let k = k_of(s);
         if shape.funcs && k_of(Sharing { func: true, ..s }) == k {
@@ -269,18 +285,32 @@ fn plan_with_lanes(
         if shape.products && k_of(Sharing { product: true, ..s }) == k {
             s.product = true;
         }
+        // (after the chips: a shared chip saves more columns and lookups than a tall rescale)
+        if k_of(Sharing { tall: true, ..s }) == k {
+            s.tall = true;
+        }
         s
     });
     shape.func_in_rescale = sharing.func;
     shape.product_in_rescale = sharing.product;
     shape.dense = sharing.dense;
+    shape.tall_rescale = sharing.tall;
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
     let reserved = cs.minimum_rows();
     let (rescale_rows, product_rows) = rows_of(sharing);
     let (others, need) = need_of(sharing, reserved);
     // whether the Freivalds rows alone set k (only then can banks lower it)
-    let freivalds_bound = others.next_power_of_two() < need.next_power_of_two();
+    // (judged with one row per rescale: a tall rescale chip fills the rows the Freivalds
+    // rows set, and with fewer of those it need not be tall)
+    let (others_one_row, _) = need_of(
+        Sharing {
+            tall: false,
+            ..sharing
+        },
+        reserved,
+    );
+    let freivalds_bound = others.min(others_one_row).next_power_of_two() < need.next_power_of_two();
     let k = (need as u64).next_power_of_two().trailing_zeros().max(4);
     if k > MAX_K {
         return None;
@@ -503,14 +533,22 @@ pub fn plan_and_cost_within(
     let mut all: Vec<(Plan, u64, u64)> = candidates.collect();
     let cheapest = all.iter().map(|c| c.1).min().ok_or(PlanError::TooLarge)?;
     // proof size and verify time grow with every opened column: among plans within
-    // PROOF_SLACK of the cheapest to prove, the smallest proof
+    // PROOF_SLACK of the cheapest to prove, the cheapest whose proof is within the 4 KB
+    // target (the estimate runs about 5 % above real proofs), else the smallest proof
     let within = cheapest.saturating_add(cheapest / PROOF_SLACK);
     let Some(budget) = max_proof_bytes else {
-        return all
-            .into_iter()
-            .filter(|c| c.1 <= within)
-            .min_by_key(|(p, cost, proof)| (*proof, *cost, p.shape.lanes))
-            .map(|(p, cost, _)| (p, cost))
+        let near: Vec<(Plan, u64, u64)> = all.into_iter().filter(|c| c.1 <= within).collect();
+        let small = near
+            .iter()
+            .filter(|c| c.2 <= BANKED_PROOF_BUDGET)
+            .min_by_key(|(p, cost, proof)| (*cost, *proof, p.shape.lanes));
+        let smallest = || {
+            near.iter()
+                .min_by_key(|(p, cost, proof)| (*proof, *cost, p.shape.lanes))
+        };
+        return small
+            .or_else(smallest)
+            .map(|(p, cost, _)| (p.clone(), *cost))
             .ok_or(PlanError::TooLarge);
     };
     // a proof budget: every candidate also with every chip in the rescale columns
@@ -522,6 +560,7 @@ pub fn plan_and_cost_within(
                 func: s.funcs,
                 product: s.products,
                 dense: s.dense,
+                tall: true,
             };
             (everything != Sharing::of(&s))
                 .then(|| replan(model, &s, s.freivalds_banks, Some(everything)))

@@ -84,6 +84,7 @@ fn chips(cr: &mut Criterion) {
         relu_bits: 10,
         remainder_limbs: 2,
         private_weights: false,
+        tall_rescale: false,
     };
     bench(
         cr,
@@ -102,7 +103,17 @@ fn chips(cr: &mut Criterion) {
         cr,
         "rescale 64 (+ dense 64x64)",
         11,
-        LayerCircuit::honest(shape(4), w, b, 12, x),
+        LayerCircuit::honest(shape(4), w.clone(), b.clone(), 12, x.clone()),
+    );
+    let tall = LayerShape {
+        tall_rescale: true,
+        ..shape(4)
+    };
+    bench(
+        cr,
+        "rescale 64, tall (+ dense 64x64)",
+        11,
+        LayerCircuit::honest(tall, w, b, 12, x),
     );
     let segments: Vec<zkinfer_circuits::func::Segment> = (0..256)
         .map(|i| zkinfer_circuits::func::Segment {

@@ -168,6 +168,10 @@ pub struct FuncConfig {
     /// Whether the `lo_scale` cell holds `2^(R−r) − 1` (in the rescale chip's range-checked
     /// `lo` column, see [`FuncConfig::configure_in_rescale`]) instead of `2^(R−r)`.
     lo_scale_minus_one: bool,
+    /// Row offset of the `lo_scale` cell from its element's row: 1 in a tall rescale chip's
+    /// columns, where it sits in the limb column's next row (see
+    /// [`crate::rescale::RescaleConfig::configure_with`]); else 0.
+    lo_scale_at: usize,
 }
 
 impl FuncConfig {
@@ -190,6 +194,7 @@ impl FuncConfig {
             range,
             table,
             false,
+            0,
         )
     }
 
@@ -216,7 +221,13 @@ impl FuncConfig {
             r.range,
             table,
             true,
+            usize::from(r.tall),
         )
+    }
+
+    /// Rows one element takes: 2 in a tall rescale chip's columns, else 1.
+    pub fn rows_per_element(&self) -> usize {
+        1 + self.lo_scale_at
     }
 
     /// The selector, the two gates, `ℓ`'s range lookup (in the chip's own columns) and the
@@ -228,8 +239,10 @@ impl FuncConfig {
         range: RangeTable,
         table: FuncTable,
         lo_scale_minus_one: bool,
+        lo_scale_at: usize,
     ) -> Self {
         let q = meta.complex_selector();
+        let lo_scale_rot = Rotation(lo_scale_at as i32);
         let two_big_r = Expression::Constant(crate::fixed::pow2::<F>(range.bits));
         // the scale 2^(R−r) from its cell (which holds it less one in the rescale columns)
         let scale = |v: Expression<F>| {
@@ -244,8 +257,10 @@ impl FuncConfig {
         // keeps its key)
         meta.create_gate("ℓ = (x − start)·lo_scale", |m| {
             let q = m.query_selector(q);
-            let [x, start, lo_scale, l] =
-                [x, start, lo_scale, l].map(|c| m.query_advice(c, Rotation::cur()));
+            // (queried in the first version's order: x, start, lo_scale, ℓ)
+            let [x, start] = [x, start].map(|c| m.query_advice(c, Rotation::cur()));
+            let lo_scale = m.query_advice(lo_scale, lo_scale_rot);
+            let l = m.query_advice(l, Rotation::cur());
             vec![q * ((x - start) * scale(lo_scale) - l)]
         });
         meta.create_gate("acc = f0·2^R + slope·ℓ", |m| {
@@ -264,8 +279,9 @@ impl FuncConfig {
         meta.lookup("func table (tag, start, lo_scale, f0, slope)", |m| {
             let q = m.query_selector(q);
             let tag_v = m.query_fixed(tag, Rotation::cur());
-            let [start, lo_scale, f0, slope] =
-                [start, lo_scale, f0, slope].map(|c| m.query_advice(c, Rotation::cur()));
+            let start = m.query_advice(start, Rotation::cur());
+            let lo_scale = m.query_advice(lo_scale, lo_scale_rot);
+            let [f0, slope] = [f0, slope].map(|c| m.query_advice(c, Rotation::cur()));
             vec![
                 (q.clone() * tag_v, table.tag),
                 (q.clone() * start, table.start),
@@ -287,6 +303,7 @@ impl FuncConfig {
             table,
             range,
             lo_scale_minus_one,
+            lo_scale_at,
         }
     }
 
@@ -403,30 +420,32 @@ impl<F: PrimeField> FuncInstructions<F> for FuncChip<F> {
         if tag == 0 || witness.is_some_and(|w| w.len() != x.len()) {
             return Err(Error::Synthesis);
         }
-        let start = self.rows.take(x.len());
         let c = &self.config;
+        let h = c.rows_per_element();
+        let start = self.rows.take(x.len() * h);
         layouter.assign_region(
             || format!("func tag {tag}: acc = f0·2^R + slope·ℓ"),
             |mut region| {
                 x.iter()
                     .enumerate()
                     .map(|(i, xi)| {
-                        let row = start + i;
+                        let row = start + i * h;
                         let w = witness.map(|w| w[i]);
                         c.q.enable(&mut region, row)?;
                         region.assign_fixed(c.tag, row, F::from(tag));
                         xi.copy_to(&mut region, c.x, row);
-                        for (col, v) in [
-                            (c.start, w.map(|w| w.start)),
+                        for (col, at, v) in [
+                            (c.start, row, w.map(|w| w.start)),
                             (
                                 c.lo_scale,
+                                row + c.lo_scale_at,
                                 w.map(|w| w.lo_scale - i64::from(c.lo_scale_minus_one)),
                             ),
-                            (c.l, w.map(|w| w.l)),
-                            (c.f0, w.map(|w| w.f0)),
-                            (c.slope, w.map(|w| w.slope)),
+                            (c.l, row, w.map(|w| w.l)),
+                            (c.f0, row, w.map(|w| w.f0)),
+                            (c.slope, row, w.map(|w| w.slope)),
                         ] {
-                            Wire::assign(&mut region, col, row, known_if(v, to_field));
+                            Wire::assign(&mut region, col, at, known_if(v, to_field));
                         }
                         Ok(Wire::assign(
                             &mut region,
@@ -490,17 +509,23 @@ mod tests {
             .expect("segment")
     }
 
-    /// The chip in its own columns, and in a (two-limb) rescale chip's.
-    const PLACEMENTS: [bool; 2] = [false, true];
+    /// The chip in its own columns (0), in a (two-limb) rescale chip's (1), in a tall one's
+    /// (2: `lo_scale − 1` on the limb column's next row).
+    const PLACEMENTS: [u8; 3] = [0, 1, 2];
 
-    fn honest(tag: u64, shared: bool, xs: Vec<i64>) -> FuncCircuit {
-        FuncCircuit::honest(R, table(), tag, xs).in_rescale(shared)
+    fn honest(tag: u64, placement: u8, xs: Vec<i64>) -> FuncCircuit {
+        let c = FuncCircuit::honest(R, table(), tag, xs);
+        match placement {
+            0 => c,
+            1 => c.in_rescale(true),
+            _ => c.in_tall_rescale(),
+        }
     }
 
     /// The lookup that range-checks `ℓ`: the chip's own, or the rescale chip's on `u`.
-    fn range_check(shared: bool) -> &'static str {
-        if shared {
-            "rescale remainder (scaled low limb)"
+    fn range_check(placement: u8) -> &'static str {
+        if placement > 0 {
+            "rescale remainder"
         } else {
             "func ℓ in"
         }
@@ -674,7 +699,7 @@ mod tests {
                 let r = Search::new(7, c.instances())
                     .full_range_bits(R)
                     .run(&c, |_, _| true)
-                    .printed(&format!("func table, tag {tag}"));
+                    .printed(&format!("func table, tag {tag}, placement {shared}"));
                 assert!(r.survivors.is_empty(), "{}", r.describe());
                 assert!(r.searched >= 18);
             }

@@ -57,6 +57,22 @@
 //! Degree: gates 3, lookups 4 and 5 (the same extended domain as degree 4). The range lookups
 //! carry no selector: unused rows hold zeros, and `0` is in the range table.
 //! `configure` enables equality on `z`, `y` and `a`.
+//!
+//! **Tall layout** ([`RescaleConfig::configure_with`], `tall`): an element takes two rows
+//! (three with two limbs) and its range-checked limbs share the `u` column: `u` on its first
+//! row, `lo` on the next, `v` on the one after; the gates read them there (`Rotation(1)`,
+//! `Rotation(2)`), and the one ungated range lookup on `u` checks all three. The relations
+//! and the argument above are unchanged: every limb is still in `[0, 2^R)` and read by the same
+//! terms. The rows below an element's first belong to it (one row cursor), hold no selector
+//! and `bound = 0`, so nothing else reads their cells. Two lookups fewer (each commits three
+//! polynomials and opens five evaluations) and one or two advice columns fewer, for twice or
+//! three times the rows: the plan takes it where the rows keep `k`.
+//!
+//! | row | `z` | `y` | `u` (limbs) | `hi` | `neg` | `a` | fixed, `q` |
+//! |-----|-----|-----|-------------|------|-------|-----|------------|
+//! | 0   | `z` | `y` | `u`         | `hi` | `neg` | `a` | as above   |
+//! | 1   |     |     | `lo`        |      |       |     | 0          |
+//! | 2¹  |     |     | `v`         |      |       |     | 0          |
 
 use crate::{
     fixed::{pow2, relu, rescale, rounding_term, to_field},
@@ -82,12 +98,15 @@ pub struct RescaleConfig {
     pub y: Column<Advice>,
     /// Scaled (low) remainder limb.
     pub u: Column<Advice>,
-    /// High remainder limb (two-limb configurations only).
+    /// High remainder limb (two-limb configurations only; `u`'s column, two rows down, when
+    /// tall).
     pub v: Option<Column<Advice>>,
     /// High limb of `y`.
     pub hi: Column<Advice>,
-    /// Low limb of `y`.
+    /// Low limb of `y` (`u`'s column, one row down, when tall).
     pub lo: Column<Advice>,
+    /// Whether the chip is tall: `lo` (and `v`) in `u`'s column on the element's next rows.
+    pub tall: bool,
     /// `[hi < 0]`.
     pub neg: Column<Advice>,
     /// `ReLU(y)`.
@@ -115,15 +134,41 @@ impl RescaleConfig {
         relu: ReluTable,
         remainder_limbs: u32,
     ) -> Self {
-        let [z, y, u, hi, lo, neg, a] = [(); 7].map(|_| meta.advice_column());
+        Self::configure_with(meta, range, relu, remainder_limbs, false)
+    }
+
+    /// [`RescaleConfig::configure`]; with `tall`, every element takes two rows (three with two
+    /// limbs) and its range-checked limbs share one column: `u` on its first row, `lo` on the
+    /// next, `v` on the one after. Side effects when tall: 6 advice columns, one range lookup
+    /// (`u`'s, ungated, checks every limb), the sign lookup; one more fixed column with two
+    /// limbs. Fewer committed polynomials (a lookup commits three) for twice the rows.
+    pub fn configure_with<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        range: RangeTable,
+        relu: ReluTable,
+        remainder_limbs: u32,
+        tall: bool,
+    ) -> Self {
+        let [z, y, u, hi] = [(); 4].map(|_| meta.advice_column());
+        let lo = if tall { u } else { meta.advice_column() };
+        let [neg, a] = [(); 2].map(|_| meta.advice_column());
         for c in [z, y, a] {
             meta.enable_equality(c);
         }
         let [half, two_d, inv_shift, bound] = [(); 4].map(|_| meta.fixed_column());
         let (v, v_coef) = if remainder_limbs >= 2 {
-            (Some(meta.advice_column()), Some(meta.fixed_column()))
+            (
+                Some(if tall { u } else { meta.advice_column() }),
+                Some(meta.fixed_column()),
+            )
         } else {
             (None, None)
+        };
+        // the rows `lo` and `v` sit on, relative to the element's first row
+        let (lo_at, v_at) = if tall {
+            (Rotation(1), Rotation(2))
+        } else {
+            (Rotation::cur(), Rotation::cur())
         };
         let q = meta.selector();
         let two_r = pow2::<F>(range.bits);
@@ -134,7 +179,7 @@ impl RescaleConfig {
                 [half, two_d, inv_shift].map(|c| m.query_fixed(c, Rotation::cur()));
             let mut r = u * inv_shift;
             if let (Some(v), Some(v_coef)) = (v, v_coef) {
-                r = r + m.query_advice(v, Rotation::cur()) * m.query_fixed(v_coef, Rotation::cur());
+                r = r + m.query_advice(v, v_at) * m.query_fixed(v_coef, Rotation::cur());
             }
             vec![q * (z + half - y * two_d - r)]
         });
@@ -146,13 +191,14 @@ impl RescaleConfig {
             let [half, two_d] = [half, two_d].map(|c| m.query_fixed(c, Rotation::cur()));
             let mut limbs = m.query_advice(u, Rotation::cur());
             if let Some(v) = v {
-                limbs = limbs + m.query_advice(v, Rotation::cur());
+                limbs = limbs + m.query_advice(v, v_at);
             }
             vec![q * (two_d - half * halo2_proofs::plonk::Expression::Constant(F::from(2))) * limbs]
         });
         meta.create_gate("y = hi·2^R + lo", |m| {
             let q = m.query_selector(q);
-            let [y, hi, lo] = [y, hi, lo].map(|c| m.query_advice(c, Rotation::cur()));
+            let [y, hi] = [y, hi].map(|c| m.query_advice(c, Rotation::cur()));
+            let lo = m.query_advice(lo, lo_at);
             vec![q * (y - hi * halo2_proofs::plonk::Expression::Constant(two_r) - lo)]
         });
         meta.create_gate("a = (1 - neg)·y", |m| {
@@ -160,17 +206,25 @@ impl RescaleConfig {
             let [y, neg, a] = [y, neg, a].map(|c| m.query_advice(c, Rotation::cur()));
             vec![q * (a - (halo2_proofs::plonk::Expression::Constant(F::ONE) - neg) * y)]
         });
-        meta.lookup("rescale remainder (scaled low limb) in [0, 2^R)", |m| {
-            vec![(m.query_advice(u, Rotation::cur()), range.values)]
-        });
-        if let Some(v) = v {
-            meta.lookup("rescale remainder high limb in [0, 2^R)", |m| {
-                vec![(m.query_advice(v, Rotation::cur()), range.values)]
+        if tall {
+            // one ungated lookup on the limb column checks `u`, `lo` and `v` on their rows
+            meta.lookup(
+                "rescale remainder and activation low limb (one column) in [0, 2^R)",
+                |m| vec![(m.query_advice(u, Rotation::cur()), range.values)],
+            );
+        } else {
+            meta.lookup("rescale remainder (scaled low limb) in [0, 2^R)", |m| {
+                vec![(m.query_advice(u, Rotation::cur()), range.values)]
+            });
+            if let Some(v) = v {
+                meta.lookup("rescale remainder high limb in [0, 2^R)", |m| {
+                    vec![(m.query_advice(v, Rotation::cur()), range.values)]
+                });
+            }
+            meta.lookup("activation low limb in [0, 2^R)", |m| {
+                vec![(m.query_advice(lo, Rotation::cur()), range.values)]
             });
         }
-        meta.lookup("activation low limb in [0, 2^R)", |m| {
-            vec![(m.query_advice(lo, Rotation::cur()), range.values)]
-        });
         meta.lookup("relu sign table: high limb bounded, neg = [hi < 0]", |m| {
             let bound = m.query_fixed(bound, Rotation::cur());
             vec![
@@ -188,6 +242,7 @@ impl RescaleConfig {
             v,
             hi,
             lo,
+            tall,
             neg,
             a,
             half,
@@ -208,6 +263,29 @@ impl RescaleConfig {
     /// them on rows where this one is off.
     pub fn gated_fixed(&self) -> [Column<Fixed>; 3] {
         [self.half, self.two_d, self.inv_shift]
+    }
+
+    /// Rows one element takes: 1, or when tall 2 (3 with two remainder limbs).
+    pub fn rows_per_element(&self) -> usize {
+        Self::rows_per_element_of(self.tall, if self.v.is_some() { 2 } else { 1 })
+    }
+
+    /// [`RescaleConfig::rows_per_element`] of a configuration not yet made.
+    pub fn rows_per_element_of(tall: bool, remainder_limbs: u32) -> usize {
+        if tall {
+            1 + remainder_limbs as usize
+        } else {
+            1
+        }
+    }
+
+    /// The row offsets of `lo` and `v` from an element's first row.
+    fn limb_rows(&self) -> (usize, usize) {
+        if self.tall {
+            (1, 2)
+        } else {
+            (0, 0)
+        }
     }
 }
 
@@ -323,8 +401,10 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
         bounded: bool,
         witness: Option<&[RescaleWitness]>,
     ) -> Result<Vec<Rescaled<F>>, Error> {
-        let start = self.rows.take(z.len());
         let c = &self.config;
+        let h = c.rows_per_element();
+        let (lo_at, v_at) = c.limb_rows();
+        let start = self.rows.take(z.len() * h);
         let big_r = c.range.bits;
         let limbs = if c.v.is_some() { 2 } else { 1 };
         if d > limbs * big_r || witness.is_some_and(|w| w.len() != z.len()) {
@@ -351,7 +431,7 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
             |mut region| {
                 let mut out = Vec::with_capacity(z.len());
                 for (i, zi) in z.iter().enumerate() {
-                    let row = start + i;
+                    let row = start + i * h;
                     let w = witness.map(|w| w[i]);
                     c.q.enable(&mut region, row)?;
                     zi.copy_to(&mut region, c.z, row);
@@ -360,17 +440,17 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                     region.assign_fixed(c.inv_shift, row, inv_shift);
                     if let (Some(col), Some(v)) = (c.v_coef, c.v) {
                         region.assign_fixed(col, row, v_coef);
-                        Wire::assign(&mut region, v, row, known_if(w, |w| to_field(w.v)));
+                        Wire::assign(&mut region, v, row + v_at, known_if(w, |w| to_field(w.v)));
                     }
                     region.assign_fixed(c.bound, row, F::from(u64::from(bounded)));
                     let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
-                    for (col, v) in [
-                        (c.u, w.map(|w| w.u)),
-                        (c.hi, w.map(|w| w.hi)),
-                        (c.lo, w.map(|w| w.lo)),
-                        (c.neg, w.map(|w| w.neg)),
+                    for (col, at, v) in [
+                        (c.u, row, w.map(|w| w.u)),
+                        (c.hi, row, w.map(|w| w.hi)),
+                        (c.lo, row + lo_at, w.map(|w| w.lo)),
+                        (c.neg, row, w.map(|w| w.neg)),
                     ] {
-                        Wire::assign(&mut region, col, row, known_if(v, to_field));
+                        Wire::assign(&mut region, col, at, known_if(v, to_field));
                     }
                     let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
                     out.push(Rescaled {
@@ -732,6 +812,150 @@ mod tests {
         }
     }
 
+    fn tall(remainder_limbs: u32) -> LayerShape {
+        LayerShape {
+            remainder_limbs,
+            tall_rescale: true,
+            ..LayerShape::default()
+        }
+    }
+
+    #[test]
+    fn tall_rescale_matches_reference_for_every_shift() {
+        check_every_shift(
+            tall(1),
+            &[-200, -65, -64, -33, -1, 0, 1, 31, 32, 33, 127, 250],
+        );
+        check_every_shift(
+            tall(2),
+            &[-300_000, -4097, -4096, -2049, -1, 0, 1, 2047, 4096, 99_999],
+        );
+    }
+
+    #[test]
+    fn tall_rescale_takes_its_rows_and_drops_a_column_and_lookup_per_limb() {
+        use halo2_proofs::halo2curves::bn256::Fr;
+        use halo2_proofs::plonk::Circuit;
+        for limbs in [1, 2] {
+            let cs = |tall_rescale: bool| {
+                let mut cs = ConstraintSystem::<Fr>::default();
+                LayerCircuit::configure_with_params(
+                    &mut cs,
+                    LayerShape {
+                        remainder_limbs: limbs,
+                        tall_rescale,
+                        ..LayerShape::default()
+                    },
+                );
+                cs
+            };
+            let (wide, narrow) = (cs(false), cs(true));
+            let extra = limbs as usize; // lo, and v with two limbs
+            assert_eq!(
+                wide.num_advice_columns(),
+                narrow.num_advice_columns() + extra
+            );
+            assert_eq!(wide.lookups().len(), narrow.lookups().len() + extra);
+            assert_eq!(RescaleConfig::rows_per_element_of(true, limbs), 1 + extra);
+        }
+    }
+
+    /// Each limb of a tall element is in the limb column's own row: tampering with any is
+    /// caught by the one range lookup or the gate that reads it from that row.
+    #[test]
+    fn tall_limbs_tampered_are_caught() {
+        let one = LayerShape {
+            tall_rescale: true,
+            ..LayerShape::default()
+        };
+        let two_r = 1i64 << one.range_bits;
+        // y's low limb out of range, its high limb compensating
+        let mut c = rescaling_with(one, vec![1000, -999], 0);
+        c.rescale[0].hi += 1;
+        c.rescale[0].lo -= two_r;
+        MockRun::new()
+            .k(9)
+            .expect_failure("activation low limb")
+            .run(&c);
+        // the low limb alone
+        let mut c = rescaling_with(one, vec![1000, -999], 0);
+        c.rescale[1].lo += 1;
+        MockRun::new()
+            .k(9)
+            .expect_failure("y = hi·2^R + lo")
+            .run(&c);
+        // a quotient one too large, the remainder negative
+        let d = 3;
+        let mut c = rescaling_with(one, vec![37, -20], d);
+        let r = c.rescale[0].u >> (one.range_bits - d);
+        c.rescale[0].y += 1;
+        c.rescale[0].a = c.rescale[0].y.max(0);
+        c.rescale[0].u = (r - (1 << d)) << (one.range_bits - d);
+        MockRun::new()
+            .k(9)
+            .expect_failure("rescale remainder")
+            .run(&c);
+        // two limbs: the high limb, two rows down, out of range or off the gate
+        let d = one.range_bits + 2;
+        let e = d - one.range_bits;
+        for delta in [-1i64, 1] {
+            let mut c = rescaling_with(tall(2), vec![5000, -7000], d);
+            let (_, r) = rescale(5000, d);
+            let r2 = r - delta * (1 << d);
+            c.rescale[0].y += delta;
+            c.rescale[0].a = c.rescale[0].y.max(0);
+            c.rescale[0].u = (r2 & ((1 << e) - 1)) << (one.range_bits - e);
+            c.rescale[0].v = r2 >> e;
+            MockRun::new()
+                .k(9)
+                .expect_failure("rescale remainder")
+                .run(&c);
+        }
+        for v in [1, 63] {
+            let mut c = rescaling_with(tall(2), vec![37, -20], 4);
+            c.rescale[0].v = v;
+            MockRun::new()
+                .k(9)
+                .expect_failure("z + 2^(d-1) = y·2^d + r")
+                .run(&c);
+        }
+        let mut c = rescaling_with(tall(2), vec![37, -20], 0);
+        c.rescale[1].v = 5;
+        MockRun::new()
+            .k(9)
+            .expect_failure("no shift: remainder limbs are 0")
+            .run(&c);
+    }
+
+    /// The under-constraint search over tall chips: one and two limbs at every kind of shift
+    /// (0, ≤ R, > R).
+    #[test]
+    fn tall_under_constraint_search_finds_no_free_cell() {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        for (shape, d, relu_out, bounded) in [
+            (tall(1), 3, true, true),
+            (tall(1), 0, false, true),
+            (tall(2), 8, true, true),
+            (tall(2), 4, false, true),
+        ] {
+            let mut c = LayerCircuit::honest(
+                shape,
+                vec![vec![3, -2, 5], vec![-1, 4, 2]],
+                vec![7, -3],
+                d,
+                vec![5, -6, 2],
+            );
+            c.relu_out = relu_out;
+            c.bounded = bounded;
+            let r = Search::new(9, c.instances())
+                .run(&c, |_, _| true)
+                .printed(&format!("dense + tall rescale, d = {d}, {shape:?}"));
+            assert!(r.survivors.is_empty(), "{}", r.describe());
+            assert!(r.searched >= 20);
+        }
+    }
+
     /// Rows without the sign table: `hi`, `neg` and `a` lose their range (the module doc's
     /// free cells: `neg` and `a` can change together, `hi` is unbounded), but no single cell can
     /// change alone: `y`, its low limb and the remainder stay pinned.
@@ -739,11 +963,13 @@ mod tests {
     fn unbounded_rows_pin_every_single_cell() {
         use crate::search::Search;
         use crate::testing::HasInstances;
-        let mut c = rescaling(vec![37, -20], 3);
-        c.bounded = false;
-        let r = Search::new(9, c.instances())
-            .run(&c, |_, _| true)
-            .printed("rescale without the sign table");
-        assert!(r.survivors.is_empty(), "{}", r.describe());
+        for shape in [LayerShape::default(), tall(1), tall(2)] {
+            let mut c = rescaling_with(shape, vec![37, -20], 3);
+            c.bounded = false;
+            let r = Search::new(9, c.instances())
+                .run(&c, |_, _| true)
+                .printed(&format!("rescale without the sign table, {shape:?}"));
+            assert!(r.survivors.is_empty(), "{}", r.describe());
+        }
     }
 }

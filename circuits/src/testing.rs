@@ -126,6 +126,8 @@ pub struct LayerShape {
     pub remainder_limbs: u32,
     /// Weights in advice columns instead of fixed ones.
     pub private_weights: bool,
+    /// A tall rescale chip ([`RescaleConfig::configure_with`]).
+    pub tall_rescale: bool,
 }
 
 impl Default for LayerShape {
@@ -136,6 +138,7 @@ impl Default for LayerShape {
             relu_bits: 8,
             remainder_limbs: 1,
             private_weights: false,
+            tall_rescale: false,
         }
     }
 }
@@ -231,7 +234,7 @@ impl Circuit<Fr> for LayerCircuit {
         meta.enable_equality(instance);
         (
             MatMulConfig::configure(meta, p.lanes, p.private_weights),
-            RescaleConfig::configure(meta, range, relu, p.remainder_limbs),
+            RescaleConfig::configure_with(meta, range, relu, p.remainder_limbs, p.tall_rescale),
             instance,
         )
     }
@@ -403,6 +406,8 @@ pub struct FuncCircuit {
     pub witness: Vec<crate::func::FuncWitness>,
     /// The chip in a rescale chip's columns ([`crate::func::FuncConfig::configure_in_rescale`]).
     pub in_rescale: bool,
+    /// That rescale chip is tall ([`crate::rescale::RescaleConfig::configure_with`]).
+    pub tall: bool,
 }
 
 impl FuncCircuit {
@@ -430,12 +435,22 @@ impl FuncCircuit {
             x,
             witness,
             in_rescale: false,
+            tall: false,
         }
     }
 
     /// The same circuit with the chip in a rescale chip's columns (or not).
     pub fn in_rescale(self, in_rescale: bool) -> Self {
         Self { in_rescale, ..self }
+    }
+
+    /// The same circuit with the chip in a tall rescale chip's columns.
+    pub fn in_tall_rescale(self) -> Self {
+        Self {
+            in_rescale: true,
+            tall: true,
+            ..self
+        }
     }
 }
 
@@ -459,7 +474,7 @@ impl Circuit<Fr> for FuncCircuit {
         Column<Instance>,
     );
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = (u32, bool);
+    type Params = (u32, bool, bool);
 
     fn without_witnesses(&self) -> Self {
         Self {
@@ -467,12 +482,12 @@ impl Circuit<Fr> for FuncCircuit {
             ..self.clone()
         }
     }
-    fn params(&self) -> (u32, bool) {
-        (self.range_bits, self.in_rescale)
+    fn params(&self) -> (u32, bool, bool) {
+        (self.range_bits, self.in_rescale, self.tall)
     }
     fn configure_with_params(
         meta: &mut ConstraintSystem<Fr>,
-        (range_bits, in_rescale): (u32, bool),
+        (range_bits, in_rescale, tall): (u32, bool, bool),
     ) -> Self::Config {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
@@ -482,7 +497,7 @@ impl Circuit<Fr> for FuncCircuit {
         let table = crate::func::FuncTable::configure(meta);
         if in_rescale {
             let relu = crate::relu::ReluTable::configure(meta, range_bits);
-            let rescale = crate::rescale::RescaleConfig::configure(meta, range, relu, 2);
+            let rescale = crate::rescale::RescaleConfig::configure_with(meta, range, relu, 2, tall);
             let func = crate::func::FuncConfig::configure_in_rescale(meta, &rescale, table);
             (func, Some(rescale), x, instance)
         } else {
@@ -491,7 +506,7 @@ impl Circuit<Fr> for FuncCircuit {
         }
     }
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
-        Self::configure_with_params(meta, (4, false))
+        Self::configure_with_params(meta, (4, false, false))
     }
     fn synthesize(
         &self,

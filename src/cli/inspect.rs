@@ -78,7 +78,7 @@ fn print_report(r: &InspectReport) {
     }
     let in_rescale = |yes: bool| if yes { " (in the rescale columns)" } else { "" };
     println!(
-        "rows: dense {}{} · freivalds {}{} · rescale {} (with {}) · product {}{} · function {}{} · tables {}",
+        "rows: dense {}{} · freivalds {}{} · rescale {}{} (with {}) · product {}{} · function {}{} · tables {}",
         r.rows.dense,
         if r.dense_chip { "" } else { " (no dense chip)" },
         r.rows.freivalds,
@@ -88,6 +88,11 @@ fn print_report(r: &InspectReport) {
             String::new()
         },
         r.rows.rescale,
+        if r.tall_rescale {
+            " (tall: limbs in one column)"
+        } else {
+            ""
+        },
         hosted.join(", "),
         r.rows.product,
         in_rescale(r.product_in_rescale),

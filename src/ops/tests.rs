@@ -1114,6 +1114,21 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
                 s.cw.clone(),
             ));
         }
+        // small circuits have a tall rescale chip (its limbs in one column): the one-row
+        // layout too
+        if p.shape.tall_rescale {
+            let wide = CircuitShape {
+                tall_rescale: false,
+                ..p.shape
+            };
+            let p = crate::plan::plan_of(&s.q, &wide).expect("plan");
+            cases.push((
+                format!("{name} (one row per rescale)"),
+                s.q.clone(),
+                p,
+                s.cw.clone(),
+            ));
+        }
         cases.push((name.into(), s.q.clone(), p, s.cw.clone()));
     }
     let (q, p, cw) = freivalds_model();

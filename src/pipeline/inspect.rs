@@ -74,6 +74,9 @@ pub struct InspectReport {
     pub func_in_rescale: bool,
     /// Whether the product chip's rows are in the rescale chip's columns.
     pub product_in_rescale: bool,
+    /// Whether the rescale chip is tall (its limbs in one column, two or three rows an
+    /// element).
+    pub tall_rescale: bool,
     /// Per layer.
     pub layers: Vec<LayerReport>,
     /// Rows per chip, all layers (plus the input rows in the rescale columns; the rescale
@@ -150,16 +153,31 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
                 .map(|g| g.w.iter().map(Vec::len).sum::<usize>())
                 .sum::<usize>();
         }
+        // rows in the chips' columns: a tall rescale element takes 2 or 3, a function row in
+        // its columns 2
+        let mut rows: RowsReport = cost.into();
+        if shape.tall_rescale {
+            rows.rescale *= zkinfer_circuits::rescale::RescaleConfig::rows_per_element_of(
+                true,
+                shape.remainder_limbs,
+            );
+            if shape.func_in_rescale {
+                rows.func *= 2;
+            }
+        }
         layers.push(LayerReport {
             name: node.name.clone(),
             op: imp.describe(),
             layout: layout.join(" + "),
-            rows: cost.into(),
+            rows,
             lookups: 3 * cost.rescale_rows + 2 * cost.func_rows,
         });
     }
     let mut rows: RowsReport = total.into();
     rows.rescale = settings.plan.rescale_rows;
+    if shape.tall_rescale && shape.func_in_rescale {
+        rows.func *= 2;
+    }
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
     let c = counts(&cs);
@@ -187,6 +205,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         dense_chip: shape.dense,
         func_in_rescale: shape.func_in_rescale,
         product_in_rescale: shape.product_in_rescale,
+        tall_rescale: shape.tall_rescale,
         layers,
         rows,
         table_rows: settings.plan.table_rows,

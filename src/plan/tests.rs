@@ -59,7 +59,15 @@ fn k_covers_rows_and_tables_and_is_minimal() {
                 zkinfer_circuits::matmul::MatMulConfig::rows(n_in, n_out, p.shape.lanes)
             );
         }
-        assert_eq!(p.rescale_rows, n_in + n_out, "input rows + one per output");
+        let per = zkinfer_circuits::rescale::RescaleConfig::rows_per_element_of(
+            p.shape.tall_rescale,
+            p.shape.remainder_limbs,
+        );
+        assert_eq!(
+            p.rescale_rows,
+            n_in + per * n_out,
+            "input rows + one (tall: two or three) per output"
+        );
     }
 }
 
@@ -198,7 +206,7 @@ fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
 #[test]
 fn reserved_rows_are_within_the_bound_the_plan_decides_with() {
     let mut most = 0;
-    for bits in [0u8, 0b1_1111, 0b1_0101, 0b0_1010] {
+    for bits in [0u8, 0b1_1111, 0b1_0101, 0b0_1010, 0b11_1111, 0b10_0001] {
         for (private_weights, input, hashed, shared_hash) in [
             (false, false, false, false),
             (true, true, false, false),
@@ -213,6 +221,7 @@ fn reserved_rows_are_within_the_bound_the_plan_decides_with() {
                     funcs: bits & 4 != 0,
                     func_in_rescale: bits & 8 != 0 && bits & 4 != 0,
                     product_in_rescale: bits & 16 != 0 && bits & 2 != 0,
+                    tall_rescale: bits & 32 != 0,
                     private_weights,
                     private_input: input,
                     hashed_input: hashed,
@@ -228,4 +237,43 @@ fn reserved_rows_are_within_the_bound_the_plan_decides_with() {
         }
     }
     assert!(most <= MAX_RESERVED_ROWS, "{most} reserved rows");
+}
+
+/// The rescale chip is tall (its limbs in one column and one lookup) where its rows, doubled,
+/// keep `k`, and one row an element where they would raise it; the tall circuit commits fewer
+/// polynomials at the same `k`.
+#[test]
+fn the_rescale_chip_is_tall_only_where_k_stays() {
+    // 64 → 10: a few dozen rescale rows under the table's 2^8
+    let m = model(64, 10, 8);
+    let p = plan(&m).expect("plan");
+    assert!(p.shape.tall_rescale, "{:?}", p.shape);
+    let wide = CircuitShape {
+        tall_rescale: false,
+        ..p.shape
+    };
+    let w = plan_of(&m, &wide).expect("plan of the one-row layout");
+    assert_eq!(w.k, p.k);
+    // one limb column and lookup fewer per limb (lo, and v with two)
+    let limbs = p.shape.remainder_limbs as usize;
+    assert_eq!(w.rescale_rows, 64 + 10);
+    assert_eq!(p.rescale_rows, 64 + (1 + limbs) * 10);
+    assert_eq!(w.advice_columns, p.advice_columns + limbs);
+    assert_eq!(w.lookups, p.lookups + limbs);
+    let committed = |s: CircuitShape| {
+        let mut cs = ConstraintSystem::<Fr>::default();
+        configure(&mut cs, s);
+        committed_polys(&cs)
+    };
+    assert_eq!(committed(wide), committed(p.shape) + 4 * limbs);
+    // 8 → 900: the rescale rows set k = 10; tall they would raise it
+    let m = model(8, 900, 6);
+    let p = plan(&m).expect("plan");
+    assert_eq!(p.k, 10);
+    assert!(!p.shape.tall_rescale, "{:?}", p.shape);
+    let tall = CircuitShape {
+        tall_rescale: true,
+        ..p.shape
+    };
+    assert!(plan_of(&m, &tall).expect("plan of").k > p.k);
 }
