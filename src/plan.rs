@@ -248,7 +248,8 @@ fn plan_with_lanes(
     let rows_of = |s: Sharing| {
         let mut rescale = model.input_len() + checked_rows * per_rescale(s.tall);
         let mut beside = 0;
-        let func_rows = cost.func_rows * if s.tall { 2 } else { 1 };
+        // a function row in a tall rescale chip's columns takes two (in its own, one)
+        let func_rows = cost.func_rows * if s.tall && s.func { 2 } else { 1 };
         for (shared, rows) in [(s.func, func_rows), (s.product, cost.product_rows)] {
             if shared {
                 rescale += rows;

@@ -433,6 +433,11 @@ impl<F: PrimeField> FuncInstructions<F> for FuncChip<F> {
                         let w = witness.map(|w| w[i]);
                         c.q.enable(&mut region, row)?;
                         region.assign_fixed(c.tag, row, F::from(tag));
+                        if h > 1 {
+                            // (as the tall rescale chip: keygen refuses rows past the usable
+                            // ones)
+                            region.assign_fixed(c.tag, row + h - 1, F::ZERO);
+                        }
                         xi.copy_to(&mut region, c.x, row);
                         for (col, at, v) in [
                             (c.start, row, w.map(|w| w.start)),

@@ -443,6 +443,12 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                         Wire::assign(&mut region, v, row + v_at, known_if(w, |w| to_field(w.v)));
                     }
                     region.assign_fixed(c.bound, row, F::from(u64::from(bounded)));
+                    if h > 1 {
+                        // a fixed cell on the element's last row: keygen refuses an element
+                        // whose limb rows run past the usable rows (advice assignments are not
+                        // checked there, and the blinding rows are not range-checked)
+                        region.assign_fixed(c.bound, row + h - 1, F::ZERO);
+                    }
                     let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
                     for (col, at, v) in [
                         (c.u, row, w.map(|w| w.u)),
