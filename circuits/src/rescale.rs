@@ -585,20 +585,23 @@ mod tests {
 
     #[test]
     fn tampered_limbs_are_caught() {
-        let mut c = rescaling(vec![1000, -999], 0);
-        let two_r = 1i64 << c.shape.range_bits;
-        c.rescale[0].hi += 1;
-        c.rescale[0].lo -= two_r;
-        MockRun::new()
-            .k(9)
-            .expect_failure("activation low limb")
-            .run(&c);
-        let mut c = rescaling(vec![1000, -999], 0);
-        c.rescale[1].lo += 1;
-        MockRun::new()
-            .k(9)
-            .expect_failure("y = hi·2^R + lo")
-            .run(&c);
+        // in their own columns, and tall (the low limb on the limb column's next row)
+        for shape in [LayerShape::default(), tall(1)] {
+            let mut c = rescaling_with(shape, vec![1000, -999], 0);
+            let two_r = 1i64 << c.shape.range_bits;
+            c.rescale[0].hi += 1;
+            c.rescale[0].lo -= two_r;
+            MockRun::new()
+                .k(9)
+                .expect_failure("activation low limb")
+                .run(&c);
+            let mut c = rescaling_with(shape, vec![1000, -999], 0);
+            c.rescale[1].lo += 1;
+            MockRun::new()
+                .k(9)
+                .expect_failure("y = hi·2^R + lo")
+                .run(&c);
+        }
     }
 
     #[test]
@@ -781,8 +784,6 @@ mod tests {
     /// pinned them.)
     #[test]
     fn under_constraint_search_finds_no_free_cell() {
-        use crate::search::Search;
-        use crate::testing::HasInstances;
         let two_limbs = LayerShape {
             remainder_limbs: 2,
             ..LayerShape::default()
@@ -802,20 +803,28 @@ mod tests {
             (two_limbs, 0, true),
             (two_limbs, 4, true),
         ] {
-            let mut c = LayerCircuit::honest(
-                shape,
-                vec![vec![3, -2, 5], vec![-1, 4, 2]],
-                vec![7, -3],
-                d,
-                vec![5, -6, 2],
-            );
-            c.relu_out = relu_out;
-            let r = Search::new(9, c.instances())
-                .run(&c, |_, _| true)
-                .printed(&format!("dense + rescale, d = {d}, {shape:?}"));
-            assert!(r.survivors.is_empty(), "{}", r.describe());
-            assert!(r.searched >= 20);
+            search_dense_rescale(shape, d, relu_out, "dense + rescale");
         }
+    }
+
+    /// The under-constraint search over a small dense + rescale instance (`d`, ReLU or `y` as
+    /// output): no changed advice cell is accepted.
+    fn search_dense_rescale(shape: LayerShape, d: u32, relu_out: bool, what: &str) {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        let mut c = LayerCircuit::honest(
+            shape,
+            vec![vec![3, -2, 5], vec![-1, 4, 2]],
+            vec![7, -3],
+            d,
+            vec![5, -6, 2],
+        );
+        c.relu_out = relu_out;
+        let r = Search::new(9, c.instances())
+            .run(&c, |_, _| true)
+            .printed(&format!("{what}, d = {d}, {shape:?}"));
+        assert!(r.survivors.is_empty(), "{}", r.describe());
+        assert!(r.searched >= 20);
     }
 
     fn tall(remainder_limbs: u32) -> LayerShape {
@@ -866,31 +875,12 @@ mod tests {
         }
     }
 
-    /// Each limb of a tall element is in the limb column's own row: tampering with any is
-    /// caught by the one range lookup or the gate that reads it from that row.
+    /// Each remainder limb of a tall element is in the limb column's own row: tampering with
+    /// any is caught by the one range lookup or the gate that reads it from that row.
     #[test]
     fn tall_limbs_tampered_are_caught() {
-        let one = LayerShape {
-            tall_rescale: true,
-            ..LayerShape::default()
-        };
-        let two_r = 1i64 << one.range_bits;
-        // y's low limb out of range, its high limb compensating
-        let mut c = rescaling_with(one, vec![1000, -999], 0);
-        c.rescale[0].hi += 1;
-        c.rescale[0].lo -= two_r;
-        MockRun::new()
-            .k(9)
-            .expect_failure("activation low limb")
-            .run(&c);
-        // the low limb alone
-        let mut c = rescaling_with(one, vec![1000, -999], 0);
-        c.rescale[1].lo += 1;
-        MockRun::new()
-            .k(9)
-            .expect_failure("y = hi·2^R + lo")
-            .run(&c);
-        // a quotient one too large, the remainder negative
+        let one = tall(1);
+        // (the low limb: `tampered_limbs_are_caught`) a quotient one too large, the remainder negative
         let d = 3;
         let mut c = rescaling_with(one, vec![37, -20], d);
         let r = c.rescale[0].u >> (one.range_bits - d);
@@ -937,28 +927,13 @@ mod tests {
     /// (0, ≤ R, > R).
     #[test]
     fn tall_under_constraint_search_finds_no_free_cell() {
-        use crate::search::Search;
-        use crate::testing::HasInstances;
-        for (shape, d, relu_out, bounded) in [
-            (tall(1), 3, true, true),
-            (tall(1), 0, false, true),
-            (tall(2), 8, true, true),
-            (tall(2), 4, false, true),
+        for (shape, d, relu_out) in [
+            (tall(1), 3, true),
+            (tall(1), 0, false),
+            (tall(2), 8, true),
+            (tall(2), 4, false),
         ] {
-            let mut c = LayerCircuit::honest(
-                shape,
-                vec![vec![3, -2, 5], vec![-1, 4, 2]],
-                vec![7, -3],
-                d,
-                vec![5, -6, 2],
-            );
-            c.relu_out = relu_out;
-            c.bounded = bounded;
-            let r = Search::new(9, c.instances())
-                .run(&c, |_, _| true)
-                .printed(&format!("dense + tall rescale, d = {d}, {shape:?}"));
-            assert!(r.survivors.is_empty(), "{}", r.describe());
-            assert!(r.searched >= 20);
+            search_dense_rescale(shape, d, relu_out, "dense + tall rescale");
         }
     }
 

@@ -1098,36 +1098,31 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
     for (name, g, input) in search_graphs() {
         let s = setup(&g, &input);
         let p = plan(&s.q).expect("plan");
-        // small circuits put the product and function chips in the rescale chip's columns;
-        // larger ones keep them in their own: both layouts
-        if p.shape.func_in_rescale || p.shape.product_in_rescale {
-            let own = CircuitShape {
-                func_in_rescale: false,
-                product_in_rescale: false,
-                ..p.shape
-            };
-            let p = crate::plan::plan_of(&s.q, &own).expect("plan");
-            cases.push((
-                format!("{name} (own columns)"),
-                s.q.clone(),
-                p,
-                s.cw.clone(),
-            ));
-        }
-        // small circuits have a tall rescale chip (its limbs in one column): the one-row
-        // layout too
-        if p.shape.tall_rescale {
-            let wide = CircuitShape {
-                tall_rescale: false,
-                ..p.shape
-            };
-            let p = crate::plan::plan_of(&s.q, &wide).expect("plan");
-            cases.push((
-                format!("{name} (one row per rescale)"),
-                s.q.clone(),
-                p,
-                s.cw.clone(),
-            ));
+        // small circuits put the product and function chips in the rescale chip's columns
+        // (larger ones keep them in their own) and have a tall rescale chip (its limbs in one
+        // column): the other layouts too
+        let variants = [
+            (
+                p.shape.func_in_rescale || p.shape.product_in_rescale,
+                "own columns",
+                CircuitShape {
+                    func_in_rescale: false,
+                    product_in_rescale: false,
+                    ..p.shape
+                },
+            ),
+            (
+                p.shape.tall_rescale,
+                "one row per rescale",
+                CircuitShape {
+                    tall_rescale: false,
+                    ..p.shape
+                },
+            ),
+        ];
+        for (_, what, shape) in variants.into_iter().filter(|v| v.0) {
+            let p = crate::plan::plan_of(&s.q, &shape).expect("plan");
+            cases.push((format!("{name} ({what})"), s.q.clone(), p, s.cw.clone()));
         }
         cases.push((name.into(), s.q.clone(), p, s.cw.clone()));
     }
