@@ -22,17 +22,18 @@ pub const MAX_K: u32 = 24;
 pub const MAX_LANES: usize = 32;
 /// A plan whose proving cost is within `1/PROOF_SLACK` of the cheapest may be taken for a
 /// smaller proof: the cheapest of them whose estimated proof is within
-/// [`BANKED_PROOF_BUDGET`], else the one with the smallest proof.
+/// [`PROOF_TARGET`], else the one with the smallest proof.
 pub const PROOF_SLACK: u64 = 4;
 /// Freivalds widths `K` tried (0: no Freivalds chip).
 pub const FREIVALDS_WIDTHS: [usize; 8] = [0, 4, 8, 16, 32, 64, 128, 256];
 /// Freivalds bank counts tried (side-by-side chips; fixed weights only).
 pub const FREIVALDS_BANKS: [usize; 3] = [1, 2, 4];
-/// Estimated proof bytes a plan with several Freivalds banks may reach: banks trade proof
-/// bytes (each bank's columns are opened) for rows, and are taken only while the proof stays
-/// within this (the performance issue's 4 KB target; measured, they also pay less than the
-/// estimate says once they push the proof past it: dw_separable at 4 banks was no faster).
-pub const BANKED_PROOF_BUDGET: u64 = 4096;
+/// The proof size the plan aims for (estimated bytes; the performance issue's 4 KB target).
+/// Banks trade proof bytes (each bank's columns are opened) for rows and are taken only while
+/// the proof stays within it (measured, they also pay less than the estimate says once they
+/// push the proof past it: dw_separable at 4 banks was no faster); among plans within
+/// [`PROOF_SLACK`] of the cheapest, the cheapest within it is taken.
+pub const PROOF_TARGET: u64 = 4096;
 /// An upper bound of the rows halo2 reserves (`minimum_rows`: blinding factors and the
 /// permutation's last rows) in any circuit zkinfer configures (`plan::tests` checks it).
 const MAX_RESERVED_ROWS: usize = 8;
@@ -300,10 +301,10 @@ fn plan_with_lanes(
     configure(&mut cs, shape);
     let reserved = cs.minimum_rows();
     let (rescale_rows, product_rows) = rows_of(sharing);
-    let (others, need) = need_of(sharing, reserved);
-    // whether the Freivalds rows alone set k (only then can banks lower it)
-    // (judged with one row per rescale: a tall rescale chip fills the rows the Freivalds
-    // rows set, and with fewer of those it need not be tall)
+    let (_, need) = need_of(sharing, reserved);
+    // whether the Freivalds rows alone set k (only then can banks lower it), judged with one
+    // row per rescale: a tall rescale chip fills the rows the Freivalds rows set, and with
+    // fewer of those it need not be tall
     let (others_one_row, _) = need_of(
         Sharing {
             tall: false,
@@ -311,7 +312,7 @@ fn plan_with_lanes(
         },
         reserved,
     );
-    let freivalds_bound = others.min(others_one_row).next_power_of_two() < need.next_power_of_two();
+    let freivalds_bound = others_one_row.next_power_of_two() < need.next_power_of_two();
     let k = (need as u64).next_power_of_two().trailing_zeros().max(4);
     if k > MAX_K {
         return None;
@@ -525,7 +526,7 @@ pub fn plan_and_cost_within(
                 .iter()
                 .filter_map(move |&b| replan(model, &s, b, None))
         })
-        .filter(|c| c.2 <= BANKED_PROOF_BUDGET)
+        .filter(|c| c.2 <= PROOF_TARGET)
         .collect();
     let candidates = single
         .into_iter()
@@ -541,7 +542,7 @@ pub fn plan_and_cost_within(
         let near: Vec<(Plan, u64, u64)> = all.into_iter().filter(|c| c.1 <= within).collect();
         let small = near
             .iter()
-            .filter(|c| c.2 <= BANKED_PROOF_BUDGET)
+            .filter(|c| c.2 <= PROOF_TARGET)
             .min_by_key(|(p, cost, proof)| (*cost, *proof, p.shape.lanes));
         let smallest = || {
             near.iter()
