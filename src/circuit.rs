@@ -88,6 +88,11 @@ pub struct CircuitShape {
     /// weights only; omitted from JSON when 1).
     #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
     pub freivalds_banks: usize,
+    /// Outputs each Freivalds weight cell carries (`P`, fixed weights only): a block is
+    /// `K·P` outputs, the `p`-th of a column weighted `2^(p·t)`, `t` being set per layer by
+    /// the bounds around it (see the chip; omitted from JSON when 1).
+    #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
+    pub freivalds_pack: usize,
     /// The function chip lays its rows out in the rescale chip's columns, below and between
     /// the rescale rows (one row cursor), instead of seven advice columns and a range lookup
     /// of its own (the plan does so where it does not raise `k`; omitted from JSON when
@@ -158,6 +163,7 @@ impl Default for CircuitShape {
             shared_hash_columns: false,
             freivalds: 0,
             freivalds_banks: 1,
+            freivalds_pack: 1,
             func_in_rescale: false,
             product_in_rescale: false,
             dense: true,

@@ -24,8 +24,12 @@ pub const MAX_LANES: usize = 32;
 /// smaller proof: the cheapest of them whose estimated proof is within
 /// [`PROOF_TARGET`], else the one with the smallest proof.
 pub const PROOF_SLACK: u64 = 4;
-/// Freivalds widths `K` tried (0: no Freivalds chip).
-pub const FREIVALDS_WIDTHS: [usize; 8] = [0, 4, 8, 16, 32, 64, 128, 256];
+/// Freivalds widths `K` (weight columns) tried (0: no Freivalds chip).
+pub const FREIVALDS_WIDTHS: [usize; 10] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
+/// Outputs per Freivalds weight cell with fixed weights (`P`; 1 with private weights): the
+/// same rows as `P` times the columns, each of which every proof re-extends and opens. Four
+/// fit the chip's 253-bit budget at the 63-bit separation the accumulator bound needs.
+pub const FREIVALDS_PACK: usize = 4;
 /// Freivalds bank counts tried (side-by-side chips; fixed weights only).
 pub const FREIVALDS_BANKS: [usize; 3] = [1, 2, 4];
 /// The proof size the plan aims for (estimated bytes; the performance issue's 4 KB target).
@@ -164,7 +168,7 @@ fn plan_with_lanes(
     lanes: usize,
     privacy: Privacy,
     shared_hash_columns: bool,
-    freivalds: usize,
+    (freivalds, pack): (usize, usize),
     banks: usize,
     sharing: Option<Sharing>,
 ) -> Option<(Plan, u64, u64, bool)> {
@@ -195,6 +199,7 @@ fn plan_with_lanes(
         shared_hash_columns,
         freivalds,
         freivalds_banks: banks,
+        freivalds_pack: pack,
         func_in_rescale: false,
         product_in_rescale: false,
         dense: true,
@@ -353,6 +358,8 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
     let valid = (1..=MAX_LANES).contains(&shape.lanes)
         && FREIVALDS_WIDTHS.contains(&shape.freivalds)
         && FREIVALDS_BANKS.contains(&shape.freivalds_banks)
+        && (shape.freivalds_pack == 1
+            || shape.freivalds_pack == freivalds_pack(shape.freivalds, shape.private_weights))
         && (shape.freivalds_banks == 1 || banks_allowed(shape.freivalds, shape.private_weights))
         && (hashing || !shape.shared_hash_columns)
         && (shape.funcs || !shape.func_in_rescale)
@@ -410,7 +417,7 @@ fn replan(
         shape.lanes,
         Privacy::of(shape),
         shape.shared_hash_columns,
-        shape.freivalds,
+        (shape.freivalds, shape.freivalds_pack),
         banks,
         sharing,
     )
@@ -422,6 +429,16 @@ fn replan(
 /// [`crate::circuit::ModelConfig::weight_columns_lead`]).
 pub fn banks_allowed(freivalds: usize, private_weights: bool) -> bool {
     freivalds > 0 && !private_weights
+}
+
+/// The outputs per Freivalds weight cell a new plan takes: [`FREIVALDS_PACK`] with fixed
+/// weights, 1 with private ones (their cells are committed one weight each) or no chip.
+pub fn freivalds_pack(freivalds: usize, private_weights: bool) -> usize {
+    if freivalds > 0 && !private_weights {
+        FREIVALDS_PACK
+    } else {
+        1
+    }
 }
 
 fn check_shifts(model: &QuantModel) -> Result<(), PlanError> {
@@ -499,7 +516,10 @@ pub fn plan_and_cost_within(
         .flat_map(|lanes| [(lanes, false), (lanes, true)])
         .filter(|&(_, shared)| hashing || !shared)
         .flat_map(|(lanes, shared)| widths.iter().map(move |&w| (lanes, shared, w)))
-        .filter_map(|(lanes, shared, w)| plan_with_lanes(model, lanes, privacy, shared, w, 1, None))
+        .filter_map(|(lanes, shared, w)| {
+            let pack = freivalds_pack(w, privacy.weights);
+            plan_with_lanes(model, lanes, privacy, shared, (w, pack), 1, None)
+        })
         .collect();
     // banks only where the Freivalds rows set k (elsewhere they only add columns), and only
     // while the proof stays within the budget

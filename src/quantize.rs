@@ -136,6 +136,8 @@ impl QuantModel {
     pub fn node_ctx_in(&self, i: usize, shape: &crate::circuit::CircuitShape) -> NodeCtx<'_> {
         let mut ctx = self.node_ctx(i, shape.lanes, shape.range_bits);
         ctx.freivalds = shape.freivalds;
+        ctx.freivalds_pack = shape.freivalds_pack;
+        ctx.remainder_limbs = shape.remainder_limbs;
         ctx
     }
     /// What the fixed-point stages know about node `i`.
@@ -150,6 +152,8 @@ impl QuantModel {
             range_bits,
             lanes,
             freivalds: 0,
+            freivalds_pack: 1,
+            remainder_limbs: 2,
         }
     }
     /// Checks the structure (after reading model.json): tensor order, references, scales.

@@ -36,6 +36,24 @@
 //! add. The `y` cells are otherwise unconstrained here: the caller bounds them (the rescale
 //! chip), as it bounds the dense chip's accumulators.
 //!
+//! **Packed outputs** ([`Packing`]): with fixed weights, a weight column can carry `P` outputs
+//! at once. A block is then `K·P` outputs; output `p·K + k` of the block sits in column `k`
+//! weighted `T^p` (`T = 2^t`): the cell of input `j` holds `Σ_p T^p·W_{pK+k, j}`, the bias row
+//! `Σ_p T^p·b_{pK+k}`, and output `pK + k`'s row `−T^p` at `k`. The gates are unchanged, so the
+//! last `acc` is `Σ_{b,k} ρ^{bK+k}·E_{b,k}` with `E_{b,k} = Σ_p T^p·e_{b,pK+k}`, `e_i` being
+//! output `i`'s error `b_i + Σ_j W_ij·x_j − y_i`. It vanishes for a random `ρ` only if every
+//! `E_{b,k} = 0` (as above, error `≤ n/|F|`), and `E = 0` forces every `e = 0` when the caller
+//! keeps every error below `T/2` in absolute value and `P·t ≤ 253`: then
+//! `|Σ_p T^p·e_p| < T^P/2 ≤ 2^252 < p`, so the sum is 0 over the integers, and a balanced base-`T`
+//! representation is unique (`e_0 ≡ 0 mod T` with `|e_0| < T/2` gives `e_0 = 0`, and so on up).
+//! zkinfer meets that bound with the range checks around the chip: every `x` is a bounded
+//! activation or a range-checked input, so `|b_i + Σ_j W_ij·x_j| < 2^61` (the compiler's
+//! accumulator bound), and every `y_i` is rescaled by the rescale chip, whose limbs bound it
+//! (`|y_i| < 2^(bits − 1 + d) + 2^d` for outputs of `bits` signed bits at shift `d`). Without
+//! such bounds packing is unsound: `y_{k} + T` and `y_{K+k} − 1` cancel (the tests show the
+//! chip alone accepting that pair and the rescale chip refusing it). Fewer fixed columns for
+//! the same rows: each fixed column is re-extended by every proof and opened in it.
+//!
 //! `configure` enables equality on `x`.
 
 use crate::{fixed::to_field, matmul::WeightColumns, Wire};
@@ -48,6 +66,48 @@ use halo2_proofs::{
     },
     poly::Rotation,
 };
+
+/// How many outputs one weight cell carries ([`Packing::factor`], `P`) and the bits `t` that
+/// separate them (module doc: the caller keeps every output's error below `2^(t−1)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packing {
+    /// `P ≥ 1`: outputs per weight column of a block.
+    pub factor: usize,
+    /// `t`: output `pK + k` is weighted `2^(p·t)` in column `k`.
+    pub bits: u32,
+}
+
+impl Packing {
+    /// One output per weight cell.
+    pub const NONE: Packing = Packing { factor: 1, bits: 0 };
+
+    /// `P·t` may not exceed this: the packed sum of errors then stays below `2^252 < p`.
+    pub const MAX_TOTAL_BITS: u32 = 253;
+
+    /// The most outputs per cell, up to `factor`, that `bits`-bit separations allow.
+    pub fn at_most(factor: usize, bits: u32) -> Self {
+        let fit = (Self::MAX_TOTAL_BITS / bits.max(1)) as usize;
+        let factor = factor.min(fit).max(1);
+        if factor == 1 {
+            Self::NONE
+        } else {
+            Self { factor, bits }
+        }
+    }
+
+    /// Whether `P·t ≤ 253` (or `P = 1`).
+    pub fn is_valid(&self) -> bool {
+        self.factor == 1
+            || (self.factor > 1
+                && self.bits >= 1
+                && (self.factor as u64) * u64::from(self.bits) <= u64::from(Self::MAX_TOTAL_BITS))
+    }
+
+    /// `T^p = 2^(p·t)`.
+    fn weight<F: PrimeField>(&self, p: usize) -> F {
+        F::from(2).pow_vartime([p as u64 * u64::from(self.bits)])
+    }
+}
 
 /// Columns, challenge and selectors of the Freivalds chip.
 #[derive(Clone, Debug)]
@@ -152,7 +212,8 @@ impl FreivaldsConfig {
         self.w.width()
     }
 
-    /// Rows a group of `n_out` outputs reading `n_in` inputs takes at width `k_width`.
+    /// Rows a group of `n_out` outputs reading `n_in` inputs takes at width `k_width`
+    /// (`K·P` with packed outputs).
     pub fn rows(n_in: usize, n_out: usize, k_width: usize) -> usize {
         n_out.div_ceil(k_width.max(1)) * (n_in + 1) + n_out
     }
@@ -164,7 +225,7 @@ struct RowPlan<F> {
     row: usize,
     kind: RowKind,
     x: Option<Value<F>>,
-    w: Vec<i64>,
+    w: Vec<F>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,13 +239,28 @@ fn assign_weights<F: PrimeField>(
     region: &mut Region<'_, F>,
     columns: &WeightColumns,
     row: usize,
-    w: &[i64],
+    w: &[F],
     parameter: bool,
 ) {
     for k in 0..columns.width() {
-        let v = to_field::<F>(w.get(k).copied().unwrap_or(0));
+        let v = w.get(k).copied().unwrap_or(F::ZERO);
         columns.assign(region, k, row, v, parameter);
     }
+}
+
+/// A block's cells of one row: `cells[k] = Σ_p T^p·value(ids[p·K + k])` (`tp[p] = T^p`).
+fn packed<F: PrimeField>(
+    ids: &[usize],
+    kw: usize,
+    tp: &[F],
+    value: impl Fn(usize) -> i64,
+) -> Vec<F> {
+    let mut cells = vec![F::ZERO; kw.min(ids.len())];
+    for (q, &i) in ids.iter().enumerate() {
+        let v = to_field::<F>(value(i));
+        cells[q % kw] += if q < kw { v } else { v * tp[q / kw] };
+    }
+    cells
 }
 
 /// A group laid out in the first phase whose accumulator waits for `ρ`.
@@ -222,6 +298,8 @@ impl<F: PrimeField> FreivaldsChip<F> {
 
     /// Lays out the check of `y = W·x + b` (`weights` `[n_out][n_in]`) in the first phase
     /// and returns the `y` cells, assigned from `y` (the claimed outputs, `None` at keygen).
+    /// With `pack` (fixed weights only) the caller must keep every output's error below
+    /// `2^(t−1)` (module doc).
     pub fn check(
         &mut self,
         layouter: &mut impl Layouter<F>,
@@ -229,21 +307,28 @@ impl<F: PrimeField> FreivaldsChip<F> {
         weights: &[Vec<i64>],
         bias: &[i64],
         y: Option<&[i64]>,
+        pack: Packing,
     ) -> Result<Vec<Wire<F>>, Error> {
         let n_out = bias.len();
         let n_in = x.len();
+        let private = matches!(self.config.w, WeightColumns::Private { .. });
         if weights.len() != n_out
             || weights.iter().any(|r| r.len() != n_in)
             || y.is_some_and(|y| y.len() != n_out)
             || n_out == 0
+            || !pack.is_valid()
+            || (private && pack.factor > 1)
         {
             return Err(Error::Synthesis);
         }
         let c = self.config.clone();
         let kw = c.width();
-        let blocks = n_out.div_ceil(kw);
+        // outputs per block
+        let bw = kw * pack.factor;
+        let tp: Vec<F> = (0..pack.factor).map(|p| pack.weight::<F>(p)).collect();
+        let blocks = n_out.div_ceil(bw);
         let start = self.next_row;
-        self.next_row += FreivaldsConfig::rows(n_in, n_out, kw);
+        self.next_row += FreivaldsConfig::rows(n_in, n_out, bw);
         let mut plan: Vec<RowPlan<F>> = Vec::with_capacity(self.next_row - start);
         let outputs = layouter.assign_region(
             || "freivalds group",
@@ -251,9 +336,9 @@ impl<F: PrimeField> FreivaldsChip<F> {
                 let mut row = start;
                 let mut ys: Vec<Option<Wire<F>>> = vec![None; n_out];
                 for b in (0..blocks).rev() {
-                    let ids: Vec<usize> = (b * kw..((b + 1) * kw).min(n_out)).collect();
+                    let ids: Vec<usize> = (b * bw..((b + 1) * bw).min(n_out)).collect();
                     // bias
-                    let w: Vec<i64> = ids.iter().map(|&i| bias[i]).collect();
+                    let w: Vec<F> = packed(&ids, kw, &tp, |i| bias[i]);
                     assign_weights(&mut region, &c.w, row, &w, true);
                     let kind = if b + 1 == blocks {
                         RowKind::First
@@ -269,7 +354,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     row += 1;
                     // inputs
                     for (j, xj) in x.iter().enumerate() {
-                        let w: Vec<i64> = ids.iter().map(|&i| weights[i][j]).collect();
+                        let w: Vec<F> = packed(&ids, kw, &tp, |i| weights[i][j]);
                         assign_weights(&mut region, &c.w, row, &w, true);
                         xj.copy_to(&mut region, c.x, row);
                         plan.push(RowPlan {
@@ -281,9 +366,9 @@ impl<F: PrimeField> FreivaldsChip<F> {
                         row += 1;
                     }
                     // outputs
-                    for (k, &i) in ids.iter().enumerate() {
-                        let mut w = vec![0; ids.len()];
-                        w[k] = -1;
+                    for (q, &i) in ids.iter().enumerate() {
+                        let mut w = vec![F::ZERO; kw.min(ids.len())];
+                        w[q % kw] = -tp[q / kw];
                         assign_weights(&mut region, &c.w, row, &w, false);
                         let v = match y {
                             Some(y) => Value::known(to_field::<F>(y[i])),
@@ -343,11 +428,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     let mut acc: Value<F> = Value::known(F::ZERO);
                     let n = group.rows.len();
                     for (idx, p) in group.rows.iter().enumerate() {
-                        let h = rho.map(|r| {
-                            p.w.iter()
-                                .rev()
-                                .fold(F::ZERO, |a, &w| a * r + to_field::<F>(w))
-                        });
+                        let h = rho.map(|r| p.w.iter().rev().fold(F::ZERO, |a, &w| a * r + w));
                         acc = match p.kind {
                             RowKind::First => h,
                             RowKind::Block => acc * rho.map(|r| r.pow_vartime([kw as u64])) + h,
@@ -371,6 +452,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
 
 #[cfg(test)]
 mod tests {
+    use super::Packing;
     use crate::testing::{FreivaldsCircuit, MockRun};
     use halo2_proofs::halo2curves::bn256::Fr;
 
@@ -434,18 +516,126 @@ mod tests {
     }
 
     /// Every advice cell of a Freivalds-checked layer (inputs and outputs copied in, the
-    /// challenge-phase accumulators), changed alone, is caught: the phase-2 cells too.
+    /// challenge-phase accumulators), changed alone, is caught: the phase-2 cells too; with
+    /// packed outputs as well.
     #[test]
     fn under_constraint_search_finds_no_free_cell() {
         use crate::search::Search;
         use crate::testing::HasInstances;
-        for (n_in, n_out, width) in [(3, 2, 2), (4, 5, 2)] {
-            let c = layer(n_in, n_out, width);
+        for (n_in, n_out, width, pack) in [
+            (3, 2, 2, Packing::NONE),
+            (4, 5, 2, Packing::NONE),
+            (4, 7, 2, Packing::at_most(4, 63)),
+        ] {
+            let mut c = layer(n_in, n_out, width);
+            c.pack = pack;
             let r = Search::new(7, c.instances())
                 .run(&c, |_, _| true)
-                .printed(&format!("freivalds {n_out}×{n_in}, K = {width}"));
+                .printed(&format!(
+                    "freivalds {n_out}×{n_in}, K = {width}, P = {}",
+                    pack.factor
+                ));
             assert!(r.survivors.is_empty(), "{}", r.describe());
             assert!(r.searched >= n_in + n_out);
         }
+    }
+
+    fn packed(
+        n_in: usize,
+        n_out: usize,
+        width: usize,
+        factor: usize,
+        bits: u32,
+    ) -> FreivaldsCircuit {
+        let mut c = layer(n_in, n_out, width);
+        c.pack = Packing { factor, bits };
+        assert!(c.pack.is_valid());
+        c
+    }
+
+    #[test]
+    fn honest_packed_layers_of_every_block_shape_pass() {
+        // one partial block, exactly K·P, several blocks with a partial last one (and a
+        // partial last column), fewer outputs than K, no inputs
+        for (n_in, n_out, width, factor, bits) in [
+            (5, 3, 1, 4, 63),
+            (6, 8, 2, 4, 63),
+            (7, 11, 2, 3, 63),
+            (9, 13, 4, 2, 100),
+            (4, 3, 4, 4, 63),
+            (0, 5, 2, 2, 20),
+        ] {
+            MockRun::new()
+                .k(7)
+                .run(&packed(n_in, n_out, width, factor, bits));
+        }
+    }
+
+    #[test]
+    fn a_wrong_packed_output_is_caught_in_every_position() {
+        let honest = packed(7, 11, 2, 4, 63);
+        for i in 0..11 {
+            for delta in [1, -1, 1 << 20, 1 << 40, -(1 << 61)] {
+                let mut c = honest.clone();
+                c.y.as_mut().expect("y")[i] += delta;
+                MockRun::new().k(7).expect_failure("freivalds end").run(&c);
+            }
+        }
+    }
+
+    /// Packing is sound only with the outputs' errors below `T/2`: two outputs of one column
+    /// whose errors carry (`+T` on the one weighted 1, `−1` on the one weighted `T`) pass the
+    /// chip alone. zkinfer's callers bound every output (the rescale chip) and choose `t`
+    /// above those bounds; a pair that does not carry exactly is still caught.
+    #[test]
+    fn a_carry_between_packed_outputs_passes_the_chip_alone() {
+        let (width, bits) = (2, 20);
+        let honest = packed(5, 6, width, 3, bits);
+        let mut carry = honest.clone();
+        let y = carry.y.as_mut().expect("y");
+        y[1] += 1 << bits; // column 1, weighted 1
+        y[1 + width] -= 1; // column 1, weighted T
+        MockRun::new().k(7).run(&carry);
+        let mut off = honest.clone();
+        let y = off.y.as_mut().expect("y");
+        y[1] += (1 << bits) - 1;
+        y[1 + width] -= 1;
+        MockRun::new()
+            .k(7)
+            .expect_failure("freivalds end")
+            .run(&off);
+    }
+
+    #[test]
+    fn packing_stays_within_the_field() {
+        assert_eq!(
+            Packing::at_most(4, 63),
+            Packing {
+                factor: 4,
+                bits: 63
+            }
+        );
+        assert_eq!(Packing::at_most(4, 64).factor, 3);
+        assert_eq!(Packing::at_most(4, 127), Packing::NONE);
+        assert_eq!(Packing::at_most(1, 10), Packing::NONE);
+        assert!(!Packing {
+            factor: 5,
+            bits: 63
+        }
+        .is_valid());
+        assert!(!Packing { factor: 2, bits: 0 }.is_valid());
+        assert!(Packing::NONE.is_valid());
+    }
+
+    #[test]
+    fn the_chip_refuses_a_packing_beyond_the_field() {
+        let mut c = layer(3, 4, 1);
+        c.pack = Packing {
+            factor: 4,
+            bits: 64,
+        };
+        let r =
+            halo2_proofs::dev::MockProver::run(7, &c, crate::testing::HasInstances::instances(&c));
+        assert!(r.is_err(), "synthesis must refuse P·t > 253");
     }
 }

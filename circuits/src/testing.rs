@@ -693,6 +693,8 @@ pub struct FreivaldsCircuit {
     pub y: Option<Vec<i64>>,
     /// Replaces the last accumulator.
     pub forge: Option<Fr>,
+    /// Outputs per weight cell.
+    pub pack: crate::freivalds::Packing,
 }
 
 impl FreivaldsCircuit {
@@ -710,6 +712,7 @@ impl FreivaldsCircuit {
             input,
             y: Some(y),
             forge: None,
+            pack: crate::freivalds::Packing::NONE,
         }
     }
 }
@@ -768,6 +771,7 @@ impl Circuit<Fr> for FreivaldsCircuit {
             &self.weights,
             &self.bias,
             self.y.as_deref(),
+            self.pack,
         )?;
         if let Some(f) = self.forge {
             chip.forge_last(f);

@@ -101,11 +101,16 @@ fn print_report(r: &InspectReport) {
         r.table_rows
     );
     println!(
-        "circuit: k = {} ({} rows), {} lanes, Freivalds width {} × {} banks, {} advice / {} fixed columns, {} in the permutation, {} lookups, degree {}",
+        "circuit: k = {} ({} rows), {} lanes, Freivalds width {}{} × {} banks, {} advice / {} fixed columns, {} in the permutation, {} lookups, degree {}",
         r.k,
         1u64 << r.k,
         r.lanes,
         r.freivalds_width,
+        if r.freivalds_pack > 1 {
+            format!(" (up to {} outputs a cell)", r.freivalds_pack)
+        } else {
+            String::new()
+        },
         r.freivalds_banks,
         r.advice_columns,
         r.fixed_columns,

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use zkinfer_circuits::{
     fixed::{dot, fits_signed, relu, rescale},
-    freivalds::FreivaldsConfig,
+    freivalds::{FreivaldsConfig, Packing},
     matmul::{DenseWitness, MatMulConfig, MatMulInstructions},
     rescale::{RescaleInstructions, RescaleWitness},
     Wire,
@@ -225,11 +225,48 @@ impl QuantLinear {
             .sum()
     }
 
-    fn freivalds_rows(&self, width: usize) -> usize {
+    fn freivalds_rows(&self, ctx: &NodeCtx) -> usize {
+        self.freivalds_group_rows(ctx).sum()
+    }
+
+    fn freivalds_group_rows<'a>(&'a self, ctx: &NodeCtx) -> impl Iterator<Item = usize> + 'a {
+        let width = ctx.freivalds * self.packing(ctx).factor;
         self.groups
             .iter()
-            .map(|g| FreivaldsConfig::rows(g.x.len(), g.out.len(), width))
-            .sum()
+            .map(move |g| FreivaldsConfig::rows(g.x.len(), g.out.len(), width))
+    }
+
+    /// The Freivalds chip's packing for this layer: up to `ctx.freivalds_pack` outputs per
+    /// weight cell, separated by `t` bits, where every output's error
+    /// `e = (b + Σ w·x) − z` times `2^s` is an integer below `2^(t−1)`, as the chip's argument
+    /// needs (its module doc):
+    /// - `|b + Σ w·x| < 2^61`: every input is a bounded activation or a range-checked input,
+    ///   and quantization checks the worst case over that range against
+    ///   [`ACCUMULATOR_BITS`];
+    /// - the claimed accumulator `z` is rescaled by the rescale chip,
+    ///   `z = y·2^d + r − 2^(d−1)`, with `y = hi·2^R + lo` of `bits` signed bits (limbs in the
+    ///   tables: integers) and the remainder `r` a sum of limbs in `[0, 2^R)` times powers of
+    ///   two, `r ∈ [0, 2^d)`; so `|z| ≤ 2^(bits−1+d) + 2^d ≤ 2^(bits+d)`. The limbs' scales
+    ///   `2^(d−R)` (and `2^(d−2R)`) are inverse powers of two when `d < limbs·R`: nothing
+    ///   but the check itself makes `z` an integer, so `z` is a multiple of `2^−s`,
+    ///   `s = limbs·R − d` (0 at `d = 0`, where the limbs are pinned to 0);
+    /// - so `2^s·e` is an integer below `2^(s + max(61, bits+d) + 1)`: `t = s + max(61,
+    ///   bits + d) + 2`.
+    ///
+    /// Only bounded layers pack: an unbounded (public output) element that is never published
+    /// has a free `y`, whose error could cancel a published partner's; unpacked, such a free
+    /// cell is harmless (`ρ` is drawn after it is committed).
+    pub fn packing(&self, ctx: &NodeCtx) -> Packing {
+        if !self.bounded {
+            return Packing::NONE;
+        }
+        let fraction = if self.shift == 0 {
+            0
+        } else {
+            (ctx.remainder_limbs * ctx.range_bits).saturating_sub(self.shift)
+        };
+        let bound = (ACCUMULATOR_BITS - 1).max(self.bits(ctx) + self.shift) + 1;
+        Packing::at_most(ctx.freivalds_pack, fraction + bound + 1)
     }
 
     /// Whether the layer is checked Freivalds-style: when the circuit has the chip and its
@@ -237,7 +274,7 @@ impl QuantLinear {
     /// chip's (`L + 1` columns).
     pub fn uses_freivalds(&self, ctx: &NodeCtx) -> bool {
         ctx.freivalds > 0
-            && 2 * self.freivalds_rows(ctx.freivalds) < (ctx.lanes + 1) * self.dense_rows(ctx.lanes)
+            && 2 * self.freivalds_rows(ctx) < (ctx.lanes + 1) * self.dense_rows(ctx.lanes)
     }
 
     fn accumulators(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
@@ -352,7 +389,7 @@ impl QuantOpImpl for QuantLinear {
     fn cost(&self, ctx: &NodeCtx) -> Cost {
         if self.uses_freivalds(ctx) {
             return Cost {
-                freivalds_rows: self.freivalds_rows(ctx.freivalds),
+                freivalds_rows: self.freivalds_rows(ctx),
                 rescale_rows: ctx.node.len(),
                 ..Cost::default()
             };
@@ -368,10 +405,15 @@ impl QuantOpImpl for QuantLinear {
         if !self.uses_freivalds(ctx) {
             return Vec::new();
         }
-        self.groups
-            .iter()
-            .map(|g| FreivaldsConfig::rows(g.x.len(), g.out.len(), ctx.freivalds))
-            .collect()
+        self.freivalds_group_rows(ctx).collect()
+    }
+
+    fn freivalds_pack(&self, ctx: &NodeCtx) -> usize {
+        if self.uses_freivalds(ctx) {
+            self.packing(ctx).factor
+        } else {
+            1
+        }
     }
 
     fn max_shift(&self) -> u32 {
@@ -413,7 +455,14 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
                     .iter_mut()
                     .min_by_key(|c| c.next_row())
                     .ok_or(Error::Synthesis)?;
-                chip.check(layouter, &xs, &g.w, &g.bias, w.freivalds()?)?
+                chip.check(
+                    layouter,
+                    &xs,
+                    &g.w,
+                    &g.bias,
+                    w.freivalds()?,
+                    self.packing(ctx),
+                )?
             } else {
                 chips
                     .dense()?

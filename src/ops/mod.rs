@@ -298,6 +298,11 @@ pub struct NodeCtx<'a> {
     pub lanes: usize,
     /// Weight columns of the Freivalds chip (`K`; 0: the circuit has none).
     pub freivalds: usize,
+    /// Outputs per Freivalds weight cell the circuit allows (`P`, at most: a layer takes fewer
+    /// where its bounds need wider separations).
+    pub freivalds_pack: usize,
+    /// Limbs of `R` bits the rescale chip checks remainders in (1 or 2).
+    pub remainder_limbs: u32,
 }
 
 /// Fixed-point behaviour of a core op.
@@ -314,6 +319,10 @@ pub trait QuantOpImpl {
     /// to the bank with the fewest rows: the plan replays that).
     fn freivalds_groups(&self, _ctx: &NodeCtx) -> Vec<usize> {
         Vec::new()
+    }
+    /// Outputs per Freivalds weight cell the node's checks take (1 without any).
+    fn freivalds_pack(&self, _ctx: &NodeCtx) -> usize {
+        1
     }
     /// Largest rescale shift the node uses (sizes the remainder limbs).
     fn max_shift(&self) -> u32 {

@@ -771,6 +771,7 @@ fn freivalds_model() -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
     let q = quantize(&g, None, &opts).expect("quantize");
     let mut p = plan(&q).expect("plan");
     p.shape.freivalds = 4;
+    p.shape.freivalds_pack = 1;
     let trace = witness::run(
         &q,
         witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
@@ -863,6 +864,20 @@ fn two_freivalds_layers(
     CircuitWitness,
     witness::Trace,
 ) {
+    two_freivalds_layers_at(banks, 4, 1)
+}
+
+/// [`two_freivalds_layers`] at Freivalds width `width` with `pack` outputs per weight cell.
+fn two_freivalds_layers_at(
+    banks: usize,
+    width: usize,
+    pack: usize,
+) -> (
+    Arc<QuantModel>,
+    crate::plan::Plan,
+    CircuitWitness,
+    witness::Trace,
+) {
     let (w1, b1) = freivalds_layer();
     let w2: Vec<Vec<f64>> = (0..5)
         .map(|i| {
@@ -886,8 +901,9 @@ fn two_freivalds_layers(
     };
     let q = quantize(&g, None, &opts).expect("quantize");
     let mut shape = plan(&q).expect("plan").shape;
-    shape.freivalds = 4;
+    shape.freivalds = width;
     shape.freivalds_banks = banks;
+    shape.freivalds_pack = pack;
     let p = crate::plan::plan_of(&q, &shape).expect("a plan zkinfer makes");
     let input = witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in");
     let trace = witness::run(&q, input).expect("run");
@@ -920,8 +936,37 @@ fn two_freivalds_banks_are_each_checked() {
     forged_freivalds_layers_are_caught(2);
 }
 
+/// Packed outputs (`K = 2`, four outputs a weight cell: layer 1's eight outputs in one
+/// block of two columns): both verify, every output forged alone is caught, the layers' rows
+/// are those of width `K·P`, and the weights take a quarter of the columns.
+#[test]
+fn packed_freivalds_layers_are_each_checked() {
+    let (q, p, _, _) = two_freivalds_layers_at(1, 2, 4);
+    let [w0, w1] = freivalds_block_widths(&q, &p);
+    // the hidden layer packs (three outputs a cell: its two-limb remainders at shift d
+    // leave z a multiple of 2^-(2R-d), which widens t past 63); the public output layer
+    // does not (an unpublished unbounded element would be free)
+    assert!(w0 > 2, "hidden layer packed: {w0}");
+    assert_eq!(w1, 2, "public output layer unpacked");
+    let rows = zkinfer_circuits::freivalds::FreivaldsConfig::rows;
+    assert_eq!(p.freivalds_rows, rows(3, 8, w0) + rows(8, 5, w1));
+    forged_freivalds_layers_are_caught_at(1, 2, 4);
+}
+
+/// The block width (`K` times the outputs per cell) each of the two layers takes.
+fn freivalds_block_widths(q: &QuantModel, p: &crate::plan::Plan) -> [usize; 2] {
+    [0, 1].map(|i| {
+        let ctx = q.node_ctx_in(i, &p.shape);
+        p.shape.freivalds * q.graph.nodes[i].op.imp().freivalds_pack(&ctx)
+    })
+}
+
 fn forged_freivalds_layers_are_caught(banks: usize) {
-    let (q, p, honest, trace) = two_freivalds_layers(banks);
+    forged_freivalds_layers_are_caught_at(banks, 4, 1)
+}
+
+fn forged_freivalds_layers_are_caught_at(banks: usize, width: usize, pack: usize) {
+    let (q, p, honest, trace) = two_freivalds_layers_at(banks, width, pack);
     let instance = instance_field(&honest.instance);
     mock(&q, &p, honest.clone(), instance.clone()).expect("honest");
     real_prove_verify(&q, &p, honest.clone(), instance.clone())
@@ -978,11 +1023,12 @@ fn forged_freivalds_layers_are_caught(banks: usize) {
         assert!(errs.len() == 1, "only one failure expected: {errs:#?}");
         // where it fails: layer 2's last row, below layer 1's rows in one bank, from row 0 of
         // the second bank with two (synthesis put it there, as the plan counted)
-        let rows = |n_in, n_out| zkinfer_circuits::freivalds::FreivaldsConfig::rows(n_in, n_out, 4);
+        let [w0, w1] = freivalds_block_widths(&q, &p);
+        let rows = zkinfer_circuits::freivalds::FreivaldsConfig::rows;
         let end = if banks == 1 {
-            rows(3, 8) + rows(8, 5) - 1
+            rows(3, 8, w0) + rows(8, 5, w1) - 1
         } else {
-            rows(8, 5) - 1
+            rows(8, 5, w1) - 1
         };
         assert!(
             errs[0].contains(&format!("on row {end}\n")),
@@ -1130,6 +1176,8 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
     cases.push(("freivalds layer".into(), q, p, cw));
     let (q, p, cw, _) = two_freivalds_layers(2);
     cases.push(("two freivalds banks".into(), q, p, cw));
+    let (q, p, cw, _) = two_freivalds_layers_at(1, 2, 4);
+    cases.push(("freivalds, four outputs a weight cell".into(), q, p, cw));
     let privacy = Privacy {
         weights: true,
         input: true,

@@ -68,6 +68,9 @@ pub struct InspectReport {
     pub freivalds_width: usize,
     /// Freivalds chips side by side.
     pub freivalds_banks: usize,
+    /// Outputs per Freivalds weight cell at most (`P`; layers whose bounds need wider
+    /// separations take fewer).
+    pub freivalds_pack: usize,
     /// Whether the circuit has the dense chip (left out when no layer uses it).
     pub dense_chip: bool,
     /// Whether the function chip's rows are in the rescale chip's columns.
@@ -132,7 +135,10 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         total += cost;
         let mut layout = vec![];
         if cost.freivalds_rows > 0 {
-            layout.push(format!("freivalds K={}", shape.freivalds));
+            match imp.freivalds_pack(&ctx) {
+                1 => layout.push(format!("freivalds K={}", shape.freivalds)),
+                p => layout.push(format!("freivalds K={}×{p}", shape.freivalds)),
+            }
         }
         if cost.dense_rows > 0 {
             layout.push(format!("dense ×{}", shape.lanes));
@@ -202,6 +208,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         lanes: shape.lanes,
         freivalds_width: shape.freivalds,
         freivalds_banks: shape.freivalds_banks,
+        freivalds_pack: shape.freivalds_pack,
         dense_chip: shape.dense,
         func_in_rescale: shape.func_in_rescale,
         product_in_rescale: shape.product_in_rescale,

@@ -133,6 +133,12 @@ pub fn verify(
         && (1..=crate::plan::MAX_LANES).contains(&settings.shape.lanes)
         && crate::plan::FREIVALDS_WIDTHS.contains(&settings.shape.freivalds)
         && crate::plan::FREIVALDS_BANKS.contains(&settings.shape.freivalds_banks)
+        && (settings.shape.freivalds_pack == 1
+            || settings.shape.freivalds_pack
+                == crate::plan::freivalds_pack(
+                    settings.shape.freivalds,
+                    settings.shape.private_weights,
+                ))
         && (settings.shape.freivalds_banks == 1
             || crate::plan::banks_allowed(
                 settings.shape.freivalds,

@@ -30,7 +30,13 @@ fn set_shift(m: &mut QuantModel, shift: u32) {
 #[test]
 fn k_covers_rows_and_tables_and_is_minimal() {
     for (n_in, n_out, bits) in [(4, 2, 6), (64, 10, 8), (512, 512, 10), (64, 16, 12)] {
-        let p = plan(&model(n_in, n_out, bits)).expect("plan");
+        let q = model(n_in, n_out, bits);
+        let p = plan(&q).expect("plan");
+        // the layer's outputs per weight cell (its bounds may allow fewer than the shape's)
+        let pack = q.graph.nodes[0]
+            .op
+            .imp()
+            .freivalds_pack(&q.node_ctx_in(0, &p.shape));
         let need = p
             .dense_rows
             .max(p.freivalds_rows)
@@ -51,7 +57,11 @@ fn k_covers_rows_and_tables_and_is_minimal() {
             assert_eq!(p.dense_rows, 0);
             assert_eq!(
                 p.freivalds_rows,
-                zkinfer_circuits::freivalds::FreivaldsConfig::rows(n_in, n_out, p.shape.freivalds)
+                zkinfer_circuits::freivalds::FreivaldsConfig::rows(
+                    n_in,
+                    n_out,
+                    p.shape.freivalds * pack
+                )
             );
         } else {
             assert_eq!(
