@@ -165,6 +165,16 @@ impl QuantModel {
         if !TABLE_BITS_RANGE.contains(&self.table_bits) || !(1..=63).contains(&self.output_bits) {
             return Err("bit widths out of range".into());
         }
+        for n in &self.graph.nodes {
+            if let crate::ops::QuantOp::Linear(l) = &n.op {
+                if !l.within_accumulator_bound(self.activation_bits()) {
+                    return Err(format!(
+                        "node `{}`: a worst-case accumulator leaves {ACCUMULATOR_BITS} bits",
+                        n.name
+                    ));
+                }
+            }
+        }
         crate::ops::func::check_tags(&self.graph)
     }
 }

@@ -43,16 +43,21 @@
 //! last `acc` is `Σ_{b,k} ρ^{bK+k}·E_{b,k}` with `E_{b,k} = Σ_p T^p·e_{b,pK+k}`, `e_i` being
 //! output `i`'s error `b_i + Σ_j W_ij·x_j − y_i`. It vanishes for a random `ρ` only if every
 //! `E_{b,k} = 0` (as above, error `≤ n/|F|`), and `E = 0` forces every `e = 0` when the caller
-//! keeps every error below `T/2` in absolute value and `P·t ≤ 253`: then
-//! `|Σ_p T^p·e_p| < T^P/2 ≤ 2^252 < p`, so the sum is 0 over the integers, and a balanced base-`T`
-//! representation is unique (`e_0 ≡ 0 mod T` with `|e_0| < T/2` gives `e_0 = 0`, and so on up).
-//! zkinfer meets that bound with the range checks around the chip: every `x` is a bounded
-//! activation or a range-checked input, so `|b_i + Σ_j W_ij·x_j| < 2^61` (the compiler's
-//! accumulator bound), and every `y_i` is rescaled by the rescale chip, whose limbs bound it
-//! (`|y_i| < 2^(bits − 1 + d) + 2^d` for outputs of `bits` signed bits at shift `d`). Without
-//! such bounds packing is unsound: `y_{k} + T` and `y_{K+k} − 1` cancel (the tests show the
-//! chip alone accepting that pair and the rescale chip refusing it). Fewer fixed columns for
-//! the same rows: each fixed column is re-extended by every proof and opened in it.
+//! guarantees, for some `s ≥ 0`, that every `2^s·e` is an integer of absolute value below
+//! `T/2`, and `P·t ≤ 253`: then `2^s·E = Σ_p T^p·(2^s·e_p)` has absolute value below
+//! `T^P/2 ≤ 2^252 < p`, so it is 0 over the integers, and a balanced base-`T` representation is
+//! unique (`2^s·e_0 ≡ 0 mod T` with `|2^s·e_0| < T/2` gives `e_0 = 0`, and so on up). The `2^s`
+//! matters: an accumulator the rescale chip checks with remainder limbs scaled by `2^(d−R)` is
+//! only a multiple of `2^−s` (`s = limbs·R − d`) unless something else makes it an integer, and
+//! unpacked that something is this very check. zkinfer meets the bound with the range checks
+//! around the chip (`QuantLinear::packing`): every `x` is a bounded activation or a
+//! range-checked input, so `|b_i + Σ_j W_ij·x_j| < 2^61` (the compiler's accumulator bound,
+//! checked again when a build is read), and every `y_i` is rescaled by the rescale chip into
+//! bounded limbs (`|y_i| < 2^(bits − 1 + d) + 2^d` for outputs of `bits` signed bits at shift
+//! `d`), so `t = s + max(61, bits + d) + 2`; public-output layers, whose unpublished elements
+//! would be free, do not pack. Without such bounds packing is unsound: `y_{k} + T` and
+//! `y_{K+k} − 1` cancel (a test shows the chip alone accepting that pair). Fewer fixed columns
+//! for the same rows: each fixed column is re-extended by every proof and opened in it.
 //!
 //! `configure` enables equality on `x`.
 
@@ -68,7 +73,8 @@ use halo2_proofs::{
 };
 
 /// How many outputs one weight cell carries ([`Packing::factor`], `P`) and the bits `t` that
-/// separate them (module doc: the caller keeps every output's error below `2^(t−1)`).
+/// separate them (module doc: the caller keeps every output's error, times a common `2^s`, an
+/// integer below `2^(t−1)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packing {
     /// `P ≥ 1`: outputs per weight column of a block.
@@ -298,8 +304,8 @@ impl<F: PrimeField> FreivaldsChip<F> {
 
     /// Lays out the check of `y = W·x + b` (`weights` `[n_out][n_in]`) in the first phase
     /// and returns the `y` cells, assigned from `y` (the claimed outputs, `None` at keygen).
-    /// With `pack` (fixed weights only) the caller must keep every output's error below
-    /// `2^(t−1)` (module doc).
+    /// With `pack` (fixed weights only) the caller must keep every output's error, times a
+    /// common `2^s`, an integer below `2^(t−1)` (module doc).
     pub fn check(
         &mut self,
         layouter: &mut impl Layouter<F>,

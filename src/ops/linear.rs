@@ -218,6 +218,23 @@ pub struct QuantLinear {
 }
 
 impl QuantLinear {
+    /// Whether every output's worst-case accumulator over inputs of `activation_bits` signed
+    /// bits stays below `2^(ACCUMULATOR_BITS − 1)`, as quantization made it: the bound the
+    /// rescale quotient and the Freivalds chip's packing rely on (checked again when a build
+    /// is read, so an edited model.json cannot lift it).
+    pub fn within_accumulator_bound(&self, activation_bits: u32) -> bool {
+        let limit = 1i128 << (ACCUMULATOR_BITS - 1);
+        let x_max = 1i128 << activation_bits.clamp(1, 64).saturating_sub(1);
+        self.groups.iter().all(|g| {
+            g.w.iter().zip(&g.bias).all(|(w, &b)| {
+                let worst = w.iter().fold(i128::from(b).abs(), |acc, &w| {
+                    acc.saturating_add(i128::from(w).abs().saturating_mul(x_max))
+                });
+                worst < limit
+            })
+        })
+    }
+
     fn dense_rows(&self, lanes: usize) -> usize {
         self.groups
             .iter()

@@ -143,6 +143,36 @@ fn weight_scale_backs_off_before_the_accumulator_could_overflow() {
     );
 }
 
+/// The accumulator bound quantization keeps is checked again when a build is read: a
+/// model.json edited past it (which the Freivalds chip's packing and the rescale quotient
+/// rely on) is refused, one at the edge is not.
+#[test]
+fn an_edited_model_past_the_accumulator_bound_is_refused_on_reading() {
+    let g = chain(
+        &[1, 4],
+        vec![(
+            vec![],
+            vec![1, 2],
+            dense(&[vec![0.5; 4], vec![-0.25; 4]], &[0.1, 0.2], true),
+        )],
+    );
+    let q = quantize(&g, None, &QuantOptions::default()).expect("quantize");
+    q.check().expect("as quantized");
+    let x_max = 1i128 << (q.activation_bits() - 1);
+    let limit = 1i128 << (ACCUMULATOR_BITS - 1);
+    // four inputs at the largest weight that keeps the worst case under the limit, then one
+    // more
+    let edge = ((limit - 1) / (4 * x_max)) as i64;
+    for (w, ok) in [(edge, true), (edge + 1, false)] {
+        let mut e = q.clone();
+        if let QuantOp::Linear(l) = &mut e.graph.nodes[0].op {
+            l.groups[0].w[0] = vec![w; 4];
+            l.groups[0].bias[0] = 0;
+        }
+        assert_eq!(e.check().is_ok(), ok, "weight {w}: {:?}", e.check());
+    }
+}
+
 #[test]
 fn copies_and_comparisons_share_their_inputs_scale() {
     // input (range 1) and a Linear ×100 (range 100), concatenated, then max over pairs:
