@@ -93,6 +93,12 @@ pub struct CircuitShape {
     /// the bounds around it (see the chip; omitted from JSON when 1).
     #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
     pub freivalds_pack: usize,
+    /// Consecutive small groups of a layer (a convolution's positions, an Add's elements)
+    /// are checked together, up to `K·P` outputs a check, each check reading the union of its
+    /// groups' inputs once: a 3×3 convolution's neighbouring positions share most of their
+    /// patches (omitted from JSON when false, so older builds keep their layout).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub freivalds_merge: bool,
     /// The function chip lays its rows out in the rescale chip's columns, below and between
     /// the rescale rows (one row cursor), instead of seven advice columns and a range lookup
     /// of its own (the plan does so where it does not raise `k`; omitted from JSON when
@@ -164,6 +170,7 @@ impl Default for CircuitShape {
             freivalds: 0,
             freivalds_banks: 1,
             freivalds_pack: 1,
+            freivalds_merge: false,
             func_in_rescale: false,
             product_in_rescale: false,
             dense: true,

@@ -137,6 +137,7 @@ impl QuantModel {
         let mut ctx = self.node_ctx(i, shape.lanes, shape.range_bits);
         ctx.freivalds = shape.freivalds;
         ctx.freivalds_pack = shape.freivalds_pack;
+        ctx.freivalds_merge = shape.freivalds_merge;
         ctx.remainder_limbs = shape.remainder_limbs;
         ctx
     }
@@ -153,6 +154,7 @@ impl QuantModel {
             lanes,
             freivalds: 0,
             freivalds_pack: 1,
+            freivalds_merge: false,
             remainder_limbs: 2,
         }
     }
@@ -167,6 +169,12 @@ impl QuantModel {
         }
         for n in &self.graph.nodes {
             if let crate::ops::QuantOp::Linear(l) = &n.op {
+                if !l.is_well_formed() {
+                    return Err(format!(
+                        "node `{}`: a group's weights, biases and outputs differ in length",
+                        n.name
+                    ));
+                }
                 if !l.within_accumulator_bound(self.activation_bits()) {
                     return Err(format!(
                         "node `{}`: a worst-case accumulator leaves {ACCUMULATOR_BITS} bits",

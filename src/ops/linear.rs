@@ -14,9 +14,11 @@
 //! weight scale `≤` [`MAX_WEIGHT_SCALE`] whose shift fits two remainder limbs and whose
 //! worst-case accumulator over in-range inputs fits [`ACCUMULATOR_BITS`].
 //!
-//! Circuit: outputs reading the same input elements form a *group* laid out by the dense chip
-//! (a Conv's output channels at one position; all neurons of a Gemm), `ceil(rows / L)·(|x| + 1)`
-//! dense rows per group; then one rescale-chip row per output.
+//! Circuit: outputs reading the same input elements form a *group* (a Conv's output channels
+//! at one position; all neurons of a Gemm), laid out by the dense chip (`ceil(rows / L)·(|x| +
+//! 1)` dense rows per group) or checked by the Freivalds chip, which takes consecutive small
+//! groups together (a convolution's neighbouring positions read their shared inputs once, see
+//! `QuantLinear::freivalds_chunks`); then one rescale-chip row per output.
 
 use super::{
     Chips, Cost, FloatOpImpl, NodeCtx, NodeWitness, QuantCtx, QuantOp, QuantOpImpl, Synthesize,
@@ -201,6 +203,15 @@ pub struct Group {
     pub w: Vec<Vec<i64>>,
 }
 
+/// One Freivalds check of a layer ([`QuantLinear::freivalds_chunks`]): consecutive groups,
+/// their distinct inputs and their outputs.
+#[derive(Clone, Debug)]
+struct Chunk {
+    groups: std::ops::Range<usize>,
+    inputs: usize,
+    outputs: usize,
+}
+
 /// The fixed-point op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuantLinear {
@@ -235,6 +246,17 @@ impl QuantLinear {
         })
     }
 
+    /// Whether every group has one bias and one weight row per output and one weight per
+    /// input (an edited model.json could break it: the chips would see truncated rows).
+    pub fn is_well_formed(&self) -> bool {
+        self.groups.iter().all(|g| {
+            !g.out.is_empty()
+                && g.bias.len() == g.out.len()
+                && g.w.len() == g.out.len()
+                && g.w.iter().all(|r| r.len() == g.x.len())
+        })
+    }
+
     fn dense_rows(&self, lanes: usize) -> usize {
         self.groups
             .iter()
@@ -243,14 +265,86 @@ impl QuantLinear {
     }
 
     fn freivalds_rows(&self, ctx: &NodeCtx) -> usize {
-        self.freivalds_group_rows(ctx).sum()
+        self.freivalds_group_rows(ctx).into_iter().sum()
     }
 
-    fn freivalds_group_rows<'a>(&'a self, ctx: &NodeCtx) -> impl Iterator<Item = usize> + 'a {
+    fn freivalds_group_rows(&self, ctx: &NodeCtx) -> Vec<usize> {
         let width = ctx.freivalds * self.packing(ctx).factor;
-        self.groups
+        self.freivalds_chunks(ctx)
             .iter()
-            .map(move |g| FreivaldsConfig::rows(g.x.len(), g.out.len(), width))
+            .map(|c| FreivaldsConfig::rows(c.inputs, c.outputs, width))
+            .collect()
+    }
+
+    /// The checks the Freivalds chip makes for this layer, in synthesis order: each group
+    /// alone, or with [`NodeCtx::freivalds_merge`] consecutive groups together while their
+    /// outputs fit one block (`K·P`). A merged check reads the union of its groups' inputs
+    /// once, with weight 0 where an output does not read an input: the relation is the
+    /// groups' own (the chip checks `y = W·x + b` for whatever fixed `W` it is given), in
+    /// fewer rows wherever the groups share inputs (a convolution's neighbouring positions:
+    /// 3×3 over four channels, eight positions a check read 96 elements instead of 288) and
+    /// one bias row instead of one a group. Which inputs a check reads follows the model's
+    /// references, never the weights' values (a private weight that happens to be 0 is read
+    /// like any other).
+    fn freivalds_chunks(&self, ctx: &NodeCtx) -> Vec<Chunk> {
+        let width = ctx.freivalds * self.packing(ctx).factor;
+        let mut chunks: Vec<Chunk> = Vec::with_capacity(self.groups.len());
+        let mut seen: std::collections::HashSet<Ref> = Default::default();
+        for (i, g) in self.groups.iter().enumerate() {
+            let n = g.out.len();
+            if let Some(c) = chunks.last_mut() {
+                if ctx.freivalds_merge && c.outputs + n <= width {
+                    c.inputs += g.x.iter().filter(|&&r| seen.insert(r)).count();
+                    c.outputs += n;
+                    c.groups.end = i + 1;
+                    continue;
+                }
+            }
+            seen.clear();
+            // (a group of `width` outputs or more takes no partner: nothing to remember)
+            if ctx.freivalds_merge && n < width {
+                seen.extend(g.x.iter().copied());
+            }
+            chunks.push(Chunk {
+                groups: i..i + 1,
+                inputs: g.x.len(),
+                outputs: n,
+            });
+        }
+        chunks
+    }
+
+    /// The inputs, output indices, biases and weights (`[output][input]`) of one check.
+    fn chunk_check(&self, c: &Chunk) -> Group {
+        let groups = &self.groups[c.groups.clone()];
+        if let [g] = groups {
+            return g.clone();
+        }
+        let mut at: HashMap<Ref, usize> = HashMap::with_capacity(c.inputs);
+        let mut x: Vec<Ref> = Vec::with_capacity(c.inputs);
+        for g in groups {
+            for &r in &g.x {
+                at.entry(r).or_insert_with(|| {
+                    x.push(r);
+                    x.len() - 1
+                });
+            }
+        }
+        let mut out = Vec::with_capacity(c.outputs);
+        let mut bias = Vec::with_capacity(c.outputs);
+        let mut w = Vec::with_capacity(c.outputs);
+        for g in groups {
+            out.extend_from_slice(&g.out);
+            bias.extend_from_slice(&g.bias);
+            for row in &g.w {
+                let mut full = vec![0i64; x.len()];
+                for (r, &v) in g.x.iter().zip(row) {
+                    full[at[r]] = v;
+                }
+                w.push(full);
+            }
+        }
+        Group { x, out, bias, w }
     }
 
     /// The Freivalds chip's packing for this layer: up to `ctx.freivalds_pack` outputs per
@@ -371,11 +465,12 @@ impl QuantOpImpl for QuantLinear {
         if self.uses_freivalds(ctx) {
             // the checked outputs of each group are its accumulators
             let freivalds = self
-                .groups
+                .freivalds_chunks(ctx)
                 .iter()
-                .map(|g| {
-                    g.out
+                .map(|c| {
+                    self.groups[c.groups.clone()]
                         .iter()
+                        .flat_map(|g| &g.out)
                         .map(|&j| acc.get(j as usize).copied())
                         .collect()
                 })
@@ -422,7 +517,13 @@ impl QuantOpImpl for QuantLinear {
         if !self.uses_freivalds(ctx) {
             return Vec::new();
         }
-        self.freivalds_group_rows(ctx).collect()
+        self.freivalds_group_rows(ctx)
+    }
+
+    fn freivalds_merges(&self, ctx: &NodeCtx) -> bool {
+        ctx.freivalds_merge
+            && self.uses_freivalds(ctx)
+            && self.freivalds_chunks(ctx).len() < self.groups.len()
     }
 
     fn freivalds_pack(&self, ctx: &NodeCtx) -> usize {
@@ -459,13 +560,32 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
         w: &mut WitnessCursor,
     ) -> Result<Vec<Wire<Fr>>, Error> {
         let mut acc: Vec<Option<Wire<Fr>>> = vec![None; ctx.node.len()];
-        for g in &self.groups {
+        let freivalds = self.uses_freivalds(ctx);
+        // a merged check's weights are built when it is laid out, one at a time
+        let chunks = if freivalds {
+            self.freivalds_chunks(ctx)
+        } else {
+            Vec::new()
+        };
+        let checks = (0..if freivalds {
+            chunks.len()
+        } else {
+            self.groups.len()
+        })
+            .map(|i| {
+                if freivalds {
+                    std::borrow::Cow::Owned(self.chunk_check(&chunks[i]))
+                } else {
+                    std::borrow::Cow::Borrowed(&self.groups[i])
+                }
+            });
+        for g in checks {
             let xs: Vec<Wire<Fr>> =
                 g.x.iter()
                     .map(|&r| x.at(r))
                     .collect::<Option<_>>()
                     .ok_or(Error::Synthesis)?;
-            let out = if self.uses_freivalds(ctx) {
+            let out = if freivalds {
                 // the bank with the fewest rows (the first on a tie), as the plan counts
                 let chip = chips
                     .freivalds
@@ -532,10 +652,70 @@ pub fn fuse_relu(g: &mut FloatGraph) {
     g.retain_used();
 }
 
+/// Whether `B` (reading `A` in input slot `slot`) may take `A` in although its rows read more
+/// than one element of `A`: every row of `B` reads exactly one element of `A`, no element of
+/// `A` is read by two rows of `B` (a broadcast would copy `A`'s row into each reader), and the
+/// folded rows read no more distinct element sets than `A`'s rows do (nothing splits `A`'s
+/// groups, so no layout takes more rows than `A` alone: the folded layer's groups are `A`'s,
+/// each reading what it read). That is a residual Add whose skip elements are among the
+/// elements its convolution's positions read already (`conv1(relu(conv0(x))) + relu(conv0(x))`
+/// in residual_conv, where the skip is the centre tap of the patch); a skip from elsewhere
+/// (`conv2(relu(conv1(x))) + x`) would give each output a group of its own and stays a layer
+/// of its own.
+fn fold_keeps_groups(
+    la: &Linear<f64>,
+    a_inputs: &[TensorId],
+    lb: &Linear<f64>,
+    b_inputs: &[TensorId],
+    slot: usize,
+) -> bool {
+    use std::collections::HashSet;
+    type Key = Vec<(Option<TensorId>, u32)>;
+    let elem = |inputs: &[TensorId], r: Ref| (inputs.get(r.slot()).copied(), r.1);
+    let key_of = |mut k: Key| {
+        k.sort_unstable();
+        k.dedup();
+        k
+    };
+    let mut read: HashSet<u32> = HashSet::new();
+    let mut fused: HashSet<Key> = HashSet::new();
+    for r in &lb.rows {
+        let mut from_a = r.terms.iter().filter(|e| e.0.slot() == slot);
+        let (Some(e), None) = (from_a.next(), from_a.next()) else {
+            return false;
+        };
+        let Some(ra) = la.rows.get(e.0.idx()) else {
+            return false;
+        };
+        if !read.insert(e.0 .1) {
+            return false;
+        }
+        fused.insert(key_of(
+            ra.terms
+                .iter()
+                .map(|t| elem(a_inputs, t.0))
+                .chain(
+                    r.terms
+                        .iter()
+                        .filter(|t| t.0.slot() != slot)
+                        .map(|t| elem(b_inputs, t.0)),
+                )
+                .collect(),
+        ));
+    }
+    let own: HashSet<Key> = la
+        .rows
+        .iter()
+        .map(|ra| key_of(ra.terms.iter().map(|t| elem(a_inputs, t.0)).collect()))
+        .collect();
+    fused.len() <= own.len()
+}
+
 /// Folds a Linear `A` into a Linear `B` that is its only reader when every row of `B` reads at
-/// most one element of `A` and nothing else (a bias add, a per-channel scale, BatchNorm): one
-/// rescale instead of two, no rounding in between, and `A`'s groups unchanged. (A residual Add
-/// is not folded: its rows would each read a different skip element, splitting the groups.)
+/// most one element of `A` and nothing else (a bias add, a per-channel scale, BatchNorm), or
+/// elements of other tensors too without splitting `A`'s groups ([`fold_keeps_groups`]: a
+/// residual Add whose skip its convolution reads already): one rescale instead of two, no
+/// rounding in between.
 pub fn fuse_linear(g: &mut FloatGraph) {
     loop {
         let consumers = g.consumers();
@@ -553,10 +733,16 @@ pub fn fuse_linear(g: &mut FloatGraph) {
                         && consumers[t].len() == 1
                         && !g.outputs.contains(&t)
                         && g.nodes[b].inputs.iter().filter(|&&u| u == t).count() == 1
-                        && matches!(&g.nodes[t - n_in].op, FloatOp::Linear(la) if !la.relu)
-                        && lb.rows.iter().all(|r| {
+                        && matches!(&g.nodes[t - n_in].op, FloatOp::Linear(la) if !la.relu
+                        && (lb.rows.iter().all(|r| {
                             r.terms.len() <= 1 && r.terms.iter().all(|e| e.0.slot() == slot)
-                        })
+                        }) || fold_keeps_groups(
+                            la,
+                            &g.nodes[t - n_in].inputs,
+                            lb,
+                            &g.nodes[b].inputs,
+                            slot,
+                        )))
                 })
                 .map(|(slot, &t)| (b, slot, t - n_in))
         });

@@ -301,6 +301,9 @@ pub struct NodeCtx<'a> {
     /// Outputs per Freivalds weight cell the circuit allows (`P`, at most: a layer takes fewer
     /// where its bounds need wider separations).
     pub freivalds_pack: usize,
+    /// Whether consecutive small groups are checked together
+    /// ([`crate::circuit::CircuitShape::freivalds_merge`]).
+    pub freivalds_merge: bool,
     /// Limbs of `R` bits the rescale chip checks remainders in (1 or 2).
     pub remainder_limbs: u32,
 }
@@ -323,6 +326,11 @@ pub trait QuantOpImpl {
     /// Outputs per Freivalds weight cell the node's checks take (1 without any).
     fn freivalds_pack(&self, _ctx: &NodeCtx) -> usize {
         1
+    }
+    /// Whether some Freivalds check of the node takes more than one group
+    /// ([`crate::circuit::CircuitShape::freivalds_merge`] changes its layout).
+    fn freivalds_merges(&self, _ctx: &NodeCtx) -> bool {
+        false
     }
     /// Largest rescale shift the node uses (sizes the remainder limbs).
     fn max_shift(&self) -> u32 {

@@ -1037,6 +1037,301 @@ fn forged_freivalds_layers_are_caught_at(banks: usize, width: usize, pack: usize
     }
 }
 
+/// A one-dimensional convolution `[1, 6] → [2, 6]` (two output channels, kernel 3, zero
+/// padding 1, ReLU) and a dense `12 → 3` layer after it: the convolution's outputs form a group
+/// per position (its two channels), neighbouring positions sharing two of their three inputs.
+fn conv_graph() -> FloatGraph {
+    let kernel = [[0.5, -1.0, 0.75], [-0.25, 1.25, 0.5]];
+    let rows = (0..2)
+        .flat_map(|o| (0..6i64).map(move |p| (o, p)))
+        .map(|(o, p)| super::linear::Row {
+            bias: 0.125 * o as f64 - 0.0625,
+            terms: (0..3i64)
+                .filter(|d| (0..6).contains(&(p + d - 1)))
+                .map(|d| (Ref(0, (p + d - 1) as u32), kernel[o][d as usize]))
+                .collect(),
+        })
+        .collect();
+    let w2: Vec<Vec<f64>> = (0..3)
+        .map(|i| {
+            (0..12)
+                .map(|j| ((i * 7 + j) % 5) as f64 / 4.0 - 0.5)
+                .collect()
+        })
+        .collect();
+    chain(
+        &[1, 6],
+        vec![
+            (
+                vec![],
+                vec![1, 2, 6],
+                FloatOp::Linear(super::linear::Linear { rows, relu: true }),
+            ),
+            (vec![], vec![1, 3], dense(&w2, &[0.25, -0.5, 0.0], false)),
+        ],
+    )
+}
+
+/// [`conv_graph`] at Freivalds width 2, four outputs a weight cell at most, its checks merged
+/// or not (`merge: false` is the layout of builds made before merging): the model, its plan,
+/// the honest witness and trace.
+fn conv_freivalds(
+    merge: bool,
+) -> (
+    Arc<QuantModel>,
+    crate::plan::Plan,
+    CircuitWitness,
+    witness::Trace,
+) {
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+        bound_outputs: false,
+    };
+    let q = quantize(&conv_graph(), None, &opts).expect("quantize");
+    let mut shape = plan(&q).expect("plan").shape;
+    shape.freivalds = 2;
+    shape.freivalds_banks = 1;
+    shape.freivalds_pack = crate::plan::freivalds_pack(2, false);
+    shape.freivalds_merge = merge;
+    let p = crate::plan::plan_of(&q, &shape).expect("a plan zkinfer makes");
+    let input = witness::quantize_input(&q, &[1.0, -2.0, 0.5, 0.25, -0.75, 1.5]).expect("in");
+    let trace = witness::run(&q, input).expect("run");
+    let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    (Arc::new(q), p, honest, trace)
+}
+
+/// The output indices of each Freivalds check of linear node `n`, from the checks' sizes in
+/// the witness (a check takes consecutive groups whole).
+fn check_outputs(q: &QuantModel, cw: &CircuitWitness, n: usize) -> Vec<Vec<u32>> {
+    let super::QuantOp::Linear(l) = &q.graph.nodes[n].op else {
+        unreachable!("a linear layer")
+    };
+    let mut groups = l.groups.iter();
+    cw.nodes[n]
+        .freivalds
+        .iter()
+        .map(|check| {
+            let mut out = vec![];
+            while out.len() < check.len() {
+                out.extend_from_slice(&groups.next().expect("a group").out);
+            }
+            assert_eq!(out.len(), check.len(), "checks take whole groups");
+            out
+        })
+        .collect()
+}
+
+/// Merged checks: a convolution's six position groups go to the Freivalds chip in checks of
+/// up to `K·P` outputs reading the union of their inputs once (fewer rows than a check a
+/// group, which older builds keep); honest witnesses verify (MockProver and the real
+/// prover), and every convolution output forged alone, consistently downstream, is caught by
+/// its check.
+#[test]
+fn merged_freivalds_checks_read_shared_inputs_once_and_catch_every_forged_output() {
+    let (q, p, honest, trace) = conv_freivalds(true);
+    let (q_old, p_old, honest_old, _) = conv_freivalds(false);
+    let super::QuantOp::Linear(l) = &q.graph.nodes[0].op else {
+        unreachable!()
+    };
+    assert_eq!(l.groups.len(), 6, "a group per position");
+    let checks = check_outputs(&q, &honest, 0);
+    assert!(
+        checks.len() < 6 && checks.len() > 1,
+        "positions merged: {checks:?}"
+    );
+    assert_eq!(honest_old.nodes[0].freivalds.len(), 6, "a check a group");
+    assert!(
+        p.freivalds_rows < p_old.freivalds_rows,
+        "merged {} rows, a check a group {}",
+        p.freivalds_rows,
+        p_old.freivalds_rows
+    );
+    // the rows are the chip's for each check's union of inputs
+    let ctx = q.node_ctx_in(0, &p.shape);
+    let width = p.shape.freivalds * q.graph.nodes[0].op.imp().freivalds_pack(&ctx);
+    let mut at = 0;
+    let mut expected = vec![];
+    for c in &checks {
+        let n_groups = c.len() / 2;
+        let mut inputs: Vec<Ref> = l.groups[at..at + n_groups]
+            .iter()
+            .flat_map(|g| g.x.clone())
+            .collect();
+        inputs.sort();
+        inputs.dedup();
+        expected.push(zkinfer_circuits::freivalds::FreivaldsConfig::rows(
+            inputs.len(),
+            c.len(),
+            width,
+        ));
+        at += n_groups;
+    }
+    assert_eq!(q.graph.nodes[0].op.imp().freivalds_groups(&ctx), expected);
+    let instance = instance_field(&honest.instance);
+    mock(&q, &p, honest.clone(), instance.clone()).expect("honest, merged");
+    real_prove_verify(&q, &p, honest.clone(), instance).expect("honest real proof, merged");
+    let inst_old = instance_field(&honest_old.instance);
+    mock(&q_old, &p_old, honest_old, inst_old).expect("honest, a check a group");
+    let shift = l.shift;
+    let n_in = q.graph.inputs.len();
+    let mut forged_count = 0;
+    for (c, outs) in checks.iter().enumerate() {
+        for (at, &j) in outs.iter().enumerate() {
+            let j = j as usize;
+            let mut forged = honest.nodes[0].clone();
+            let z = forged.freivalds[c][at] + (1 << shift);
+            forged.freivalds[c][at] = z;
+            forged.rescale[0][j] =
+                zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, p.shape.range_bits);
+            let mut t = trace.clone();
+            t.values[n_in][j] = forged.rescale[0][j].a;
+            let ctx = q.node_ctx(1, 1, q.table_bits);
+            let x = crate::graph::Inputs(vec![t.values[n_in].as_slice()]);
+            t.values[n_in + 1] = q.graph.nodes[1].op.imp().eval(&ctx, &x).expect("eval");
+            let mut cw = CircuitWitness::new(&q, p.shape, &t).expect("witness");
+            cw.nodes[0] = forged;
+            let inst = instance_field(&cw.instance);
+            let errs = mock(&q, &p, cw, inst).expect_err("forged convolution output");
+            assert!(
+                errs.iter().any(|e| e.contains("freivalds end")),
+                "output {j}: {errs:#?}"
+            );
+            assert_eq!(errs.len(), 1, "output {j}: only its check fails: {errs:#?}");
+            forged_count += 1;
+        }
+    }
+    assert_eq!(forged_count, 12);
+}
+
+/// A residual Add folds into the Linear before it (one rescale, no rounding in between, the
+/// same float function) when its skip elements are among those the Linear's groups read
+/// already; a skip from elsewhere that would split a convolution's position groups, or a
+/// broadcast reader of one element, stays a layer of its own.
+#[test]
+fn a_residual_add_folds_into_the_linear_before_it_only_where_its_groups_stay() {
+    // `y_j = A_j + c·s_j` over `n` elements, `A` in slot 0 and the skip `s` in slot 1
+    let add = |n: u32, broadcast: bool| {
+        FloatOp::Linear(super::linear::Linear {
+            rows: (0..n)
+                .map(|j| super::linear::Row {
+                    bias: 0.0,
+                    terms: vec![
+                        (Ref(0, if broadcast { 0 } else { j }), 1.0),
+                        (Ref(1, j), -0.5),
+                    ],
+                })
+                .collect(),
+            relu: false,
+        })
+    };
+    let FloatOp::Linear(conv2) = conv_graph().nodes[0].op.clone() else {
+        unreachable!()
+    };
+    let conv2 = super::linear::Linear {
+        relu: false,
+        ..conv2
+    };
+    // one channel: the skip (the convolution's own input) is its patch's centre
+    let conv1 = super::linear::Linear {
+        rows: conv2.rows[..6].to_vec(),
+        relu: false,
+    };
+    let (w, b) = freivalds_layer();
+    let w6: Vec<Vec<f64>> = w[..6]
+        .iter()
+        .map(|r| vec![r[0], r[1], r[2], 0.5, -0.5, 0.25])
+        .collect();
+    let mean = dense(&[vec![1.0 / 6.0; 6]], &[0.0], false);
+    let x6 = [1.0, -2.0, 0.5, 0.25, -0.75, 1.5];
+    // (what, input shapes' lengths, nodes, folds)
+    type Nodes = Vec<(Vec<usize>, Vec<usize>, FloatOp)>;
+    let cases: Vec<(&str, Vec<usize>, Nodes, bool)> = vec![
+        (
+            "convolution, skip its input",
+            vec![6],
+            vec![
+                (vec![0], vec![1, 6], FloatOp::Linear(conv1)),
+                (vec![1, 0], vec![1, 6], add(6, false)),
+            ],
+            true,
+        ),
+        (
+            "gemm, skip its input",
+            vec![6],
+            vec![
+                (vec![0], vec![1, 6], dense(&w6, &b[..6], false)),
+                (vec![1, 0], vec![1, 6], add(6, false)),
+            ],
+            true,
+        ),
+        (
+            "two-channel convolution, skip from elsewhere",
+            vec![6, 12],
+            vec![
+                (vec![0], vec![1, 2, 6], FloatOp::Linear(conv2)),
+                (vec![2, 1], vec![1, 2, 6], add(12, false)),
+            ],
+            false,
+        ),
+        (
+            "a mean read by every element",
+            vec![6],
+            vec![
+                (vec![0], vec![1, 1], mean),
+                (vec![1, 0], vec![1, 6], add(6, true)),
+            ],
+            false,
+        ),
+    ];
+    for (what, inputs, nodes, folds) in cases {
+        // tensors: the inputs, then one per node (node inputs name tensors by id)
+        let mut g = crate::graph::Graph {
+            inputs: inputs
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| crate::graph::Input {
+                    name: format!("input{i}"),
+                    shape: vec![1, n],
+                })
+                .collect(),
+            nodes: vec![],
+            outputs: vec![],
+            output_names: vec![],
+        };
+        for (i, (inputs, shape, op)) in nodes.into_iter().enumerate() {
+            g.nodes.push(crate::graph::Node {
+                name: format!("n{i}"),
+                inputs,
+                shape,
+                op,
+            });
+        }
+        g.outputs = vec![g.n_tensors() - 1];
+        let x: Vec<Vec<f64>> = inputs
+            .iter()
+            .map(|&n| x6.iter().cycle().take(n).copied().collect())
+            .collect();
+        let before = super::eval_float(&g, &x);
+        let mut fused = g.clone();
+        super::linear::fuse_linear(&mut fused);
+        assert_eq!(
+            fused.nodes.len(),
+            if folds { 1 } else { 2 },
+            "{what}: {:?}",
+            fused.nodes.iter().map(|n| &n.inputs).collect::<Vec<_>>()
+        );
+        let (a, b) = (
+            before.last().expect("out"),
+            super::eval_float(&fused, &x).last().expect("out").clone(),
+        );
+        assert!(
+            a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{what}: {a:?} against {b:?}"
+        );
+    }
+}
+
 /// The Freivalds chip configured beside a hashed input and output in shared columns (two
 /// phases, the Poseidon chip in borrowed columns): honest proofs verify with the real prover.
 #[test]
@@ -1178,6 +1473,13 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
     cases.push(("two freivalds banks".into(), q, p, cw));
     let (q, p, cw, _) = two_freivalds_layers_at(1, 2, 4);
     cases.push(("freivalds, four outputs a weight cell".into(), q, p, cw));
+    let (q, p, cw, _) = conv_freivalds(true);
+    cases.push((
+        "freivalds, a convolution's positions merged".into(),
+        q,
+        p,
+        cw,
+    ));
     let privacy = Privacy {
         weights: true,
         input: true,

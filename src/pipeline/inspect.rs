@@ -135,9 +135,14 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         total += cost;
         let mut layout = vec![];
         if cost.freivalds_rows > 0 {
+            let merged = if imp.freivalds_merges(&ctx) {
+                format!(" in {} checks", imp.freivalds_groups(&ctx).len())
+            } else {
+                String::new()
+            };
             match imp.freivalds_pack(&ctx) {
-                1 => layout.push(format!("freivalds K={}", shape.freivalds)),
-                p => layout.push(format!("freivalds K={}×{p}", shape.freivalds)),
+                1 => layout.push(format!("freivalds K={}{merged}", shape.freivalds)),
+                p => layout.push(format!("freivalds K={}×{p}{merged}", shape.freivalds)),
             }
         }
         if cost.dense_rows > 0 {

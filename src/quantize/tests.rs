@@ -171,6 +171,27 @@ fn an_edited_model_past_the_accumulator_bound_is_refused_on_reading() {
         }
         assert_eq!(e.check().is_ok(), ok, "weight {w}: {:?}", e.check());
     }
+    // a weight row, a bias or an output dropped or added: refused (merged Freivalds checks
+    // would pad a short row with zeros instead of failing)
+    type Edit = fn(&mut crate::ops::linear::Group);
+    let edits: [(&str, Edit); 4] = [
+        ("short weight row", |g| {
+            g.w[0].pop();
+        }),
+        ("long weight row", |g| g.w[1].push(1)),
+        ("missing bias", |g| {
+            g.bias.pop();
+        }),
+        ("extra output", |g| g.out.push(0)),
+    ];
+    for (what, edit) in edits {
+        let mut e = q.clone();
+        if let QuantOp::Linear(l) = &mut e.graph.nodes[0].op {
+            edit(&mut l.groups[0]);
+        }
+        let err = e.check().expect_err(what);
+        assert!(err.contains("differ in length"), "{what}: {err}");
+    }
 }
 
 #[test]
