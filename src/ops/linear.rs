@@ -567,18 +567,18 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
         } else {
             Vec::new()
         };
-        let checks = (0..if freivalds {
+        let n_checks = if freivalds {
             chunks.len()
         } else {
             self.groups.len()
-        })
-            .map(|i| {
-                if freivalds {
-                    std::borrow::Cow::Owned(self.chunk_check(&chunks[i]))
-                } else {
-                    std::borrow::Cow::Borrowed(&self.groups[i])
-                }
-            });
+        };
+        let checks = (0..n_checks).map(|i| {
+            if freivalds {
+                std::borrow::Cow::Owned(self.chunk_check(&chunks[i]))
+            } else {
+                std::borrow::Cow::Borrowed(&self.groups[i])
+            }
+        });
         for g in checks {
             let xs: Vec<Wire<Fr>> =
                 g.x.iter()
