@@ -264,10 +264,6 @@ impl QuantLinear {
             .sum()
     }
 
-    fn freivalds_rows(&self, ctx: &NodeCtx) -> usize {
-        self.freivalds_group_rows(ctx).into_iter().sum()
-    }
-
     fn freivalds_group_rows(&self, ctx: &NodeCtx) -> Vec<usize> {
         let width = ctx.freivalds * self.packing(ctx).factor;
         self.freivalds_chunks(ctx)
@@ -384,8 +380,19 @@ impl QuantLinear {
     /// advice cells (two columns: inputs and outputs, accumulator) are fewer than the dense
     /// chip's (`L + 1` columns).
     pub fn uses_freivalds(&self, ctx: &NodeCtx) -> bool {
-        ctx.freivalds > 0
-            && 2 * self.freivalds_rows(ctx) < (ctx.lanes + 1) * self.dense_rows(ctx.lanes)
+        self.freivalds_checks(ctx).is_some()
+    }
+
+    /// The rows of each Freivalds check when the layer uses the chip ([`Self::uses_freivalds`]),
+    /// computed once for the callers that need both answers (the plan asks every layer for
+    /// every layout it tries).
+    fn freivalds_checks(&self, ctx: &NodeCtx) -> Option<Vec<usize>> {
+        if ctx.freivalds == 0 {
+            return None;
+        }
+        let rows = self.freivalds_group_rows(ctx);
+        (2 * rows.iter().sum::<usize>() < (ctx.lanes + 1) * self.dense_rows(ctx.lanes))
+            .then_some(rows)
     }
 
     fn accumulators(&self, ctx: &NodeCtx, x: &Inputs<i64>) -> Result<Vec<i64>, WitnessError> {
@@ -499,9 +506,9 @@ impl QuantOpImpl for QuantLinear {
     }
 
     fn cost(&self, ctx: &NodeCtx) -> Cost {
-        if self.uses_freivalds(ctx) {
+        if let Some(rows) = self.freivalds_checks(ctx) {
             return Cost {
-                freivalds_rows: self.freivalds_rows(ctx),
+                freivalds_rows: rows.iter().sum(),
                 rescale_rows: ctx.node.len(),
                 ..Cost::default()
             };
@@ -514,16 +521,14 @@ impl QuantOpImpl for QuantLinear {
     }
 
     fn freivalds_groups(&self, ctx: &NodeCtx) -> Vec<usize> {
-        if !self.uses_freivalds(ctx) {
-            return Vec::new();
-        }
-        self.freivalds_group_rows(ctx)
+        self.freivalds_checks(ctx).unwrap_or_default()
     }
 
     fn freivalds_merges(&self, ctx: &NodeCtx) -> bool {
         ctx.freivalds_merge
-            && self.uses_freivalds(ctx)
-            && self.freivalds_chunks(ctx).len() < self.groups.len()
+            && self
+                .freivalds_checks(ctx)
+                .is_some_and(|rows| rows.len() < self.groups.len())
     }
 
     fn freivalds_pack(&self, ctx: &NodeCtx) -> usize {
