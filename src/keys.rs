@@ -192,8 +192,21 @@ impl VerifierSrs {
     }
     /// KZG parameters usable for verification only (no commitment key).
     pub fn params(&self) -> Srs {
-        // `from_parts` is a method; any instance serves as receiver. The verifier reads n, g[0], g2, s_g2.
-        let base = ParamsKZG::<Bn256>::setup(1, ChaCha20Rng::from_seed([0; 32]));
+        // The verifier reads n, g[0], g2 and s_g2. halo2 has no constructor from parts alone
+        // (`from_parts` is a method), so the receiver is read from a one-point encoding of
+        // these points (checked when this was made): no toy SRS computed per verification,
+        // which took a G2 multiplication, about a fifth of a small proof's verification.
+        let mut bytes = 0u32.to_le_bytes().to_vec();
+        for g in [self.g0, self.g0] {
+            let _ = g.write(&mut bytes, SerdeFormat::RawBytesUnchecked);
+        }
+        let _ = self.g2.write(&mut bytes, SerdeFormat::RawBytesUnchecked);
+        let _ = self.s_g2.write(&mut bytes, SerdeFormat::RawBytesUnchecked);
+        let base = ParamsKZG::<Bn256>::read_custom(
+            &mut Cursor::new(bytes),
+            SerdeFormat::RawBytesUnchecked,
+        )
+        .expect("a one-point KZG encoding reads back");
         base.from_parts(self.k, vec![self.g0], Some(vec![]), self.g2, self.s_g2)
     }
     /// The SRS id: SHA-256 of `g₀ ‖ g₂ ‖ τ·g₂`, which identify a ceremony independently of
