@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use zkinfer_circuits::{
     fixed::to_field,
-    freivalds::{FreivaldsChip, FreivaldsConfig},
+    freivalds::{FreivaldsChip, FreivaldsColumns, FreivaldsConfig},
     func::{FuncChip, FuncConfig, FuncTable},
     known_if, load_instance_at,
     matmul::MatMulChip,
@@ -240,17 +240,16 @@ impl ModelConfig {
     }
 
     /// Whether every weight column is first-phase and has a lower index than every
-    /// second-phase column (the Freivalds accumulators). halo2 writes a proof's first-phase
-    /// advice commitments in column order, then the second phase's, so only then is a weight
-    /// column's commitment at its column index in the proof, where the weight link reads it.
-    pub fn weight_columns_lead(&self) -> bool {
-        let weights = self.weight_columns();
-        let first_second_phase = self.freivalds.iter().map(|f| f.acc.index()).min();
-        weights.iter().all(|c| c.column_type().phase() == 0)
-            && match (weights.iter().map(|c| c.index()).max(), first_second_phase) {
-                (Some(w), Some(acc)) => w < acc,
-                _ => true,
-            }
+    /// later-phase advice column of `cs` (the constraint system this configured). halo2
+    /// writes a proof's first-phase advice commitments in column order, then the later
+    /// phases', so only then is a weight column's commitment at its column index in the
+    /// proof, where the weight link reads it.
+    pub fn weight_columns_lead(&self, cs: &ConstraintSystem<Fr>) -> bool {
+        let phases = cs.advice_column_phase();
+        let first_later = phases.iter().position(|&p| p > 0);
+        self.weight_columns()
+            .iter()
+            .all(|c| phases.get(c.index()) == Some(&0) && first_later.is_none_or(|l| c.index() < l))
     }
 }
 
@@ -302,9 +301,19 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     } else {
         0
     };
-    let freivalds = (0..banks)
-        .map(|_| FreivaldsConfig::configure(meta, shape.freivalds, shape.private_weights))
-        .collect();
+    let freivalds = if shape.private_weights {
+        // every bank's weight columns before any second-phase accumulator (the weight link
+        // finds a weight column's commitment at its index in the proof)
+        let first: Vec<_> = (0..banks)
+            .map(|_| FreivaldsColumns::configure(meta, shape.freivalds, true))
+            .collect();
+        first.into_iter().map(|f| f.finish(meta)).collect()
+    } else {
+        // (bank by bank, as fixed-weight circuits always were: their verifying keys stay)
+        (0..banks)
+            .map(|_| FreivaldsConfig::configure(meta, shape.freivalds, false))
+            .collect()
+    };
     ModelConfig {
         dense,
         rescale,
@@ -700,35 +709,71 @@ impl Circuit<Fr> for ModelCircuit {
 mod tests {
     use super::*;
 
-    /// The weight link reads a weight column's commitment at its column index: with one
-    /// Freivalds bank the second-phase accumulator comes after every weight column, with two
-    /// the second bank's weight columns come after the first bank's accumulator.
+    /// The weight link reads a weight column's commitment at its column index: every bank's
+    /// weight columns come before the first second-phase accumulator, with one bank or
+    /// several.
     #[test]
-    fn weight_columns_lead_the_second_phase_with_one_freivalds_bank_only() {
-        let lead = |shape: CircuitShape| {
+    fn weight_columns_lead_the_second_phase_with_any_number_of_freivalds_banks() {
+        let config = |shape: CircuitShape| {
             let mut cs = ConstraintSystem::<Fr>::default();
-            configure(&mut cs, shape).weight_columns_lead()
+            let c = configure(&mut cs, shape);
+            (c.weight_columns_lead(&cs), c)
         };
         let private = CircuitShape {
             private_weights: true,
             freivalds: 4,
+            dense: false,
             ..CircuitShape::default()
         };
-        assert!(lead(private));
-        assert!(lead(CircuitShape {
-            freivalds: 0,
-            ..private
-        }));
-        assert!(!lead(CircuitShape {
-            freivalds_banks: 2,
-            ..private
-        }));
-        // fixed weights: no weight columns, nothing to locate
-        assert!(lead(CircuitShape {
+        for banks in [1, 2, 4] {
+            let (lead, c) = config(CircuitShape {
+                freivalds_banks: banks,
+                ..private
+            });
+            assert!(lead, "{banks} banks");
+            assert_eq!(c.weight_columns().len(), 4 * banks);
+        }
+        assert!(
+            config(CircuitShape {
+                freivalds: 0,
+                ..private
+            })
+            .0
+        );
+        // fixed weights: no weight columns, nothing to locate; their banks keep the order
+        // they always had (x, acc bank by bank), so their verifying keys are unchanged
+        let (lead, fixed) = config(CircuitShape {
             private_weights: false,
             freivalds_banks: 2,
             ..private
-        }));
+        });
+        assert!(lead && fixed.weight_columns().is_empty());
+        assert!(fixed.freivalds[0].acc.index() < fixed.freivalds[1].x.index());
+        // any second-phase column before a weight column is seen, whichever chip made it
+        let mut cs = ConstraintSystem::<Fr>::default();
+        let _ = cs.advice_column();
+        let _ = cs.advice_column_in(halo2_proofs::plonk::SecondPhase);
+        let c = configure(&mut cs, private);
+        assert!(!c.weight_columns_lead(&cs));
+    }
+
+    /// One private bank lays out its columns as before banks were allowed with private
+    /// weights (x, the weight columns, then acc): those builds keep their verifying keys.
+    #[test]
+    fn one_private_bank_keeps_its_column_order() {
+        let mut cs = ConstraintSystem::<Fr>::default();
+        let c = configure(
+            &mut cs,
+            CircuitShape {
+                private_weights: true,
+                freivalds: 4,
+                ..CircuitShape::default()
+            },
+        );
+        let f = &c.freivalds[0];
+        let ws: Vec<usize> = f.w.advice().iter().map(|c| c.index()).collect();
+        assert_eq!(ws, (f.x.index() + 1..f.x.index() + 5).collect::<Vec<_>>());
+        assert_eq!(f.acc.index(), f.x.index() + 5);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub const FREIVALDS_WIDTHS: [usize; 10] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
 /// same rows as `P` times the columns, each of which every proof re-extends and opens. Four
 /// fit the chip's 253-bit budget at the 63-bit separation the accumulator bound needs.
 pub const FREIVALDS_PACK: usize = 4;
-/// Freivalds bank counts tried (side-by-side chips; fixed weights only).
+/// Freivalds bank counts tried (side-by-side chips).
 pub const FREIVALDS_BANKS: [usize; 3] = [1, 2, 4];
 /// The proof size the plan aims for (estimated bytes; the performance issue's 4 KB target).
 /// Banks trade proof bytes (each bank's columns are opened) for rows and are taken only while
@@ -376,7 +376,7 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         && FREIVALDS_BANKS.contains(&shape.freivalds_banks)
         && (shape.freivalds_pack == 1
             || shape.freivalds_pack == freivalds_pack(shape.freivalds, shape.private_weights))
-        && (shape.freivalds_banks == 1 || banks_allowed(shape.freivalds, shape.private_weights))
+        && (shape.freivalds_banks == 1 || banks_allowed(shape.freivalds))
         && (shape.freivalds > 0 || !shape.freivalds_merge)
         && (hashing || !shape.shared_hash_columns)
         && (shape.funcs || !shape.func_in_rescale)
@@ -440,12 +440,12 @@ fn replan(
     )
 }
 
-/// Several Freivalds banks: only with the chip, and with fixed weights (the private-weight
-/// link reads weight commitments at their column index in the proof, which holds only when no
-/// second-phase column precedes a weight column: with one bank, see
-/// [`crate::circuit::ModelConfig::weight_columns_lead`]).
-pub fn banks_allowed(freivalds: usize, private_weights: bool) -> bool {
-    freivalds > 0 && !private_weights
+/// Several Freivalds banks: only with the chip. (With private weights every bank's weight
+/// columns come before any second-phase accumulator, where the weight link finds their
+/// commitments: [`crate::circuit::ModelConfig::weight_columns_lead`]; builds before that
+/// allowed banks with fixed weights only.)
+pub fn banks_allowed(freivalds: usize) -> bool {
+    freivalds > 0
 }
 
 /// The outputs per Freivalds weight cell a new plan takes: [`FREIVALDS_PACK`] with fixed
@@ -544,7 +544,7 @@ pub fn plan_and_cost_within(
     // fraction of compile's time)
     let mut bound: Vec<&(Plan, u64, u64, bool)> = single
         .iter()
-        .filter(|c| c.3 && banks_allowed(c.0.shape.freivalds, privacy.weights))
+        .filter(|c| c.3 && banks_allowed(c.0.shape.freivalds))
         .collect();
     bound.sort_by_key(|c| (c.0.shape.freivalds, c.0.shape.shared_hash_columns, c.1));
     let mut tried: std::collections::HashMap<(usize, bool), usize> = Default::default();

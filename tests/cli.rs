@@ -243,7 +243,6 @@ fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
         "banks 0",
         "banks 3",
         "banks without the chip",
-        "banks with private weights",
         "function chip placed without one",
         "product chip placed without one",
     ] {
@@ -259,12 +258,6 @@ fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
             "banks without the chip" => {
                 shape.freivalds = 0;
                 shape.freivalds_banks = 2;
-            }
-            // the weight link could not locate a second bank's weight commitments
-            "banks with private weights" => {
-                shape.freivalds = 4;
-                shape.freivalds_banks = 2;
-                shape.private_weights = true;
             }
             // the circuit would be the same, under a second settings digest
             "function chip placed without one" => {

@@ -137,6 +137,29 @@ impl FreivaldsConfig {
     /// first-phase advice column with equality, `K` fixed columns (and, when
     /// `private_weights`, `K` first-phase advice columns and a fixed row-kind column), a
     /// second-phase advice column (created last), one challenge, four selectors, four gates.
+    /// The same as [`FreivaldsColumns::configure`] then [`FreivaldsColumns::finish`].
+    pub fn configure<F: PrimeField>(
+        meta: &mut ConstraintSystem<F>,
+        k_width: usize,
+        private_weights: bool,
+    ) -> Self {
+        FreivaldsColumns::configure(meta, k_width, private_weights).finish(meta)
+    }
+}
+
+/// The first-phase columns of a Freivalds chip (`x` and the weights), before its second-phase
+/// accumulator and gates: several banks with private weights create every bank's first-phase
+/// columns before any accumulator, so that every weight column's index is below every
+/// second-phase column's (where the weight link finds their commitments in a proof).
+#[derive(Clone, Debug)]
+pub struct FreivaldsColumns {
+    x: Column<Advice>,
+    w: WeightColumns,
+}
+
+impl FreivaldsColumns {
+    /// `x` (first phase, equality) and `K ≥ 1` weight columns: fixed, or with
+    /// `private_weights` fixed + first-phase advice + a fixed row-kind column.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
         k_width: usize,
@@ -159,6 +182,12 @@ impl FreivaldsConfig {
         } else {
             WeightColumns::Fixed((0..k_width).map(|_| meta.fixed_column()).collect())
         };
+        Self { x, w }
+    }
+
+    /// The second-phase accumulator, the challenge, the selectors and the gates.
+    pub fn finish<F: PrimeField>(self, meta: &mut ConstraintSystem<F>) -> FreivaldsConfig {
+        let Self { x, w } = self;
         let acc = meta.advice_column_in(SecondPhase);
         let rho = meta.challenge_usable_after(FirstPhase);
         let [q_first, q_block, q_mac, q_end] = [(); 4].map(|_| meta.selector());
@@ -201,7 +230,7 @@ impl FreivaldsConfig {
             let q = m.query_selector(q_end);
             vec![q * m.query_advice(acc, Rotation::cur())]
         });
-        Self {
+        FreivaldsConfig {
             x,
             acc,
             w,
@@ -212,7 +241,9 @@ impl FreivaldsConfig {
             q_end,
         }
     }
+}
 
+impl FreivaldsConfig {
     /// `K`.
     pub fn width(&self) -> usize {
         self.w.width()

@@ -140,10 +140,7 @@ pub fn verify(
                     settings.shape.private_weights,
                 ))
         && (settings.shape.freivalds_banks == 1
-            || crate::plan::banks_allowed(
-                settings.shape.freivalds,
-                settings.shape.private_weights,
-            ))
+            || crate::plan::banks_allowed(settings.shape.freivalds))
         && (settings.shape.freivalds > 0 || !settings.shape.freivalds_merge)
         && (settings.shape.funcs || !settings.shape.func_in_rescale)
         && (settings.shape.products || !settings.shape.product_in_rescale)
@@ -323,7 +320,7 @@ pub fn verify(
             let config = crate::circuit::configure(&mut cs, settings.shape);
             let columns: Vec<usize> = config.weight_columns().iter().map(|c| c.index()).collect();
             let first = (1usize << settings.k) - vk.cs().blinding_factors() - 1;
-            if !config.weight_columns_lead() {
+            if !config.weight_columns_lead(&cs) {
                 return reject("the circuit's weight columns are not all before its second-phase columns: the weight link cannot locate their commitments");
             }
             if wc.columns != columns || wc.first_blind_row != first {

@@ -196,9 +196,10 @@ fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
             freivalds_banks: 2,
             ..p.shape
         },
+        // packed outputs: fixed weights only (a private weight is committed one a cell)
         CircuitShape {
             freivalds: 4,
-            freivalds_banks: 2,
+            freivalds_pack: FREIVALDS_PACK,
             private_weights: true,
             ..p.shape
         },
