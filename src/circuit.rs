@@ -119,6 +119,12 @@ pub struct CircuitShape {
     /// from JSON when false).
     #[serde(default, skip_serializing_if = "is_false")]
     pub tall_rescale: bool,
+    /// Private weights' parameter cells hold `w + 2^62` (and their fixed cells `−2^62`), so
+    /// the weight columns each proof commits to are small positive integers
+    /// ([`zkinfer_circuits::matmul::WeightColumns::Private`]; omitted from JSON when false:
+    /// private builds from before keep their layout).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub weight_offset: bool,
 }
 
 fn yes() -> bool {
@@ -175,6 +181,7 @@ impl Default for CircuitShape {
             product_in_rescale: false,
             dense: true,
             tall_rescale: false,
+            weight_offset: false,
         }
     }
 }
@@ -259,9 +266,11 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     let relu = ReluTable::configure(meta, shape.relu_bits);
     let instance = meta.instance_column();
     meta.enable_equality(instance);
-    let dense = shape
-        .dense
-        .then(|| MatMulConfig::configure(meta, shape.lanes, shape.private_weights));
+    let dense = shape.dense.then(|| {
+        let mut d = MatMulConfig::configure(meta, shape.lanes, shape.private_weights);
+        d.w = d.w.with_offset(shape.weight_offset);
+        d
+    });
     let rescale =
         RescaleConfig::configure_with(meta, range, relu, shape.remainder_limbs, shape.tall_rescale);
     let product = shape.products.then(|| {
@@ -301,7 +310,7 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     } else {
         0
     };
-    let freivalds = if shape.private_weights {
+    let freivalds: Vec<FreivaldsConfig> = if shape.private_weights {
         // every bank's weight columns before any second-phase accumulator (the weight link
         // finds a weight column's commitment at its index in the proof)
         let first: Vec<_> = (0..banks)
@@ -314,6 +323,13 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
             .map(|_| FreivaldsConfig::configure(meta, shape.freivalds, false))
             .collect()
     };
+    let freivalds = freivalds
+        .into_iter()
+        .map(|mut f: FreivaldsConfig| {
+            f.w = f.w.with_offset(shape.weight_offset);
+            f
+        })
+        .collect();
     ModelConfig {
         dense,
         rescale,

@@ -208,6 +208,8 @@ fn plan_with_lanes(
         product_in_rescale: false,
         dense: true,
         tall_rescale: false,
+        // (new private plans offset their parameter cells)
+        weight_offset: privacy.weights,
     };
     // merged checks only where some layer merges: other circuits keep the layout (and the
     // settings digest) they had before merging existed
@@ -378,6 +380,7 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
             || shape.freivalds_pack == freivalds_pack(shape.freivalds, shape.private_weights))
         && (shape.freivalds_banks == 1 || banks_allowed(shape.freivalds))
         && (shape.freivalds > 0 || !shape.freivalds_merge)
+        && (shape.private_weights || !shape.weight_offset)
         && (hashing || !shape.shared_hash_columns)
         && (shape.funcs || !shape.func_in_rescale)
         && (shape.products || !shape.product_in_rescale)
@@ -438,6 +441,12 @@ fn replan(
         banks,
         sharing,
     )
+    .map(|(mut p, cost, proof, bound)| {
+        // (the offset changes what a weight cell holds, not the rows or columns: a private
+        // build from before it keeps its cells)
+        p.shape.weight_offset = shape.weight_offset;
+        (p, cost, proof, bound)
+    })
 }
 
 /// Several Freivalds banks: only with the chip. (With private weights every bank's weight
@@ -528,6 +537,10 @@ pub fn plan_and_cost_within(
 ) -> Result<(Plan, u64), PlanError> {
     check_shifts(model)?;
     let hashing = privacy.hashed_input || privacy.hashed_output;
+    // the 4 KB target is fixed mode's (the performance issue's); a privacy mode's is its
+    // cost over fixed mode, so its banks are not held to the target, nor does it pay up to
+    // PROOF_SLACK_WIDE for a smaller proof
+    let fixed_mode = privacy == Privacy::default();
     let widths: &[usize] = &FREIVALDS_WIDTHS;
     let single: Vec<(Plan, u64, u64, bool)> = (1..=MAX_LANES)
         .flat_map(|lanes| [(lanes, false), (lanes, true)])
@@ -563,7 +576,7 @@ pub fn plan_and_cost_within(
                 .iter()
                 .filter_map(move |&b| replan(model, &s, b, None))
         })
-        .filter(|c| c.2 <= PROOF_TARGET)
+        .filter(|c| !fixed_mode || c.2 <= PROOF_TARGET)
         .collect();
     let candidates = single
         .into_iter()
@@ -585,7 +598,8 @@ pub fn plan_and_cost_within(
                 .min_by_key(|(p, cost, proof)| (*cost, *proof, p.shape.lanes))
                 .cloned()
         };
-        let small = small_within(within).or_else(|| small_within(wide));
+        let small =
+            small_within(within).or_else(|| if fixed_mode { small_within(wide) } else { None });
         let near: Vec<(Plan, u64, u64)> = all.into_iter().filter(|c| c.1 <= within).collect();
         let smallest = || {
             near.iter()

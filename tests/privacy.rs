@@ -704,10 +704,17 @@ fn gadget_constants_stay_in_the_verifying_key_with_private_weights() {
         artifact::read_json(&dir.join("settings.json"), artifact::SETTINGS_FORMAT).expect("s");
     let (_, cols) =
         weights::weight_columns(Arc::new(m.clone()), settings.shape, settings.k).expect("cols");
+    // a parameter cell holds w + 2^62 (a zero weight's cell is 2^62), an unused one 0: every
+    // used cell is a small positive integer, cheap to commit to
+    assert!(settings.shape.weight_offset);
+    let offset = Fr::from(1u64 << 62);
+    let small = |v: &Fr| v.to_repr().as_ref()[8..].iter().all(|&b| b == 0);
+    let zero = <Fr as halo2_proofs::halo2curves::ff::Field>::ZERO;
+    assert!(cols.iter().flatten().all(small));
     let in_columns = cols
         .iter()
         .flatten()
-        .filter(|v| **v != <Fr as halo2_proofs::halo2curves::ff::Field>::ZERO)
+        .filter(|v| **v != zero && **v != offset)
         .count();
     let parameters: usize = m
         .graph

@@ -85,6 +85,7 @@ fn chips(cr: &mut Criterion) {
         remainder_limbs: 2,
         private_weights: false,
         tall_rescale: false,
+        weight_offset: false,
     };
     bench(
         cr,

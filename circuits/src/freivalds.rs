@@ -178,6 +178,7 @@ impl FreivaldsColumns {
                     .map(|_| meta.advice_column_in(FirstPhase))
                     .collect(),
                 private: meta.fixed_column(),
+                offset: false,
             }
         } else {
             WeightColumns::Fixed((0..k_width).map(|_| meta.fixed_column()).collect())

@@ -792,6 +792,10 @@ mod tests {
             private_weights: true,
             ..LayerShape::default()
         };
+        let offset = LayerShape {
+            weight_offset: true,
+            ..private
+        };
         for (shape, d, relu_out) in [
             (LayerShape::default(), 3, false),
             (LayerShape::default(), 3, true),
@@ -799,6 +803,7 @@ mod tests {
             (two_limbs, 8, true),
             (two_limbs, 12, false),
             (private, 2, true),
+            (offset, 2, true),
             (LayerShape::default(), 0, false),
             (two_limbs, 0, true),
             (two_limbs, 4, true),

@@ -128,6 +128,8 @@ pub struct LayerShape {
     pub private_weights: bool,
     /// A tall rescale chip ([`RescaleConfig::configure_with`]).
     pub tall_rescale: bool,
+    /// Private parameter cells offset by `2^62` ([`crate::matmul::WeightColumns::Private`]).
+    pub weight_offset: bool,
 }
 
 impl Default for LayerShape {
@@ -139,6 +141,7 @@ impl Default for LayerShape {
             remainder_limbs: 1,
             private_weights: false,
             tall_rescale: false,
+            weight_offset: false,
         }
     }
 }
@@ -233,7 +236,11 @@ impl Circuit<Fr> for LayerCircuit {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         (
-            MatMulConfig::configure(meta, p.lanes, p.private_weights),
+            {
+                let mut d = MatMulConfig::configure(meta, p.lanes, p.private_weights);
+                d.w = d.w.with_offset(p.weight_offset);
+                d
+            },
             RescaleConfig::configure_with(meta, range, relu, p.remainder_limbs, p.tall_rescale),
             instance,
         )

@@ -1457,6 +1457,7 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
                 "one row per rescale",
                 CircuitShape {
                     tall_rescale: false,
+                    weight_offset: false,
                     ..p.shape
                 },
             ),

@@ -261,6 +261,7 @@ fn the_rescale_chip_is_tall_only_where_k_stays() {
     assert!(p.shape.tall_rescale, "{:?}", p.shape);
     let wide = CircuitShape {
         tall_rescale: false,
+        weight_offset: false,
         ..p.shape
     };
     let w = plan_of(&m, &wide).expect("plan of the one-row layout");
