@@ -168,6 +168,22 @@ impl QuantModel {
             return Err("bit widths out of range".into());
         }
         for n in &self.graph.nodes {
+            // a constant of a concatenation or pad is an activation like any other: the
+            // accumulator bound of the layers reading it assumes it in range
+            if let crate::ops::QuantOp::Gather(g) = &n.op {
+                let bits = self.activation_bits();
+                if let Some(c) = g
+                    .consts()
+                    .into_iter()
+                    .find(|&c| !zkinfer_circuits::fixed::fits_signed(c, bits))
+                {
+                    return Err(format!(
+                        "node `{}`: constant {c} is outside the activation range of ±2^{}",
+                        n.name,
+                        bits - 1
+                    ));
+                }
+            }
             if let crate::ops::QuantOp::Linear(l) = &n.op {
                 if !l.is_well_formed() {
                     return Err(format!(

@@ -41,9 +41,11 @@ pub enum WeightColumns {
     /// in the fixed column, so the verifying key still pins them.
     ///
     /// With `offset`, a parameter row holds `w + 2^62` in the advice column and `−2^62` in
-    /// the fixed one (the gate is the same: `w = fixed + 1·advice`). Every weight and bias is
-    /// below `2^61` in absolute value (the compiler's accumulator bound), so the advice cells
-    /// are integers in `(0, 2^63)`: each proof commits to these columns, and a multi-scalar
+    /// the fixed one (the gate is the same: `w = fixed + 1·advice`). zkinfer's parameters are
+    /// below `2^61` in absolute value (linear weights and biases by the accumulator bound,
+    /// constants by the activation range, both checked when a build is read), so the advice
+    /// cells are integers in `(0, 2^63)` (any value is still exact: the offset cancels in the
+    /// field; only the speed assumes it): each proof commits to these columns, and a multi-scalar
     /// multiplication over 63-bit scalars costs about a fifth of one over the field elements
     /// `p − |w|` that negative weights are (measured: 32 columns of 4,096 signed weights,
     /// 0.88 s signed, 0.19 s offset). The offset is a constant of the layout, not of the

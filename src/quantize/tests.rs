@@ -286,3 +286,36 @@ fn outputs_get_the_widest_bound_any_of_them_needs() {
         .iter()
         .all(|&v| zkinfer_circuits::fixed::fits_signed(v, q.output_bits)));
 }
+
+/// A concatenation's constant edited in model.json past the activation range is refused on
+/// reading: the layers after it bound their accumulators assuming it in range (and a private
+/// weight cell's offset assumes it below 2^61).
+#[test]
+fn an_edited_gather_constant_past_the_activation_range_is_refused_on_reading() {
+    let g = chain(
+        &[1, 2],
+        vec![(
+            vec![0],
+            vec![1, 3],
+            crate::ops::FloatOp::Gather(Gather {
+                src: vec![Src::Elem(Ref(0, 0)), Src::Const(0.5), Src::Elem(Ref(0, 1))],
+            }),
+        )],
+    );
+    let q = quantize(&g, None, &QuantOptions::default()).expect("quantize");
+    q.check().expect("as quantized");
+    let top = (1i64 << (q.activation_bits() - 1)) - 1;
+    for (c, ok) in [
+        (top, true),
+        (-top - 1, true),
+        (top + 1, false),
+        (i64::MIN, false),
+    ] {
+        let mut e = q.clone();
+        let crate::ops::QuantOp::Gather(gq) = &mut e.graph.nodes[0].op else {
+            panic!("a gather")
+        };
+        gq.src[1] = Src::Const(c);
+        assert_eq!(e.check().is_ok(), ok, "constant {c}: {:?}", e.check());
+    }
+}
