@@ -191,6 +191,24 @@ impl QuantModel {
                         n.name
                     ));
                 }
+                // every output computed by exactly one group row: a repeated index would
+                // leave the earlier row's accumulator unrescaled, a free cell that a packed
+                // Freivalds check lets cancel its partner's error
+                let mut seen = vec![false; n.len()];
+                for &o in l.groups.iter().flat_map(|g| &g.out) {
+                    match seen.get_mut(o as usize) {
+                        Some(s) if !*s => *s = true,
+                        _ => {
+                            return Err(format!(
+                                "node `{}`: output {o} is computed twice or is out of range",
+                                n.name
+                            ))
+                        }
+                    }
+                }
+                if let Some(o) = seen.iter().position(|s| !s) {
+                    return Err(format!("node `{}`: no group computes output {o}", n.name));
+                }
                 if !l.within_accumulator_bound(self.activation_bits()) {
                     return Err(format!(
                         "node `{}`: a worst-case accumulator leaves {ACCUMULATOR_BITS} bits",

@@ -319,3 +319,45 @@ fn an_edited_gather_constant_past_the_activation_range_is_refused_on_reading() {
         assert_eq!(e.check().is_ok(), ok, "constant {c}: {:?}", e.check());
     }
 }
+
+/// A linear node's output indices edited in model.json so that one is computed twice, one
+/// not at all, or one out of range: refused on reading (a row computed twice would leave an
+/// unrescaled accumulator, free, in a packed Freivalds check).
+#[test]
+fn an_edited_model_computing_an_output_twice_or_not_at_all_is_refused_on_reading() {
+    let g = chain(
+        &[1, 4],
+        vec![(
+            vec![],
+            vec![1, 2],
+            dense(&[vec![0.5; 4], vec![-0.25; 4]], &[0.1, 0.2], true),
+        )],
+    );
+    let q = quantize(&g, None, &QuantOptions::default()).expect("quantize");
+    q.check().expect("as quantized");
+    let outs = |q: &crate::quantize::QuantModel| -> Vec<u32> {
+        let QuantOp::Linear(l) = &q.graph.nodes[0].op else {
+            panic!("linear")
+        };
+        l.groups.iter().flat_map(|g| g.out.clone()).collect()
+    };
+    assert_eq!(outs(&q), vec![0, 1]);
+    for (edit, what) in [
+        (vec![0, 0], "twice"),
+        (vec![1, 1], "twice"),
+        (vec![0, 2], "out of range"),
+    ] {
+        let mut e = q.clone();
+        let QuantOp::Linear(l) = &mut e.graph.nodes[0].op else {
+            panic!("linear")
+        };
+        let mut it = edit.iter();
+        for g in &mut l.groups {
+            for o in &mut g.out {
+                *o = *it.next().expect("two outputs");
+            }
+        }
+        let err = e.check().expect_err(what);
+        assert!(err.contains("output"), "{err}");
+    }
+}
