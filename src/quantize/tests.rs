@@ -143,11 +143,9 @@ fn weight_scale_backs_off_before_the_accumulator_could_overflow() {
     );
 }
 
-/// The accumulator bound quantization keeps is checked again when a build is read: a
-/// model.json edited past it (which the Freivalds chip's packing and the rescale quotient
-/// rely on) is refused, one at the edge is not.
-#[test]
-fn an_edited_model_past_the_accumulator_bound_is_refused_on_reading() {
+/// One dense layer, 4 inputs to 2 outputs, quantized and well formed: the model the
+/// edited-build tests edit.
+fn two_output_dense() -> crate::quantize::QuantModel {
     let g = chain(
         &[1, 4],
         vec![(
@@ -158,6 +156,15 @@ fn an_edited_model_past_the_accumulator_bound_is_refused_on_reading() {
     );
     let q = quantize(&g, None, &QuantOptions::default()).expect("quantize");
     q.check().expect("as quantized");
+    q
+}
+
+/// The accumulator bound quantization keeps is checked again when a build is read: a
+/// model.json edited past it (which the Freivalds chip's packing and the rescale quotient
+/// rely on) is refused, one at the edge is not.
+#[test]
+fn an_edited_model_past_the_accumulator_bound_is_refused_on_reading() {
+    let q = two_output_dense();
     let x_max = 1i128 << (q.activation_bits() - 1);
     let limit = 1i128 << (ACCUMULATOR_BITS - 1);
     // four inputs at the largest weight that keeps the worst case under the limit, then one
@@ -325,16 +332,7 @@ fn an_edited_gather_constant_past_the_activation_range_is_refused_on_reading() {
 /// unrescaled accumulator, free, in a packed Freivalds check).
 #[test]
 fn an_edited_model_computing_an_output_twice_or_not_at_all_is_refused_on_reading() {
-    let g = chain(
-        &[1, 4],
-        vec![(
-            vec![],
-            vec![1, 2],
-            dense(&[vec![0.5; 4], vec![-0.25; 4]], &[0.1, 0.2], true),
-        )],
-    );
-    let q = quantize(&g, None, &QuantOptions::default()).expect("quantize");
-    q.check().expect("as quantized");
+    let q = two_output_dense();
     let outs = |q: &crate::quantize::QuantModel| -> Vec<u32> {
         let QuantOp::Linear(l) = &q.graph.nodes[0].op else {
             panic!("linear")
