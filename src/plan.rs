@@ -35,11 +35,13 @@ pub const FREIVALDS_WIDTHS: [usize; 10] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
 pub const FREIVALDS_PACK: usize = 4;
 /// Freivalds bank counts tried (side-by-side chips).
 pub const FREIVALDS_BANKS: [usize; 3] = [1, 2, 4];
-/// The proof size the plan aims for (estimated bytes; the performance issue's 4 KB target).
-/// Banks trade proof bytes (each bank's columns are opened) for rows and are taken only while
-/// the proof stays within it (measured, they also pay less than the estimate says once they
-/// push the proof past it: dw_separable at 4 banks was no faster); among plans within
-/// [`PROOF_SLACK`] of the cheapest, the cheapest within it is taken.
+/// The proof size the plan aims for in fixed mode (estimated bytes; the performance issue's
+/// 4 KB target, which is fixed mode's). Banks trade proof bytes (each bank's columns are
+/// opened) for rows and are taken only while the proof stays within it (measured, they also
+/// pay less than the estimate says once they push the proof past it: dw_separable at 4 banks
+/// was no faster); among plans within [`PROOF_SLACK`] of the cheapest, the cheapest within it
+/// is taken. Privacy modes, whose target is their cost over fixed mode, take banks whatever
+/// the proof and keep only the [`PROOF_SLACK`] preference.
 pub const PROOF_TARGET: u64 = 4096;
 /// An upper bound of the rows halo2 reserves (`minimum_rows`: blinding factors and the
 /// permutation's last rows) in any circuit zkinfer configures (`plan::tests` checks it).
