@@ -316,20 +316,20 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
         let first: Vec<_> = (0..banks)
             .map(|_| FreivaldsColumns::configure(meta, shape.freivalds, true))
             .collect();
-        first.into_iter().map(|f| f.finish(meta)).collect()
+        first
+            .into_iter()
+            .map(|f| {
+                let mut c = f.finish(meta);
+                c.w = c.w.with_offset(shape.weight_offset);
+                c
+            })
+            .collect()
     } else {
         // (bank by bank, as fixed-weight circuits always were: their verifying keys stay)
         (0..banks)
             .map(|_| FreivaldsConfig::configure(meta, shape.freivalds, false))
             .collect()
     };
-    let freivalds = freivalds
-        .into_iter()
-        .map(|mut f: FreivaldsConfig| {
-            f.w = f.w.with_offset(shape.weight_offset);
-            f
-        })
-        .collect();
     ModelConfig {
         dense,
         rescale,
