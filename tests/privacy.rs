@@ -390,6 +390,31 @@ fn changed_weight_is_bound(name: &str) {
     let link =
         weights::prove_link(wb, &salt, &cols_b, &fresh, &ctx, &mut rand_core::OsRng).expect("link");
     weights::verify_link(wb, settings.k, &vsrs, &link, &bytes, false, &ctx).expect("b links to b");
+    // the columns are checked in one batch: an edit to any one column's response, or two
+    // columns' announcements swapped, still fails, and the failure names the column
+    let last = wb.columns.len() - 1;
+    let mut edited = link.clone();
+    edited.z[last][0] = hex::encode((Fr::from(1) + Fr::from(2)).to_repr());
+    let err = weights::verify_link(wb, settings.k, &vsrs, &edited, &bytes, false, &ctx)
+        .expect_err("an edited response");
+    let named = format!("weight column {} ", wb.columns[last]);
+    assert!(err.to_string().contains(&named), "{err}");
+    let mut swapped = link.clone();
+    swapped.a.swap(0, last);
+    let err = weights::verify_link(wb, settings.k, &vsrs, &swapped, &bytes, false, &ctx)
+        .expect_err("swapped announcements");
+    assert!(err.to_string().contains("not the committed one"), "{err}");
+    // the same two edits in two columns with responses shifted to cancel in a plain sum
+    let mut cancel = link.clone();
+    let shift = Fr::from(5);
+    let plus = |h: &str| {
+        let v: [u8; 32] = hex::decode(h).expect("hex").try_into().expect("32 bytes");
+        Fr::from_repr(v).expect("field")
+    };
+    cancel.z[0][0] = hex::encode((plus(&cancel.z[0][0]) + shift).to_repr());
+    cancel.z[last][0] = hex::encode((plus(&cancel.z[last][0]) - shift).to_repr());
+    weights::verify_link(wb, settings.k, &vsrs, &cancel, &bytes, false, &ctx)
+        .expect_err("edits that cancel in an unweighted sum");
 }
 
 /// The SRS and proving key `setup` wrote to `dir`.
