@@ -569,6 +569,27 @@ pub fn prove_link(
     })
 }
 
+/// The link's batch coefficients `ρ_c`, one per column: each from one seed over the
+/// challenge and every column's responses ([`verify_link`]).
+fn batch_coefficients(e: Fr, z: &[Vec<Fr>]) -> Vec<Fr> {
+    let seed = {
+        let reprs: Vec<[u8; 32]> = z.iter().flatten().map(|s| s.to_repr()).collect();
+        let er = e.to_repr();
+        let mut parts: Vec<&[u8]> = vec![b"zkinfer/weight-link-batch/v2", er.as_slice()];
+        parts.extend(reprs.iter().map(|b| b.as_slice()));
+        hash_to_field(&parts).to_repr()
+    };
+    (0..z.len())
+        .map(|c| {
+            hash_to_field(&[
+                b"zkinfer/weight-link-batch-coefficient/v2",
+                seed.as_ref(),
+                &(c as u64).to_le_bytes(),
+            ])
+        })
+        .collect()
+}
+
 /// Checks a proof's link: its fresh weight commitments (read from `proof`) differ from the
 /// published ones only on the blinding rows, by amounts the prover knows.
 pub fn verify_link(
@@ -618,22 +639,26 @@ pub fn verify_link(
         .iter()
         .map(|zc| zc.iter().map(|h| scalar_from_hex(h)).collect())
         .collect::<Result<_, _>>()?;
-    // One batched check, Σ_c ρ_c·(Σ_j z_c[j]·B_j − A_c − e·(C'_c − C_c)) = 0, with ρ hashed
-    // from everything the prover sent: a false column equation survives with probability
-    // 1/|F|. Only when it fails are the columns checked one by one, to name the bad one.
-    let rho: Vec<Fr> = (0..cols)
-        .map(|c| {
-            let zc: Vec<[u8; 32]> = z[c].iter().map(|s| s.to_repr()).collect();
-            let zb: Vec<&[u8]> = zc.iter().map(|b| b.as_slice()).collect();
-            let mut parts: Vec<&[u8]> = vec![b"zkinfer/weight-link-batch/v1"];
-            let er = e.to_repr();
-            let cb = (c as u64).to_le_bytes();
-            parts.push(er.as_slice());
-            parts.push(cb.as_slice());
-            parts.extend(zb);
-            hash_to_field(&parts)
-        })
-        .collect();
+    // One batched check, Σ_c ρ_c·(Σ_j z_c[j]·B_j − A_c − e·(C'_c − C_c)) = 0. Every ρ_c
+    // derives from one seed hashed over everything the prover sent, after all of it is
+    // fixed (`e` covers the commitment digest, the instance, the proof and every A_c; the
+    // seed adds every response): a false column equation survives with probability about
+    // 1/|F|. (A ρ_c hashed from column c's own response alone would let a prover search
+    // each column's term independently, a k-sum problem far easier than the link's
+    // discrete logarithm.) Only when the batch fails are the columns checked one by one, to
+    // name the bad one.
+    let rho = batch_coefficients(e, &z);
+    // (no identity among the points: an honest link has none, and multi-scalar
+    // multiplication over many points assumes it)
+    if a.iter()
+        .chain(&fresh)
+        .chain(&published)
+        .any(|p| bool::from(p.is_identity()))
+    {
+        return Err(WeightsError::Malformed(
+            "the weight link or commitment holds the point at infinity".into(),
+        ));
+    }
     let mut scalars: Vec<Fr> = vec![Fr::ZERO; bases.len()];
     let mut points: Vec<G1Affine> = bases.clone();
     for c in 0..cols {
@@ -663,4 +688,36 @@ pub fn verify_link(
     Err(WeightsError::Malformed(
         "the weight link does not verify".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_batch_coefficient_depends_on_every_response() {
+        // a coefficient of column c that depended on c's responses alone would let a prover
+        // search each column's term on its own (a k-sum attack on the batch)
+        let z: Vec<Vec<Fr>> = (0..4)
+            .map(|c| (0..3).map(|j| Fr::from(10 * c + j)).collect())
+            .collect();
+        let e = Fr::from(99);
+        let rho = batch_coefficients(e, &z);
+        assert_eq!(rho.len(), 4);
+        for c in 0..4 {
+            for j in 0..3 {
+                let mut edited = z.clone();
+                edited[c][j] += Fr::ONE;
+                let other = batch_coefficients(e, &edited);
+                assert!(
+                    rho.iter().zip(&other).all(|(a, b)| a != b),
+                    "response ({c}, {j}) leaves some coefficient unchanged"
+                );
+            }
+        }
+        assert!(batch_coefficients(e + Fr::ONE, &z)
+            .iter()
+            .zip(&rho)
+            .all(|(a, b)| a != b));
+    }
 }
