@@ -125,6 +125,19 @@ pub struct CircuitShape {
     /// private builds from before keep their layout).
     #[serde(default, skip_serializing_if = "is_false")]
     pub weight_offset: bool,
+    /// With private weights, the Freivalds chips' weight columns are advice only, every cell
+    /// `w + 2^62`, and their output rows take `−ρ^k` from a second-phase power column
+    /// ([`zkinfer_circuits::matmul::WeightColumns::Advice`]): `K + 1` fixed columns fewer per
+    /// bank, one advice column more (omitted from JSON when false: private builds from
+    /// before keep their layout).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub freivalds_advice_weights: bool,
+    /// With several banks, a layer's check of more than one block is split into one check
+    /// per bank (whole blocks each), so that one large layer no longer sets the rows of a
+    /// bank (the plan sets it only where some layer splits; omitted from JSON when false:
+    /// builds from before keep their layout).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub freivalds_split: bool,
 }
 
 fn yes() -> bool {
@@ -182,6 +195,8 @@ impl Default for CircuitShape {
             dense: true,
             tall_rescale: false,
             weight_offset: false,
+            freivalds_advice_weights: false,
+            freivalds_split: false,
         }
     }
 }
@@ -314,7 +329,13 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
         // every bank's weight columns before any second-phase accumulator (the weight link
         // finds a weight column's commitment at its index in the proof)
         let first: Vec<_> = (0..banks)
-            .map(|_| FreivaldsColumns::configure(meta, shape.freivalds, true))
+            .map(|_| {
+                if shape.freivalds_advice_weights {
+                    FreivaldsColumns::configure_advice(meta, shape.freivalds)
+                } else {
+                    FreivaldsColumns::configure(meta, shape.freivalds, true)
+                }
+            })
             .collect();
         first
             .into_iter()
@@ -742,12 +763,48 @@ mod tests {
             ..CircuitShape::default()
         };
         for banks in [1, 2, 4] {
-            let (lead, c) = config(CircuitShape {
-                freivalds_banks: banks,
-                ..private
-            });
-            assert!(lead, "{banks} banks");
-            assert_eq!(c.weight_columns().len(), 4 * banks);
+            for advice_weights in [false, true] {
+                let (lead, c) = config(CircuitShape {
+                    freivalds_banks: banks,
+                    weight_offset: advice_weights,
+                    freivalds_advice_weights: advice_weights,
+                    ..private
+                });
+                assert!(lead, "{banks} banks");
+                assert_eq!(c.weight_columns().len(), 4 * banks);
+            }
+            // advice-only weights: each bank's power column is second-phase, after every
+            // weight column
+            let mut cs = ConstraintSystem::<Fr>::default();
+            let c = configure(
+                &mut cs,
+                CircuitShape {
+                    freivalds_banks: banks,
+                    weight_offset: true,
+                    freivalds_advice_weights: true,
+                    ..private
+                },
+            );
+            let phases = cs.advice_column_phase();
+            let last_weight = c.weight_columns().iter().map(|w| w.index()).max();
+            let second: Vec<usize> = (0..phases.len()).filter(|&i| phases[i] > 0).collect();
+            // an accumulator and a power column a bank
+            assert_eq!(second.len(), 2 * banks);
+            assert!(second.iter().all(|&i| Some(i) > last_weight));
+            let mut old = ConstraintSystem::<Fr>::default();
+            let _ = configure(
+                &mut old,
+                CircuitShape {
+                    freivalds_banks: banks,
+                    weight_offset: true,
+                    ..private
+                },
+            );
+            // no fixed weight columns, no row-kind column
+            assert_eq!(
+                cs.num_fixed_columns() + banks * (4 + 1),
+                old.num_fixed_columns()
+            );
         }
         assert!(
             config(CircuitShape {

@@ -173,8 +173,8 @@ fn plan_with_lanes(
     lanes: usize,
     privacy: Privacy,
     shared_hash_columns: bool,
-    (freivalds, pack, merge): (usize, usize, bool),
-    banks: usize,
+    (freivalds, pack, merge, advice_weights): (usize, usize, bool, bool),
+    (banks, split): (usize, bool),
     sharing: Option<Sharing>,
 ) -> Option<(Plan, u64, u64, bool)> {
     let mut shape = CircuitShape {
@@ -210,9 +210,23 @@ fn plan_with_lanes(
         product_in_rescale: false,
         dense: true,
         tall_rescale: false,
-        // (new private plans offset their parameter cells)
+        // (new private plans offset their parameter cells, and their Freivalds chips keep
+        // no fixed weight columns)
         weight_offset: privacy.weights,
+        freivalds_advice_weights: advice_weights && privacy.weights && freivalds > 0,
+        freivalds_split: split && banks > 1,
     };
+    // split checks only where some layer splits (as merges below)
+    if shape.freivalds_split
+        && !(0..model.graph.nodes.len()).any(|i| {
+            model.graph.nodes[i]
+                .op
+                .imp()
+                .freivalds_splits(&model.node_ctx_in(i, &shape))
+        })
+    {
+        shape.freivalds_split = false;
+    }
     // merged checks only where some layer merges: other circuits keep the layout (and the
     // settings digest) they had before merging existed
     if shape.freivalds_merge
@@ -383,6 +397,9 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         && (shape.freivalds_banks == 1 || banks_allowed(shape.freivalds))
         && (shape.freivalds > 0 || !shape.freivalds_merge)
         && (shape.private_weights || !shape.weight_offset)
+        && ((shape.private_weights && shape.weight_offset && shape.freivalds > 0)
+            || !shape.freivalds_advice_weights)
+        && (shape.freivalds_banks > 1 || !shape.freivalds_split)
         && (hashing || !shape.shared_hash_columns)
         && (shape.funcs || !shape.func_in_rescale)
         && (shape.products || !shape.product_in_rescale)
@@ -408,7 +425,7 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
     replan(
         model,
         shape,
-        shape.freivalds_banks,
+        (shape.freivalds_banks, shape.freivalds_split),
         Some(Sharing::of(shape)),
     )
     .map(|(p, _, _, _)| p)
@@ -431,7 +448,7 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
 fn replan(
     model: &QuantModel,
     shape: &CircuitShape,
-    banks: usize,
+    banks: (usize, bool),
     sharing: Option<Sharing>,
 ) -> Option<(Plan, u64, u64, bool)> {
     plan_with_lanes(
@@ -439,7 +456,12 @@ fn replan(
         shape.lanes,
         Privacy::of(shape),
         shape.shared_hash_columns,
-        (shape.freivalds, shape.freivalds_pack, shape.freivalds_merge),
+        (
+            shape.freivalds,
+            shape.freivalds_pack,
+            shape.freivalds_merge,
+            shape.freivalds_advice_weights,
+        ),
         banks,
         sharing,
     )
@@ -550,7 +572,15 @@ pub fn plan_and_cost_within(
         .flat_map(|(lanes, shared)| widths.iter().map(move |&w| (lanes, shared, w)))
         .filter_map(|(lanes, shared, w)| {
             let pack = freivalds_pack(w, privacy.weights);
-            plan_with_lanes(model, lanes, privacy, shared, (w, pack, true), 1, None)
+            plan_with_lanes(
+                model,
+                lanes,
+                privacy,
+                shared,
+                (w, pack, true, true),
+                (1, false),
+                None,
+            )
         })
         .collect();
     // banks only where the Freivalds rows set k (elsewhere they only add columns), and only
@@ -576,7 +606,7 @@ pub fn plan_and_cost_within(
             let s = c.0.shape;
             FREIVALDS_BANKS[1..]
                 .iter()
-                .filter_map(move |&b| replan(model, &s, b, None))
+                .filter_map(move |&b| replan(model, &s, (b, true), None))
         })
         .filter(|c| !fixed_mode || c.2 <= PROOF_TARGET)
         .collect();
@@ -624,7 +654,14 @@ pub fn plan_and_cost_within(
                 tall: true,
             };
             (everything != Sharing::of(&s))
-                .then(|| replan(model, &s, s.freivalds_banks, Some(everything)))
+                .then(|| {
+                    replan(
+                        model,
+                        &s,
+                        (s.freivalds_banks, s.freivalds_split),
+                        Some(everything),
+                    )
+                })
                 .flatten()
                 .map(|(p, cost, proof, _)| (p, cost, proof))
         })

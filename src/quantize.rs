@@ -138,6 +138,11 @@ impl QuantModel {
         ctx.freivalds = shape.freivalds;
         ctx.freivalds_pack = shape.freivalds_pack;
         ctx.freivalds_merge = shape.freivalds_merge;
+        ctx.freivalds_split = if shape.freivalds_split {
+            shape.freivalds_banks.max(1)
+        } else {
+            1
+        };
         ctx.remainder_limbs = shape.remainder_limbs;
         ctx
     }
@@ -155,6 +160,7 @@ impl QuantModel {
             freivalds: 0,
             freivalds_pack: 1,
             freivalds_merge: false,
+            freivalds_split: 1,
             remainder_limbs: 2,
         }
     }

@@ -27,7 +27,10 @@
 //!
 //! Soundness: `W` and `b` are fixed columns (the verifying key pins them) or, with private
 //! weights, first-phase advice columns (`w = fixed + private·advice`, as the dense chip's:
-//! the output rows' `−1` stays fixed) bound by the weight commitment; `x` cells are copies of
+//! the output rows' `−1` stays fixed; or, in the advice-only layout new private builds take,
+//! `w = advice − 2^62` with the output rows' `−ρ^k` from a second-phase power column pinned by
+//! its own gates, [`FreivaldsConfig`]'s `PowerOutputs`) bound by the weight commitment;
+//! `x` cells are copies of
 //! their producers' cells; and `x`, `y` and any private weights are committed before `ρ` is
 //! drawn. If some
 //! `y_i ≠ b_i + Σ_j W_ij·x_j` (in the field) then `D` is a nonzero polynomial of degree
@@ -130,10 +133,32 @@ pub struct FreivaldsConfig {
     q_block: Selector,
     q_mac: Selector,
     q_end: Selector,
+    /// With advice-only weights ([`WeightColumns::Advice`]), how output rows take `−ρ^k`.
+    outputs: Option<PowerOutputs>,
+}
+
+/// Output rows without fixed `−1` cells (advice-only weights): a second-phase column `pw`
+/// holds `ρ^k` on the block's `k`-th output row, and the row subtracts `y·pw`:
+///
+/// | row               | `x`      | `pw`       | `acc`              | selector      |
+/// |-------------------|----------|------------|--------------------|---------------|
+/// | output `bK`       | `y_bK`   | `1`        | `acc(prev) − y·pw` | `q_out_first` |
+/// | output `bK + k`   | `y_bK+k` | `pw'·ρ`    | `acc(prev) − y·pw` | `q_out_rest`  |
+///
+/// The same contribution as the fixed layout's `x·h` with `−1` at `k` (`h = −ρ^k`), so the
+/// soundness argument is unchanged; `pw` is pinned on every output row (1 on a block's
+/// first, `ρ` times the row above on the others, whose row is the same block's previous
+/// output).
+#[derive(Clone, Debug)]
+struct PowerOutputs {
+    pw: Column<Advice>,
+    q_first: Selector,
+    q_rest: Selector,
 }
 
 impl FreivaldsConfig {
-    /// Configures the chip with `k_width` (`K ≥ 1`) weight columns. Side effects: a
+    /// Configures the chip with `k_width` (`K ≥ 1`) weight columns (for advice-only weights,
+    /// [`FreivaldsColumns::configure_advice`] then [`FreivaldsColumns::finish`]). Side effects: a
     /// first-phase advice column with equality, `K` fixed columns (and, when
     /// `private_weights`, `K` first-phase advice columns and a fixed row-kind column), a
     /// second-phase advice column (created last), one challenge, four selectors, four gates.
@@ -186,7 +211,27 @@ impl FreivaldsColumns {
         Self { x, w }
     }
 
-    /// The second-phase accumulator, the challenge, the selectors and the gates.
+    /// `x` (first phase, equality) and `K ≥ 1` advice-only weight columns
+    /// ([`WeightColumns::Advice`]: private weights, every cell offset by `2^62`); `finish`
+    /// then adds the output rows' power column ([`FreivaldsConfig`]'s `PowerOutputs`).
+    pub fn configure_advice<F: PrimeField>(meta: &mut ConstraintSystem<F>, k_width: usize) -> Self {
+        assert!(
+            k_width >= 1,
+            "the Freivalds chip needs at least one weight column"
+        );
+        let x = meta.advice_column_in(FirstPhase);
+        meta.enable_equality(x);
+        let w = WeightColumns::Advice(
+            (0..k_width)
+                .map(|_| meta.advice_column_in(FirstPhase))
+                .collect(),
+        );
+        Self { x, w }
+    }
+
+    /// The second-phase accumulator, the challenge, the selectors and the gates (with
+    /// advice-only weights also the power column, created after the accumulator, two
+    /// selectors and three gates).
     pub fn finish<F: PrimeField>(self, meta: &mut ConstraintSystem<F>) -> FreivaldsConfig {
         let Self { x, w } = self;
         let acc = meta.advice_column_in(SecondPhase);
@@ -231,6 +276,35 @@ impl FreivaldsColumns {
             let q = m.query_selector(q_end);
             vec![q * m.query_advice(acc, Rotation::cur())]
         });
+        let outputs = matches!(w, WeightColumns::Advice(_)).then(|| {
+            let pw = meta.advice_column_in(SecondPhase);
+            let [q_first, q_rest] = [(); 2].map(|_| meta.selector());
+            meta.create_gate("freivalds output: acc = acc' − y·pw", |m| {
+                let (qf, qr) = (m.query_selector(q_first), m.query_selector(q_rest));
+                let cur = m.query_advice(acc, Rotation::cur());
+                let prev = m.query_advice(acc, Rotation::prev());
+                let y = m.query_advice(x, Rotation::cur());
+                let p = m.query_advice(pw, Rotation::cur());
+                let e = cur - prev + y * p;
+                vec![qf * e.clone(), qr * e]
+            });
+            meta.create_gate("freivalds output power: pw = 1", |m| {
+                let q = m.query_selector(q_first);
+                vec![q * (m.query_advice(pw, Rotation::cur()) - Expression::Constant(F::ONE))]
+            });
+            meta.create_gate("freivalds output power: pw = pw'·ρ", |m| {
+                let q = m.query_selector(q_rest);
+                let r = m.query_challenge(rho);
+                let cur = m.query_advice(pw, Rotation::cur());
+                let prev = m.query_advice(pw, Rotation::prev());
+                vec![q * (cur - prev * r)]
+            });
+            PowerOutputs {
+                pw,
+                q_first,
+                q_rest,
+            }
+        });
         FreivaldsConfig {
             x,
             acc,
@@ -240,6 +314,7 @@ impl FreivaldsColumns {
             q_block,
             q_mac,
             q_end,
+            outputs,
         }
     }
 }
@@ -271,6 +346,9 @@ enum RowKind {
     First,
     Block,
     Mac,
+    /// An output row with a power column ([`PowerOutputs`]): the block's first, or another.
+    OutFirst,
+    OutRest,
 }
 
 fn assign_weights<F: PrimeField>(
@@ -279,11 +357,12 @@ fn assign_weights<F: PrimeField>(
     row: usize,
     w: &[F],
     parameter: bool,
-) {
+) -> Result<(), Error> {
     for k in 0..columns.width() {
         let v = w.get(k).copied().unwrap_or(F::ZERO);
-        columns.assign(region, k, row, v, parameter);
+        columns.assign(region, k, row, v, parameter)?;
     }
+    Ok(())
 }
 
 /// A block's cells of one row: `cells[k] = Σ_p T^p·value(ids[p·K + k])` (`tp[p] = T^p`).
@@ -349,7 +428,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
     ) -> Result<Vec<Wire<F>>, Error> {
         let n_out = bias.len();
         let n_in = x.len();
-        let private = matches!(self.config.w, WeightColumns::Private { .. });
+        let private = !matches!(self.config.w, WeightColumns::Fixed(_));
         if weights.len() != n_out
             || weights.iter().any(|r| r.len() != n_in)
             || y.is_some_and(|y| y.len() != n_out)
@@ -377,7 +456,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     let ids: Vec<usize> = (b * bw..((b + 1) * bw).min(n_out)).collect();
                     // bias
                     let w: Vec<F> = packed(&ids, kw, &tp, |i| bias[i]);
-                    assign_weights(&mut region, &c.w, row, &w, true);
+                    assign_weights(&mut region, &c.w, row, &w, true)?;
                     let kind = if b + 1 == blocks {
                         RowKind::First
                     } else {
@@ -393,7 +472,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     // inputs
                     for (j, xj) in x.iter().enumerate() {
                         let w: Vec<F> = packed(&ids, kw, &tp, |i| weights[i][j]);
-                        assign_weights(&mut region, &c.w, row, &w, true);
+                        assign_weights(&mut region, &c.w, row, &w, true)?;
                         xj.copy_to(&mut region, c.x, row);
                         plan.push(RowPlan {
                             row,
@@ -405,9 +484,20 @@ impl<F: PrimeField> FreivaldsChip<F> {
                     }
                     // outputs
                     for (q, &i) in ids.iter().enumerate() {
-                        let mut w = vec![F::ZERO; kw.min(ids.len())];
-                        w[q % kw] = -tp[q / kw];
-                        assign_weights(&mut region, &c.w, row, &w, false);
+                        let (kind, w) = if c.outputs.is_some() {
+                            // (no weight cells: the power column weighs the output)
+                            let kind = if q == 0 {
+                                RowKind::OutFirst
+                            } else {
+                                RowKind::OutRest
+                            };
+                            (kind, vec![])
+                        } else {
+                            let mut w = vec![F::ZERO; kw.min(ids.len())];
+                            w[q % kw] = -tp[q / kw];
+                            assign_weights(&mut region, &c.w, row, &w, false)?;
+                            (RowKind::Mac, w)
+                        };
                         let v = match y {
                             Some(y) => Value::known(to_field::<F>(y[i])),
                             None => Value::unknown(),
@@ -416,7 +506,7 @@ impl<F: PrimeField> FreivaldsChip<F> {
                         ys[i] = Some(cell);
                         plan.push(RowPlan {
                             row,
-                            kind: RowKind::Mac,
+                            kind,
                             x: Some(v),
                             w,
                         });
@@ -428,6 +518,15 @@ impl<F: PrimeField> FreivaldsChip<F> {
                         RowKind::First => c.q_first.enable(&mut region, p.row)?,
                         RowKind::Block => c.q_block.enable(&mut region, p.row)?,
                         RowKind::Mac => c.q_mac.enable(&mut region, p.row)?,
+                        RowKind::OutFirst | RowKind::OutRest => {
+                            let o = c.outputs.as_ref().ok_or(Error::Synthesis)?;
+                            let q = if p.kind == RowKind::OutFirst {
+                                o.q_first
+                            } else {
+                                o.q_rest
+                            };
+                            q.enable(&mut region, p.row)?
+                        }
                     }
                 }
                 c.q_end.enable(&mut region, row - 1)?;
@@ -464,13 +563,25 @@ impl<F: PrimeField> FreivaldsChip<F> {
                 || "freivalds accumulator",
                 |mut region| {
                     let mut acc: Value<F> = Value::known(F::ZERO);
+                    let mut pw: Value<F> = Value::known(F::ONE);
                     let n = group.rows.len();
                     for (idx, p) in group.rows.iter().enumerate() {
                         let h = rho.map(|r| p.w.iter().rev().fold(F::ZERO, |a, &w| a * r + w));
+                        let x = p.x.unwrap_or(Value::unknown());
                         acc = match p.kind {
                             RowKind::First => h,
                             RowKind::Block => acc * rho.map(|r| r.pow_vartime([kw as u64])) + h,
-                            RowKind::Mac => acc + p.x.unwrap_or(Value::unknown()) * h,
+                            RowKind::Mac => acc + x * h,
+                            RowKind::OutFirst | RowKind::OutRest => {
+                                pw = if p.kind == RowKind::OutFirst {
+                                    Value::known(F::ONE)
+                                } else {
+                                    pw * rho
+                                };
+                                let o = c.outputs.as_ref().ok_or(Error::Synthesis)?;
+                                region.assign_advice(o.pw, p.row, pw);
+                                acc - x * pw
+                            }
                         };
                         let mut v = acc;
                         if idx + 1 == n {
@@ -576,6 +687,76 @@ mod tests {
             assert!(r.survivors.is_empty(), "{}", r.describe());
             assert!(r.searched >= n_in + n_out);
         }
+    }
+
+    /// [`layer`] with advice-only weight columns and a power column on the output rows.
+    fn advice_layer(n_in: usize, n_out: usize, width: usize) -> FreivaldsCircuit {
+        let mut c = layer(n_in, n_out, width);
+        c.advice_weights = true;
+        c
+    }
+
+    #[test]
+    fn advice_weights_pass_honest_layers_of_every_block_shape() {
+        for (n_in, n_out, width) in [(5, 3, 4), (6, 4, 4), (7, 11, 4), (0, 3, 2), (9, 1, 1)] {
+            MockRun::new().k(7).run(&advice_layer(n_in, n_out, width));
+        }
+    }
+
+    #[test]
+    fn advice_weights_catch_a_wrong_output_in_every_position() {
+        let honest = advice_layer(7, 11, 4);
+        for i in 0..11 {
+            for delta in [1, -1, 1 << 20] {
+                let mut c = honest.clone();
+                c.y.as_mut().expect("y")[i] += delta;
+                MockRun::new().k(7).expect_failure("freivalds end").run(&c);
+            }
+        }
+        // a forged zero on the last row (an output row) breaks that row's gate
+        let mut c = honest.clone();
+        c.y.as_mut().expect("y")[3] += 1;
+        c.forge = Some(Fr::from(0));
+        MockRun::new()
+            .k(7)
+            .expect_failure("freivalds output: acc = acc' − y·pw")
+            .run(&c);
+        // and a weight that is not the one the outputs were computed with
+        let mut c = honest.clone();
+        c.weights[4][2] += 1;
+        MockRun::new().k(7).expect_failure("freivalds end").run(&c);
+    }
+
+    /// Every cell of the advice-weight layout, changed alone, is caught: the weights (the
+    /// outputs are public), the power column on every output row, the accumulators.
+    #[test]
+    fn advice_weights_under_constraint_search_finds_no_free_cell() {
+        use crate::search::Search;
+        use crate::testing::HasInstances;
+        for (n_in, n_out, width) in [(3, 2, 2), (4, 5, 2), (2, 7, 3)] {
+            let c = advice_layer(n_in, n_out, width);
+            let r = Search::new(7, c.instances())
+                .run(&c, |_, _| true)
+                .printed(&format!(
+                    "freivalds {n_out}×{n_in}, K = {width}, advice weights"
+                ));
+            assert!(r.survivors.is_empty(), "{}", r.describe());
+            // inputs, outputs, weights, powers and accumulators
+            let blocks = n_out.div_ceil(width);
+            assert!(r.searched >= n_in + n_out + blocks * (n_in + 1) * width + n_out);
+        }
+    }
+
+    #[test]
+    fn advice_weights_refuse_packing() {
+        let mut c = advice_layer(4, 8, 2);
+        c.pack = Packing {
+            factor: 2,
+            bits: 63,
+        };
+        let err = halo2_proofs::dev::MockProver::run(7, &c, vec![vec![]])
+            .expect_err("a packed check with advice weights is refused");
+        assert!(format!("{err:?}").contains("Synthesis"), "{err:?}");
     }
 
     fn packed(

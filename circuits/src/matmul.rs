@@ -60,6 +60,13 @@ pub enum WeightColumns {
         /// Whether parameter rows are offset by `2^62`.
         offset: bool,
     },
+    /// Private parameters only, each cell holding `w + 2^62` (as [`Self::Private`] with
+    /// `offset`), with no fixed column: the gate reads `advice − 2^62`. For a chip whose every
+    /// weight cell is a parameter (the Freivalds chip, whose output rows then take their
+    /// `−ρ^k` from a power column instead of fixed `−1` cells): `K + 1` fewer fixed columns,
+    /// each of which every proof would extend and open. A structural constant cannot be
+    /// assigned here ([`Self::assign`] refuses it).
+    Advice(Vec<Column<Advice>>),
 }
 
 /// `log2` of the offset of private parameter cells ([`WeightColumns::Private`]).
@@ -83,6 +90,10 @@ impl WeightColumns {
                     + m.query_fixed(*private, Rotation::cur())
                         * m.query_advice(advice[lane], Rotation::cur())
             }
+            Self::Advice(advice) => {
+                m.query_advice(advice[lane], Rotation::cur())
+                    - Expression::Constant(F::from(1u64 << PRIVATE_WEIGHT_OFFSET_BITS))
+            }
         }
     }
 
@@ -93,10 +104,17 @@ impl WeightColumns {
         row: usize,
         v: F,
         parameter: bool,
-    ) {
+    ) -> Result<(), Error> {
         match self {
             Self::Fixed(c) => {
                 region.assign_fixed(c[lane], row, v);
+            }
+            Self::Advice(advice) => {
+                if !parameter {
+                    return Err(Error::Synthesis);
+                }
+                let b = F::from(1u64 << PRIVATE_WEIGHT_OFFSET_BITS);
+                region.assign_advice(advice[lane], row, Value::known(v + b));
             }
             Self::Private {
                 fixed,
@@ -119,6 +137,7 @@ impl WeightColumns {
                 }
             }
         }
+        Ok(())
     }
 
     /// Parameter rows offset by `2^62` ([`WeightColumns::Private`]; nothing changes with
@@ -145,6 +164,7 @@ impl WeightColumns {
         match self {
             Self::Fixed(c) => c.len(),
             Self::Private { fixed, .. } => fixed.len(),
+            Self::Advice(advice) => advice.len(),
         }
     }
 
@@ -152,7 +172,7 @@ impl WeightColumns {
     pub fn advice(&self) -> &[Column<Advice>] {
         match self {
             Self::Fixed(_) => &[],
-            Self::Private { advice, .. } => advice,
+            Self::Private { advice, .. } | Self::Advice(advice) => advice,
         }
     }
 }
@@ -352,7 +372,7 @@ impl<F: PrimeField> MatMulChip<F> {
         let mut last = Vec::with_capacity(lanes);
         for l in 0..lanes {
             let b = bias.get(neuron(l)).copied().unwrap_or(0);
-            c.w.assign(region, l, start, to_field::<F>(b), parameter);
+            c.w.assign(region, l, start, to_field::<F>(b), parameter)?;
             last.push(Wire::assign(region, c.acc[l], start, acc_value(0, l)));
         }
         for (i, xi) in x.iter().enumerate() {
@@ -361,7 +381,7 @@ impl<F: PrimeField> MatMulChip<F> {
             xi.copy_to(region, c.x, at);
             for (l, lane_last) in last.iter_mut().enumerate() {
                 let w = weights.get(neuron(l)).map_or(0, |r| r[i]);
-                c.w.assign(region, l, at, to_field::<F>(w), parameter);
+                c.w.assign(region, l, at, to_field::<F>(w), parameter)?;
                 *lane_last = Wire::assign(region, c.acc[l], at, acc_value(row, l));
             }
         }

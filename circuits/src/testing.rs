@@ -702,6 +702,9 @@ pub struct FreivaldsCircuit {
     pub forge: Option<Fr>,
     /// Outputs per weight cell.
     pub pack: crate::freivalds::Packing,
+    /// Advice-only weight columns (private weights, output rows weighed by a power column),
+    /// instead of fixed ones.
+    pub advice_weights: bool,
 }
 
 impl FreivaldsCircuit {
@@ -720,6 +723,7 @@ impl FreivaldsCircuit {
             y: Some(y),
             forge: None,
             pack: crate::freivalds::Packing::NONE,
+            advice_weights: false,
         }
     }
 }
@@ -738,7 +742,7 @@ impl Circuit<Fr> for FreivaldsCircuit {
         Column<Instance>,
     );
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = usize;
+    type Params = (usize, bool);
 
     fn without_witnesses(&self) -> Self {
         Self {
@@ -747,19 +751,23 @@ impl Circuit<Fr> for FreivaldsCircuit {
             ..self.clone()
         }
     }
-    fn params(&self) -> usize {
-        self.width
+    fn params(&self) -> (usize, bool) {
+        (self.width, self.advice_weights)
     }
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, width: usize) -> Self::Config {
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        (width, advice_weights): (usize, bool),
+    ) -> Self::Config {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let x = meta.advice_column();
         meta.enable_equality(x);
-        (
-            crate::freivalds::FreivaldsConfig::configure(meta, width, false),
-            x,
-            instance,
-        )
+        let chip = if advice_weights {
+            crate::freivalds::FreivaldsColumns::configure_advice(meta, width).finish(meta)
+        } else {
+            crate::freivalds::FreivaldsConfig::configure(meta, width, false)
+        };
+        (chip, x, instance)
     }
     fn configure(_: &mut ConstraintSystem<Fr>) -> Self::Config {
         unreachable!("configured with params")

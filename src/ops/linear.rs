@@ -210,6 +210,20 @@ struct Chunk {
     groups: std::ops::Range<usize>,
     inputs: usize,
     outputs: usize,
+    /// A part of one group's outputs (a split check, [`NodeCtx::freivalds_split`]), or all
+    /// of its groups' outputs.
+    part: Option<std::ops::Range<usize>>,
+}
+
+impl Chunk {
+    /// The outputs of the check, in order.
+    fn outputs_of(&self, groups: &[Group]) -> Vec<u32> {
+        let all = groups[self.groups.clone()].iter().flat_map(|g| &g.out);
+        match &self.part {
+            Some(r) => all.skip(r.start).take(r.len()).copied().collect(),
+            None => all.copied().collect(),
+        }
+    }
 }
 
 /// The fixed-point op.
@@ -305,16 +319,57 @@ impl QuantLinear {
                 groups: i..i + 1,
                 inputs: g.x.len(),
                 outputs: n,
+                part: None,
             });
         }
+        if ctx.freivalds_split > 1 {
+            chunks = chunks
+                .into_iter()
+                .flat_map(|c| Self::split(c, width, ctx.freivalds_split))
+                .collect();
+        }
         chunks
+    }
+
+    /// A check of one group with more than one block of outputs, in `parts` checks of whole
+    /// blocks (as even as blocks allow; no more parts than blocks): the same rows, each part
+    /// a check of its own (its own `ρ`-combination, its own `acc = 0`), so that banks can
+    /// share a layer too large for one (mlp_wide's 256 × 256 layer, at width 32, in two
+    /// banks of half the rows). Other checks stay whole.
+    fn split(c: Chunk, width: usize, parts: usize) -> Vec<Chunk> {
+        let blocks = c.outputs.div_ceil(width.max(1));
+        if c.groups.len() != 1 || c.part.is_some() || blocks < 2 {
+            return vec![c];
+        }
+        let parts = parts.min(blocks);
+        let per = blocks.div_ceil(parts) * width;
+        (0..c.outputs)
+            .step_by(per)
+            .map(|start| {
+                let end = (start + per).min(c.outputs);
+                Chunk {
+                    groups: c.groups.clone(),
+                    inputs: c.inputs,
+                    outputs: end - start,
+                    part: Some(start..end),
+                }
+            })
+            .collect()
     }
 
     /// The inputs, output indices, biases and weights (`[output][input]`) of one check.
     fn chunk_check(&self, c: &Chunk) -> Group {
         let groups = &self.groups[c.groups.clone()];
         if let [g] = groups {
-            return g.clone();
+            return match &c.part {
+                Some(r) => Group {
+                    x: g.x.clone(),
+                    out: g.out[r.clone()].to_vec(),
+                    bias: g.bias[r.clone()].to_vec(),
+                    w: g.w[r.clone()].to_vec(),
+                },
+                None => g.clone(),
+            };
         }
         let mut at: HashMap<Ref, usize> = HashMap::with_capacity(c.inputs);
         let mut x: Vec<Ref> = Vec::with_capacity(c.inputs);
@@ -475,10 +530,9 @@ impl QuantOpImpl for QuantLinear {
                 .freivalds_chunks(ctx)
                 .iter()
                 .map(|c| {
-                    self.groups[c.groups.clone()]
-                        .iter()
-                        .flat_map(|g| &g.out)
-                        .map(|&j| acc.get(j as usize).copied())
+                    c.outputs_of(&self.groups)
+                        .into_iter()
+                        .map(|j| acc.get(j as usize).copied())
                         .collect()
                 })
                 .collect::<Option<Vec<Vec<i64>>>>()
@@ -524,11 +578,20 @@ impl QuantOpImpl for QuantLinear {
         self.freivalds_checks(ctx).unwrap_or_default()
     }
 
+    fn freivalds_splits(&self, ctx: &NodeCtx) -> bool {
+        ctx.freivalds_split > 1
+            && self.uses_freivalds(ctx)
+            && self.freivalds_chunks(ctx).iter().any(|c| c.part.is_some())
+    }
+
     fn freivalds_merges(&self, ctx: &NodeCtx) -> bool {
+        // (a check of several groups: split checks can make the counts alone equal)
         ctx.freivalds_merge
+            && self.uses_freivalds(ctx)
             && self
-                .freivalds_checks(ctx)
-                .is_some_and(|rows| rows.len() < self.groups.len())
+                .freivalds_chunks(ctx)
+                .iter()
+                .any(|c| c.groups.len() > 1)
     }
 
     fn freivalds_pack(&self, ctx: &NodeCtx) -> usize {

@@ -304,6 +304,10 @@ pub struct NodeCtx<'a> {
     /// Whether consecutive small groups are checked together
     /// ([`crate::circuit::CircuitShape::freivalds_merge`]).
     pub freivalds_merge: bool,
+    /// Into how many checks (at most) a check of one group with several blocks is split, so
+    /// that the banks can share it (1: none; the banks with
+    /// [`crate::circuit::CircuitShape::freivalds_split`]).
+    pub freivalds_split: usize,
     /// Limbs of `R` bits the rescale chip checks remainders in (1 or 2).
     pub remainder_limbs: u32,
 }
@@ -330,6 +334,11 @@ pub trait QuantOpImpl {
     /// Whether some Freivalds check of the node takes more than one group
     /// ([`crate::circuit::CircuitShape::freivalds_merge`] changes its layout).
     fn freivalds_merges(&self, _ctx: &NodeCtx) -> bool {
+        false
+    }
+    /// Whether some Freivalds check of the node is split between banks
+    /// ([`crate::circuit::CircuitShape::freivalds_split`] changes its layout).
+    fn freivalds_splits(&self, _ctx: &NodeCtx) -> bool {
         false
     }
     /// Largest rescale shift the node uses (sizes the remainder limbs).

@@ -854,6 +854,104 @@ fn a_freivalds_layer_verifies_with_the_real_prover_and_a_forged_one_does_not() {
     assert!(r.is_err(), "forged proof verified: {r:?}");
 }
 
+/// A `[1, 3] → [1, n_out]` layer (ReLU) at Freivalds width 4 in `banks` banks, its checks
+/// split between them ([`crate::circuit::CircuitShape::freivalds_split`]), with fixed weights
+/// or private (advice-only) ones: the model, its plan, the honest witness.
+fn split_freivalds_model(
+    n_out: usize,
+    banks: usize,
+    private: bool,
+) -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
+    let w: Vec<Vec<f64>> = (0..n_out)
+        .map(|i| {
+            (0..3)
+                .map(|j| ((i * 3 + j) % 7) as f64 / 4.0 - 0.75)
+                .collect()
+        })
+        .collect();
+    let b: Vec<f64> = (0..n_out).map(|i| (i % 8) as f64 / 8.0 - 0.5).collect();
+    let g = chain(&[1, 3], vec![(vec![], vec![1, n_out], dense(&w, &b, true))]);
+    let opts = QuantOptions {
+        scale: Some(6),
+        lookup_bits: Some(8),
+        bound_outputs: false,
+    };
+    let q = quantize(&g, None, &opts).expect("quantize");
+    let shape = crate::circuit::CircuitShape {
+        freivalds: 4,
+        freivalds_pack: 1,
+        freivalds_banks: banks,
+        freivalds_split: true,
+        private_weights: private,
+        weight_offset: private,
+        freivalds_advice_weights: private,
+        ..plan(&q).expect("plan").shape
+    };
+    let p = crate::plan::plan_of(&q, &shape).expect("a split plan");
+    assert!(p.shape.freivalds_split);
+    let trace = witness::run(
+        &q,
+        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
+    )
+    .expect("run");
+    let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    (Arc::new(q), p, cw)
+}
+
+/// A layer split between banks, with fixed weights and with private (advice-only) ones: one
+/// check of whole blocks a part (two blocks in two banks; five blocks, the last partial, in
+/// four banks: parts of 2, 2 and 1 blocks), honest witnesses prove and verify, and each
+/// output forged alone (rescaled consistently, published) fails its own check and nothing
+/// else.
+#[test]
+fn a_layer_split_between_banks_is_checked_block_by_block() {
+    for (n_out, banks, parts) in [(8, 2, vec![4, 4]), (18, 4, vec![8, 8, 2])] {
+        for private in [false, true] {
+            let (q, p, honest) = split_freivalds_model(n_out, banks, private);
+            let checks: Vec<usize> = honest.nodes[0].freivalds.iter().map(Vec::len).collect();
+            assert_eq!(checks, parts, "{n_out} outputs in {banks} banks");
+            let ctx = q.node_ctx_in(0, &p.shape);
+            assert!(q.graph.nodes[0].op.imp().freivalds_splits(&ctx));
+            assert!(!q.graph.nodes[0].op.imp().freivalds_merges(&ctx));
+            let rows = |n| zkinfer_circuits::freivalds::FreivaldsConfig::rows(3, n, 4);
+            assert_eq!(
+                p.freivalds_rows,
+                rows(parts[0]),
+                "the fullest bank holds one part"
+            );
+            let instance = instance_field(&honest.instance);
+            mock(&q, &p, honest.clone(), instance.clone()).expect("honest, split");
+            if n_out == 8 {
+                real_prove_verify(&q, &p, honest.clone(), instance.clone())
+                    .expect("honest real proof");
+            }
+            let shift = match &q.graph.nodes[0].op {
+                super::QuantOp::Linear(l) => l.shift,
+                _ => unreachable!("a linear layer"),
+            };
+            for i in 0..n_out {
+                let (c, at) = (i / parts[0], i % parts[0]);
+                let mut forged = honest.clone();
+                let z = forged.nodes[0].freivalds[c][at] + 64;
+                forged.nodes[0].freivalds[c][at] = z;
+                forged.nodes[0].rescale[0][i] = zkinfer_circuits::rescale::RescaleWitness::compute(
+                    z,
+                    shift,
+                    p.shape.range_bits,
+                );
+                let mut inst = instance.clone();
+                inst[3 + i] = instance_field(&[forged.nodes[0].rescale[0][i].a])[0];
+                let errs = mock(&q, &p, forged, inst).expect_err("forged output");
+                assert!(
+                    errs.iter().any(|e| e.contains("freivalds end")),
+                    "output {i}: {errs:#?}"
+                );
+                assert_eq!(errs.len(), 1, "output {i}: only its check fails: {errs:#?}");
+            }
+        }
+    }
+}
+
 /// Two Freivalds layers back to back, in `banks` Freivalds chips (with two, each layer in its
 /// own columns): the model, its plan and the honest witness and trace.
 fn two_freivalds_layers(
@@ -1458,6 +1556,8 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
                 CircuitShape {
                     tall_rescale: false,
                     weight_offset: false,
+                    freivalds_advice_weights: false,
+                    freivalds_split: false,
                     ..p.shape
                 },
             ),
@@ -1481,6 +1581,15 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
         p,
         cw,
     ));
+    for private in [false, true] {
+        let (q, p, cw) = split_freivalds_model(18, 4, private);
+        let what = if private {
+            "freivalds, a layer split between banks, private advice-only weights"
+        } else {
+            "freivalds, a layer split between banks"
+        };
+        cases.push((what.into(), q, p, cw));
+    }
     let privacy = Privacy {
         weights: true,
         input: true,

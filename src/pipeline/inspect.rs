@@ -135,7 +135,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         total += cost;
         let mut layout = vec![];
         if cost.freivalds_rows > 0 {
-            let merged = if imp.freivalds_merges(&ctx) {
+            let merged = if imp.freivalds_merges(&ctx) || imp.freivalds_splits(&ctx) {
                 format!(" in {} checks", imp.freivalds_groups(&ctx).len())
             } else {
                 String::new()

@@ -143,6 +143,11 @@ pub fn verify(
             || crate::plan::banks_allowed(settings.shape.freivalds))
         && (settings.shape.freivalds > 0 || !settings.shape.freivalds_merge)
         && (settings.shape.private_weights || !settings.shape.weight_offset)
+        && ((settings.shape.private_weights
+            && settings.shape.weight_offset
+            && settings.shape.freivalds > 0)
+            || !settings.shape.freivalds_advice_weights)
+        && (settings.shape.freivalds_banks > 1 || !settings.shape.freivalds_split)
         && (settings.shape.funcs || !settings.shape.func_in_rescale)
         && (settings.shape.products || !settings.shape.product_in_rescale)
         && (1..=crate::plan::MAX_K).contains(&settings.k)

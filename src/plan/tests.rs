@@ -143,6 +143,103 @@ fn private_weights_in_the_freivalds_chip_are_advice_columns() {
 }
 
 #[test]
+fn private_freivalds_weights_keep_no_fixed_columns_and_older_builds_keep_theirs() {
+    let private = Privacy {
+        weights: true,
+        ..Privacy::default()
+    };
+    let m = model(512, 512, 10);
+    let p = plan_for(&m, private).expect("plan");
+    assert!(p.shape.freivalds > 0 && p.shape.freivalds_advice_weights);
+    // a build from before (the chip's fixed `−1`/offset cells and row-kind column) is
+    // derived with its own layout: K + 1 fixed columns more a bank, one advice column less
+    let old_shape = CircuitShape {
+        freivalds_advice_weights: false,
+        ..p.shape
+    };
+    let old = plan_of(&m, &old_shape).expect("an older private build's plan");
+    assert_eq!(old.shape, old_shape);
+    let banks = p.shape.freivalds_banks;
+    assert_eq!(
+        old.fixed_columns,
+        p.fixed_columns + banks * (p.shape.freivalds + 1) - banks * 2,
+        "{old:?} vs {p:?}"
+    );
+    assert_eq!(old.advice_columns + banks, p.advice_columns);
+    // advice-only weights need private weights and the Freivalds chip
+    let fixed = plan(&m).expect("plan");
+    let forged = CircuitShape {
+        freivalds_advice_weights: true,
+        ..fixed.shape
+    };
+    assert!(matches!(plan_of(&m, &forged), Err(PlanError::NotAPlan(_))));
+}
+
+#[test]
+fn banks_split_a_layer_too_large_for_one_and_older_builds_stay_whole() {
+    // mlp_wide's shape: 64 → 256 → 256 → 10, private weights; the 256 × 256 layer alone
+    // takes more rows than k = 11 has at width 32, split between two banks it fits
+    let g = chain(
+        &[1, 64],
+        vec![
+            (
+                vec![],
+                vec![1, 256],
+                dense(&vec![vec![0.5; 64]; 256], &vec![0.0; 256], true),
+            ),
+            (
+                vec![],
+                vec![1, 256],
+                dense(&vec![vec![0.5; 256]; 256], &vec![0.0; 256], true),
+            ),
+            (
+                vec![],
+                vec![1, 10],
+                dense(&vec![vec![0.5; 256]; 10], &[0.0; 10], false),
+            ),
+        ],
+    );
+    let opts = QuantOptions {
+        scale: Some(4),
+        lookup_bits: Some(9),
+        bound_outputs: false,
+    };
+    let m = quantize(&g, None, &opts).expect("quantize");
+    let private = Privacy {
+        weights: true,
+        ..Privacy::default()
+    };
+    let p = plan_for(&m, private).expect("plan");
+    assert!(
+        p.shape.freivalds_split && p.shape.freivalds_banks >= 2,
+        "{:?}",
+        p.shape
+    );
+    // the split layer's checks are whole blocks, spread over the banks: no bank holds more
+    // than half the rows (plus a block) of the whole checks
+    let whole = CircuitShape {
+        freivalds_split: false,
+        ..p.shape
+    };
+    let unsplit = plan_of(&m, &whole).expect("the same shape unsplit");
+    assert!(!unsplit.shape.freivalds_split);
+    assert!(
+        p.freivalds_rows < unsplit.freivalds_rows,
+        "{p:?} vs {unsplit:?}"
+    );
+    assert!(p.k <= unsplit.k);
+    // a split needs banks
+    let forged = CircuitShape {
+        freivalds_split: true,
+        freivalds_banks: 1,
+        ..p.shape
+    };
+    assert!(matches!(plan_of(&m, &forged), Err(PlanError::NotAPlan(_))));
+    // a split check lays out and satisfies the circuit: covered end to end by tests/models
+    // (mlp_wide with private weights) and by the chip's own tests
+}
+
+#[test]
 fn the_plan_of_a_chosen_shape_is_the_chosen_plan() {
     // setup and prove re-derive the plan from settings.json's choices: it must be the one
     // compile chose, for every privacy
@@ -262,6 +359,8 @@ fn the_rescale_chip_is_tall_only_where_k_stays() {
     let wide = CircuitShape {
         tall_rescale: false,
         weight_offset: false,
+        freivalds_advice_weights: false,
+        freivalds_split: false,
         ..p.shape
     };
     let w = plan_of(&m, &wide).expect("plan of the one-row layout");
