@@ -620,6 +620,17 @@ pub fn plan_and_cost_within(
     // PROOF_SLACK of the cheapest to prove, the cheapest whose proof is within the 4 KB
     // target (the estimate runs about 5 % above real proofs), else the smallest proof
     let within = cheapest.saturating_add(cheapest / PROOF_SLACK);
+    // private weights have no on-chain verifier (`zkinfer evm` refuses them): a smaller proof
+    // buys them a few milliseconds of verify at most, so they take the cheapest to prove
+    // (mlp_wide with a hashed input: k = 11 in two banks, 1.6 s, over k = 12 in one, 2.2 s,
+    // which the slack below would take for its 5 KB proof instead of 8 KB)
+    if privacy.weights && max_proof_bytes.is_none() {
+        return all
+            .into_iter()
+            .min_by_key(|(p, cost, proof)| (*cost, *proof, p.shape.lanes))
+            .map(|(p, cost, _)| (p, cost))
+            .ok_or(PlanError::TooLarge);
+    }
     let Some(budget) = max_proof_bytes else {
         // (failing that, one within PROOF_SLACK_WIDE: merged checks made wide Freivalds
         // blocks cheap enough to pass every 4 KB plan of cnn_gelu_ln by 28 %)

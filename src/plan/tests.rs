@@ -240,6 +240,29 @@ fn banks_split_a_layer_too_large_for_one_and_older_builds_stay_whole() {
 }
 
 #[test]
+fn private_weights_take_the_cheapest_plan_to_prove_whatever_its_proof_size() {
+    // no contract verifies private weights: a smaller proof is not worth a slower prove
+    for privacy in [
+        Privacy {
+            weights: true,
+            ..Privacy::default()
+        },
+        Privacy {
+            weights: true,
+            input: true,
+            hashed_input: true,
+            hashed_output: true,
+        },
+    ] {
+        for m in [model(64, 10, 8), model(512, 512, 10)] {
+            let (_, cost) = plan_and_cost(&m, privacy).expect("plan");
+            let (_, cheapest) = plan_and_cost_within(&m, privacy, Some(u64::MAX)).expect("plan");
+            assert_eq!(cost, cheapest, "{privacy:?}");
+        }
+    }
+}
+
+#[test]
 fn the_plan_of_a_chosen_shape_is_the_chosen_plan() {
     // setup and prove re-derive the plan from settings.json's choices: it must be the one
     // compile chose, for every privacy
