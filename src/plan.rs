@@ -216,27 +216,18 @@ fn plan_with_lanes(
         freivalds_advice_weights: advice_weights && privacy.weights && freivalds > 0,
         freivalds_split: split && banks > 1,
     };
-    // split checks only where some layer splits (as merges below)
-    if shape.freivalds_split
-        && !(0..model.graph.nodes.len()).any(|i| {
-            model.graph.nodes[i]
-                .op
-                .imp()
-                .freivalds_splits(&model.node_ctx_in(i, &shape))
-        })
-    {
+    // split and merged checks only where some layer splits or merges: other circuits keep
+    // the layout (and the settings digest) they had before either existed
+    let some_node =
+        |shape: &CircuitShape,
+         f: fn(&dyn crate::ops::QuantOpImpl, &crate::ops::NodeCtx) -> bool| {
+            (0..model.graph.nodes.len())
+                .any(|i| f(model.graph.nodes[i].op.imp(), &model.node_ctx_in(i, shape)))
+        };
+    if shape.freivalds_split && !some_node(&shape, |op, ctx| op.freivalds_splits(ctx)) {
         shape.freivalds_split = false;
     }
-    // merged checks only where some layer merges: other circuits keep the layout (and the
-    // settings digest) they had before merging existed
-    if shape.freivalds_merge
-        && !(0..model.graph.nodes.len()).any(|i| {
-            model.graph.nodes[i]
-                .op
-                .imp()
-                .freivalds_merges(&model.node_ctx_in(i, &shape))
-        })
-    {
+    if shape.freivalds_merge && !some_node(&shape, |op, ctx| op.freivalds_merges(ctx)) {
         shape.freivalds_merge = false;
     }
     let mut cost = Cost::default();

@@ -772,13 +772,18 @@ fn freivalds_model() -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
     let mut p = plan(&q).expect("plan");
     p.shape.freivalds = 4;
     p.shape.freivalds_pack = 1;
+    let cw = layer_witness(&q, &p);
+    (Arc::new(q), p, cw)
+}
+
+/// The honest witness of a `[1, 3]`-input model on `[1, −2, 0.5]` for plan `p`.
+fn layer_witness(q: &QuantModel, p: &crate::plan::Plan) -> CircuitWitness {
     let trace = witness::run(
-        &q,
-        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
+        q,
+        witness::quantize_input(q, &[1.0, -2.0, 0.5]).expect("in"),
     )
     .expect("run");
-    let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
-    (Arc::new(q), p, cw)
+    CircuitWitness::new(q, p.shape, &trace).expect("witness")
 }
 
 #[test]
@@ -889,12 +894,7 @@ fn split_freivalds_model(
     };
     let p = crate::plan::plan_of(&q, &shape).expect("a split plan");
     assert!(p.shape.freivalds_split);
-    let trace = witness::run(
-        &q,
-        witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in"),
-    )
-    .expect("run");
-    let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    let cw = layer_witness(&q, &p);
     (Arc::new(q), p, cw)
 }
 
