@@ -478,14 +478,19 @@ pub fn fresh_commitments(
     evm: bool,
 ) -> Result<Vec<G1Affine>, WeightsError> {
     let short = || WeightsError::Malformed("the proof is too short".into());
+    // the bytes of point `c` of width `w` (checked: a column index from a file may be huge)
+    let at = |c: usize, w: usize| {
+        let start = c.checked_mul(w)?;
+        proof.get(start..start.checked_add(w)?)
+    };
     indices
         .iter()
         .map(|&c| {
             if !evm {
-                let bytes = proof.get(32 * c..32 * (c + 1)).ok_or_else(short)?;
+                let bytes = at(c, 32).ok_or_else(short)?;
                 return point_from_hex(&hex::encode(bytes));
             }
-            let bytes = proof.get(64 * c..64 * (c + 1)).ok_or_else(short)?;
+            let bytes = at(c, 64).ok_or_else(short)?;
             let coordinate = |b: &[u8]| {
                 let mut repr = [0u8; 32];
                 repr.copy_from_slice(b);
@@ -684,7 +689,9 @@ pub fn verify_link(
             )));
         }
     }
-    // unreachable unless the batch hash hit a 1/|F| event; reject all the same
+    // not reached: when every column's equation holds the batch is the identity whatever
+    // ρ is (a 1/|F| event can only make a false batch pass, never a true one fail);
+    // rejected all the same
     Err(WeightsError::Malformed(
         "the weight link does not verify".into(),
     ))
@@ -693,6 +700,17 @@ pub fn verify_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_column_index_is_a_short_proof_not_a_panic() {
+        let proof = vec![0u8; 256];
+        for evm in [false, true] {
+            for c in [usize::MAX, usize::MAX / 32, usize::MAX / 64 + 1, 8] {
+                let err = fresh_commitments(&proof, &[c], evm).expect_err("no such point");
+                assert!(err.to_string().contains("too short"), "{c}: {err}");
+            }
+        }
+    }
 
     #[test]
     fn every_batch_coefficient_depends_on_every_response() {
