@@ -138,6 +138,14 @@ pub struct CircuitShape {
     /// builds from before keep their layout).
     #[serde(default, skip_serializing_if = "is_false")]
     pub freivalds_split: bool,
+    /// The product chip sits beside the rescale chip: every product is rescaled at once, so
+    /// its factors go in two columns on the rescale row and the product is that row's `z`
+    /// ([`zkinfer_circuits::product::ProductConfig::configure_beside_rescale`]): one advice
+    /// and one permutation column fewer than the chip's own columns, no rows of its own. Only
+    /// without ArgMax (whose products are not rescaled) and with the chip not in the rescale
+    /// columns (omitted from JSON when false: builds from before keep their layout).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub product_beside_rescale: bool,
 }
 
 fn yes() -> bool {
@@ -197,6 +205,7 @@ impl Default for CircuitShape {
             weight_offset: false,
             freivalds_advice_weights: false,
             freivalds_split: false,
+            product_beside_rescale: false,
         }
     }
 }
@@ -291,6 +300,8 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelC
     let product = shape.products.then(|| {
         if shape.product_in_rescale {
             ProductConfig::configure_in_rescale(meta, &rescale)
+        } else if shape.product_beside_rescale {
+            ProductConfig::configure_beside_rescale(meta, &rescale)
         } else {
             ProductConfig::configure(meta)
         }

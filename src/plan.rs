@@ -151,6 +151,9 @@ struct Sharing {
     product: bool,
     dense: bool,
     tall: bool,
+    /// The product chip beside the rescale chip, not in its columns
+    /// ([`CircuitShape::product_beside_rescale`]).
+    product_beside: bool,
 }
 
 impl Sharing {
@@ -160,6 +163,7 @@ impl Sharing {
             product: shape.product_in_rescale,
             dense: shape.dense,
             tall: shape.tall_rescale,
+            product_beside: shape.product_beside_rescale,
         }
     }
 }
@@ -215,6 +219,8 @@ fn plan_with_lanes(
         weight_offset: privacy.weights,
         freivalds_advice_weights: advice_weights && privacy.weights && freivalds > 0,
         freivalds_split: split && banks > 1,
+        // (decided with the other placements below; the rows are counted without it)
+        product_beside_rescale: false,
     };
     // split and merged checks only where some layer splits or merges: other circuits keep
     // the layout (and the settings digest) they had before either existed
@@ -244,6 +250,9 @@ fn plan_with_lanes(
         }
     }
     let dense_rows = cost.dense_rows;
+    // the products a chip beside the rescale chip would lay out on their rescale rows: every
+    // Mul's (ArgMax's are not rescaled, so a model with one keeps the chip's own columns)
+    let beside_allowed = shape.products && !has_argmax(model);
     let freivalds_rows = if banks > 1 {
         bank_rows.iter().copied().max().unwrap_or(0)
     } else {
@@ -281,7 +290,12 @@ fn plan_with_lanes(
         let mut beside = 0;
         // a function row in a tall rescale chip's columns takes two (in its own, one)
         let func_rows = cost.func_rows * if s.tall && s.func { 2 } else { 1 };
-        for (shared, rows) in [(s.func, func_rows), (s.product, cost.product_rows)] {
+        let product_rows = if s.product_beside {
+            0
+        } else {
+            cost.product_rows
+        };
+        for (shared, rows) in [(s.func, func_rows), (s.product, product_rows)] {
             if shared {
                 rescale += rows;
             } else {
@@ -304,18 +318,26 @@ fn plan_with_lanes(
         // (configuring is most of the plan's time: decide on a bound of the reserved rows,
         // configure once; `k` below comes from the real count)
         let k_of = |s: Sharing| need_of(s, MAX_RESERVED_ROWS).1.next_power_of_two();
+        // (products beside the rescale chip take fewer columns and rows than in columns of
+        // their own; in the rescale columns, none, where that keeps k)
         let mut s = Sharing {
             func: false,
             product: false,
             dense: dense_rows > 0,
             tall: false,
+            product_beside: beside_allowed,
         };
         let k = k_of(s);
         if shape.funcs && k_of(Sharing { func: true, ..s }) == k {
             s.func = true;
         }
-        if shape.products && k_of(Sharing { product: true, ..s }) == k {
-            s.product = true;
+        let in_rescale = Sharing {
+            product: true,
+            product_beside: false,
+            ..s
+        };
+        if shape.products && k_of(in_rescale) == k {
+            s = in_rescale;
         }
         // (after the chips: a shared chip saves more columns and lookups than a tall rescale)
         if k_of(Sharing { tall: true, ..s }) == k {
@@ -327,6 +349,10 @@ fn plan_with_lanes(
     shape.product_in_rescale = sharing.product;
     shape.dense = sharing.dense;
     shape.tall_rescale = sharing.tall;
+    shape.product_beside_rescale = sharing.product_beside;
+    if shape.product_beside_rescale && (!beside_allowed || shape.product_in_rescale) {
+        return None;
+    }
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, shape);
     let reserved = cs.minimum_rows();
@@ -394,6 +420,8 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         && (hashing || !shape.shared_hash_columns)
         && (shape.funcs || !shape.func_in_rescale)
         && (shape.products || !shape.product_in_rescale)
+        && ((shape.products && !shape.product_in_rescale && !has_argmax(model))
+            || !shape.product_beside_rescale)
         && (shape.private_input || !shape.hashed_input);
     if !valid {
         return Err(PlanError::NotAPlan(format!(
@@ -432,6 +460,16 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
             )))
         }
     })
+}
+
+/// Whether `model` proves an ArgMax, whose products (not rescaled) need the product chip's own
+/// `c` column ([`CircuitShape::product_beside_rescale`] is refused).
+fn has_argmax(model: &QuantModel) -> bool {
+    model
+        .graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, crate::ops::QuantOp::ArgMax(_)))
 }
 
 /// [`plan_with_lanes`] for the choices in `shape` (lanes, Freivalds width, hash placement,
@@ -654,6 +692,7 @@ pub fn plan_and_cost_within(
                 product: s.products,
                 dense: s.dense,
                 tall: true,
+                product_beside: false,
             };
             (everything != Sharing::of(&s))
                 .then(|| {

@@ -144,6 +144,7 @@ impl QuantModel {
             1
         };
         ctx.remainder_limbs = shape.remainder_limbs;
+        ctx.product_beside_rescale = shape.product_beside_rescale;
         ctx
     }
     /// What the fixed-point stages know about node `i`.
@@ -162,6 +163,7 @@ impl QuantModel {
             freivalds_merge: false,
             freivalds_split: 1,
             remainder_limbs: 2,
+            product_beside_rescale: false,
         }
     }
     /// Checks the structure (after reading model.json): tensor order, references, scales.

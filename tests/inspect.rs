@@ -65,41 +65,47 @@ fn inspect_of_a_missing_folder_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such build folder"));
 }
 
-/// `compile --max-proof-bytes`: attention_tiny's fastest layout (k = 11) keeps its product chip
-/// in columns of its own and estimates 4.4 KB; with a 4,096-byte budget compile takes k = 12
-/// with every chip in the rescale columns, and the real proof fits. An impossible budget is a
-/// clear error (exit 2) that writes nothing.
+/// `compile --max-proof-bytes`: attention_tiny's fastest layout (k = 11) puts its products
+/// beside their rescale rows and proves within 4 KB; with a 3,900-byte budget compile takes
+/// k = 12 with every chip in the rescale columns, and the real proof fits. An impossible
+/// budget is a clear error (exit 2) that writes nothing.
 #[test]
 fn a_proof_budget_gives_a_proof_within_it() {
     use zkinfer::pipeline::CompileOptions;
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = common::model_dir("attention_tiny");
-    let fast = tmp.path().join("fast");
-    common::compile("attention_tiny", &fast);
-    let fast = pipeline::inspect(&fast).expect("inspect");
-    assert!(fast.est_proof_bytes > 4096, "{}", fast.est_proof_bytes);
+    let proof_bytes = |dir: &std::path::Path| {
+        pipeline::setup(dir, None, &Quiet).expect("setup");
+        let proof = dir.join("proof.json");
+        pipeline::prove(dir, &src.join("input.json"), &proof, &Quiet).expect("prove");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&proof).expect("read")).expect("json");
+        json["proof"].as_str().expect("hex").len() / 2
+    };
+    let fast_dir = tmp.path().join("fast");
+    common::compile("attention_tiny", &fast_dir);
+    let fast = pipeline::inspect(&fast_dir).expect("inspect");
+    assert!(fast.product_beside_rescale && !fast.product_in_rescale);
+    assert!(fast.est_proof_bytes > 3900, "{}", fast.est_proof_bytes);
+    let bytes = proof_bytes(&fast_dir);
+    assert!(bytes <= 4096, "{bytes} bytes");
     let dir = tmp.path().join("small");
     let opts = CompileOptions {
         calibration: Some(src.join("calibration.json")),
-        max_proof_bytes: Some(4096),
+        max_proof_bytes: Some(3900),
         ..Default::default()
     };
     pipeline::compile(&src.join("network.onnx"), &dir, &opts).expect("compile");
     let r = pipeline::inspect(&dir).expect("inspect");
     assert!(
-        r.est_proof_bytes <= 4096 && r.k > fast.k,
+        r.est_proof_bytes <= 3900 && r.k > fast.k,
         "{} at k = {}",
         r.est_proof_bytes,
         r.k
     );
-    assert!(r.func_in_rescale && r.product_in_rescale);
-    pipeline::setup(&dir, None, &Quiet).expect("setup");
-    let proof = dir.join("proof.json");
-    pipeline::prove(&dir, &src.join("input.json"), &proof, &Quiet).expect("prove");
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&proof).expect("read")).expect("json");
-    let bytes = json["proof"].as_str().expect("hex").len() / 2;
-    assert!(bytes <= 4096, "{bytes} bytes");
+    assert!(r.func_in_rescale && r.product_in_rescale && !r.product_beside_rescale);
+    let bytes = proof_bytes(&dir);
+    assert!(bytes <= 3900, "{bytes} bytes");
 
     let none = tmp.path().join("none");
     let o = zkinfer(&[

@@ -82,7 +82,7 @@ use crate::{
     Wire,
 };
 use halo2_proofs::{
-    circuit::Layouter,
+    circuit::{Layouter, Value},
     halo2curves::ff::PrimeField,
     plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector},
     poly::Rotation,
@@ -392,24 +392,60 @@ impl<F: PrimeField> RescaleChip<F> {
     }
 }
 
-impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
-    fn rescale(
+/// Where the rescaled elements' `z` come from: cells copied in, or values assigned fresh (whose
+/// constraint the caller lays out on the element rows, like the product chip beside this one).
+enum Zs<'a, F: PrimeField> {
+    Copied(&'a [Wire<F>]),
+    Fresh(&'a [Value<F>]),
+}
+
+impl<F: PrimeField> Zs<'_, F> {
+    fn len(&self) -> usize {
+        match self {
+            Zs::Copied(z) => z.len(),
+            Zs::Fresh(z) => z.len(),
+        }
+    }
+}
+
+impl<F: PrimeField> RescaleChip<F> {
+    /// Rows one element takes ([`RescaleConfig::rows_per_element`]).
+    pub fn rows_per_element(&self) -> usize {
+        self.config.rows_per_element()
+    }
+
+    /// [`RescaleInstructions::rescale`] of values assigned here, not copied in: element `i`'s
+    /// `z` is a fresh cell on row `start + i·rows_per_element()` (`start` returned beside the
+    /// results), bound by nothing in this chip, so the caller must constrain it on that row
+    /// (the product chip beside this one does: `z = 2^e·a·b`).
+    pub fn rescale_fresh(
         &mut self,
         layouter: &mut impl Layouter<F>,
-        z: &[Wire<F>],
+        z: &[Value<F>],
         d: u32,
         bounded: bool,
         witness: Option<&[RescaleWitness]>,
-    ) -> Result<Vec<Rescaled<F>>, Error> {
+    ) -> Result<(Vec<Rescaled<F>>, usize), Error> {
+        self.lay_out(layouter, Zs::Fresh(z), d, bounded, witness)
+    }
+
+    fn lay_out(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        z: Zs<'_, F>,
+        d: u32,
+        bounded: bool,
+        witness: Option<&[RescaleWitness]>,
+    ) -> Result<(Vec<Rescaled<F>>, usize), Error> {
         let c = &self.config;
         let h = c.rows_per_element();
         let (lo_at, v_at) = c.limb_rows();
-        let start = self.rows.take(z.len() * h);
         let big_r = c.range.bits;
         let limbs = if c.v.is_some() { 2 } else { 1 };
         if d > limbs * big_r || witness.is_some_and(|w| w.len() != z.len()) {
             return Err(Error::Synthesis);
         }
+        let start = self.rows.take(z.len() * h);
         // r = u·2^(d−R) (one limb) or u·2^(e−R) + v·2^e with e = d − R (two limbs)
         let (inv_shift, v_coef) = match d.checked_sub(big_r) {
             // shift 0: no remainder at all, so `y = z` exactly (a remainder term would let a
@@ -426,47 +462,75 @@ impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
                 pow2::<F>(e),
             ),
         };
-        layouter.assign_region(
-            || format!("rescale by 2^{d} + relu"),
-            |mut region| {
-                let mut out = Vec::with_capacity(z.len());
-                for (i, zi) in z.iter().enumerate() {
-                    let row = start + i * h;
-                    let w = witness.map(|w| w[i]);
-                    c.q.enable(&mut region, row)?;
-                    zi.copy_to(&mut region, c.z, row);
-                    region.assign_fixed(c.half, row, to_field::<F>(rounding_term(d)));
-                    region.assign_fixed(c.two_d, row, pow2::<F>(d));
-                    region.assign_fixed(c.inv_shift, row, inv_shift);
-                    if let (Some(col), Some(v)) = (c.v_coef, c.v) {
-                        region.assign_fixed(col, row, v_coef);
-                        Wire::assign(&mut region, v, row + v_at, known_if(w, |w| to_field(w.v)));
+        layouter
+            .assign_region(
+                || format!("rescale by 2^{d} + relu"),
+                |mut region| {
+                    let mut out = Vec::with_capacity(z.len());
+                    for i in 0..z.len() {
+                        let row = start + i * h;
+                        let w = witness.map(|w| w[i]);
+                        c.q.enable(&mut region, row)?;
+                        match &z {
+                            Zs::Copied(z) => {
+                                z[i].copy_to(&mut region, c.z, row);
+                            }
+                            Zs::Fresh(z) => {
+                                Wire::assign(&mut region, c.z, row, z[i]);
+                            }
+                        }
+                        region.assign_fixed(c.half, row, to_field::<F>(rounding_term(d)));
+                        region.assign_fixed(c.two_d, row, pow2::<F>(d));
+                        region.assign_fixed(c.inv_shift, row, inv_shift);
+                        if let (Some(col), Some(v)) = (c.v_coef, c.v) {
+                            region.assign_fixed(col, row, v_coef);
+                            Wire::assign(
+                                &mut region,
+                                v,
+                                row + v_at,
+                                known_if(w, |w| to_field(w.v)),
+                            );
+                        }
+                        region.assign_fixed(c.bound, row, F::from(u64::from(bounded)));
+                        if h > 1 {
+                            // a fixed cell on the element's last row: keygen refuses an element
+                            // whose limb rows run past the usable rows (advice assignments are not
+                            // checked there, and the blinding rows are not range-checked)
+                            region.assign_fixed(c.bound, row + h - 1, F::ZERO);
+                        }
+                        let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
+                        for (col, at, v) in [
+                            (c.u, row, w.map(|w| w.u)),
+                            (c.hi, row, w.map(|w| w.hi)),
+                            (c.lo, row + lo_at, w.map(|w| w.lo)),
+                            (c.neg, row, w.map(|w| w.neg)),
+                        ] {
+                            Wire::assign(&mut region, col, at, known_if(v, to_field));
+                        }
+                        let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
+                        out.push(Rescaled {
+                            y,
+                            relu: bounded.then_some(a),
+                        });
                     }
-                    region.assign_fixed(c.bound, row, F::from(u64::from(bounded)));
-                    if h > 1 {
-                        // a fixed cell on the element's last row: keygen refuses an element
-                        // whose limb rows run past the usable rows (advice assignments are not
-                        // checked there, and the blinding rows are not range-checked)
-                        region.assign_fixed(c.bound, row + h - 1, F::ZERO);
-                    }
-                    let y = Wire::assign(&mut region, c.y, row, known_if(w, |w| to_field(w.y)));
-                    for (col, at, v) in [
-                        (c.u, row, w.map(|w| w.u)),
-                        (c.hi, row, w.map(|w| w.hi)),
-                        (c.lo, row + lo_at, w.map(|w| w.lo)),
-                        (c.neg, row, w.map(|w| w.neg)),
-                    ] {
-                        Wire::assign(&mut region, col, at, known_if(v, to_field));
-                    }
-                    let a = Wire::assign(&mut region, c.a, row, known_if(w, |w| to_field(w.a)));
-                    out.push(Rescaled {
-                        y,
-                        relu: bounded.then_some(a),
-                    });
-                }
-                Ok(out)
-            },
-        )
+                    Ok(out)
+                },
+            )
+            .map(|out| (out, start))
+    }
+}
+
+impl<F: PrimeField> RescaleInstructions<F> for RescaleChip<F> {
+    fn rescale(
+        &mut self,
+        layouter: &mut impl Layouter<F>,
+        z: &[Wire<F>],
+        d: u32,
+        bounded: bool,
+        witness: Option<&[RescaleWitness]>,
+    ) -> Result<Vec<Rescaled<F>>, Error> {
+        self.lay_out(layouter, Zs::Copied(z), d, bounded, witness)
+            .map(|(out, _)| out)
     }
 }
 

@@ -398,6 +398,147 @@ impl Circuit<Fr> for ProductCircuit {
     }
 }
 
+/// Element-wise products of public pairs, each rescaled at once (a model's `Mul`): instance
+/// `[a…, b…, y…]`, the product chip in its own columns or beside the rescale chip
+/// ([`crate::product::ProductConfig::configure_beside_rescale`]), the rescale chip one row or
+/// tall. Range and sign tables of 3 bits, two remainder limbs (activations of 6 signed bits).
+#[derive(Clone, Debug, Default)]
+pub struct ProductRescaleCircuit {
+    /// First factors.
+    pub a: Vec<i64>,
+    /// Second factors.
+    pub b: Vec<i64>,
+    /// Scale exponent `e` (`c = 2^e·a·b`).
+    pub e: u32,
+    /// Rescale shift `d`.
+    pub d: u32,
+    /// Claimed products (tamper freely).
+    pub c: Vec<i64>,
+    /// Rescale witnesses (tamper freely); `y` is the public output.
+    pub rescale: Vec<RescaleWitness>,
+    /// The product chip beside the rescale chip (else in columns of its own).
+    pub beside: bool,
+    /// The rescale chip is tall.
+    pub tall: bool,
+}
+
+impl ProductRescaleCircuit {
+    /// Table bits of the test circuit.
+    pub const BITS: u32 = 3;
+
+    /// The honest circuit.
+    pub fn honest(a: Vec<i64>, b: Vec<i64>, e: u32, d: u32) -> Self {
+        let pairs: Vec<(i64, i64)> = a.iter().copied().zip(b.iter().copied()).collect();
+        let c = crate::product::products(&pairs, e).expect("small test data");
+        let rescale = c
+            .iter()
+            .map(|&z| RescaleWitness::compute(z, d, Self::BITS))
+            .collect();
+        Self {
+            a,
+            b,
+            e,
+            d,
+            c,
+            rescale,
+            beside: false,
+            tall: false,
+        }
+    }
+
+    /// The layout: beside the rescale chip or not, which is tall or not.
+    pub fn layout(self, beside: bool, tall: bool) -> Self {
+        Self {
+            beside,
+            tall,
+            ..self
+        }
+    }
+}
+
+impl HasInstances for ProductRescaleCircuit {
+    fn instances(&self) -> Vec<Vec<Fr>> {
+        vec![self
+            .a
+            .iter()
+            .chain(&self.b)
+            .copied()
+            .chain(self.rescale.iter().map(|r| r.y))
+            .map(to_field)
+            .collect()]
+    }
+}
+
+impl Circuit<Fr> for ProductRescaleCircuit {
+    type Config = (
+        crate::product::ProductConfig,
+        RescaleConfig,
+        Column<Advice>,
+        Column<Instance>,
+    );
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = (bool, bool);
+
+    fn without_witnesses(&self) -> Self {
+        Self {
+            c: vec![],
+            rescale: vec![],
+            ..self.clone()
+        }
+    }
+    fn params(&self) -> (bool, bool) {
+        (self.beside, self.tall)
+    }
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        (beside, tall): (bool, bool),
+    ) -> Self::Config {
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        let x = meta.advice_column();
+        meta.enable_equality(x);
+        let range = RangeTable::configure(meta, Self::BITS);
+        let relu = ReluTable::configure(meta, Self::BITS);
+        let rescale = RescaleConfig::configure_with(meta, range, relu, 2, tall);
+        let product = if beside {
+            crate::product::ProductConfig::configure_beside_rescale(meta, &rescale)
+        } else {
+            crate::product::ProductConfig::configure(meta)
+        };
+        (product, rescale, x, instance)
+    }
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+        Self::configure_with_params(meta, (false, false))
+    }
+    fn synthesize(
+        &self,
+        (config, rescale, x, instance): Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        use crate::product::ProductChip;
+        rescale.range.load(&mut layouter)?;
+        rescale.relu.load(&mut layouter)?;
+        let n = self.a.len();
+        let inputs = load_instance(&mut layouter, instance, x, 2 * n)?;
+        let pairs: Vec<_> = (0..n).map(|i| (inputs[i], inputs[n + i])).collect();
+        let witness = (!self.c.is_empty()).then_some(self.c.as_slice());
+        let rescaled = (!self.rescale.is_empty()).then_some(self.rescale.as_slice());
+        let mut rescale = RescaleChip::construct(rescale, 0);
+        let out = ProductChip::construct(config, 0).products_rescaled(
+            &mut layouter,
+            &mut rescale,
+            &pairs,
+            (self.e, self.d, true),
+            witness,
+            rescaled,
+        )?;
+        for (j, r) in out.iter().enumerate() {
+            layouter.constrain_instance(r.y.cell, instance, 2 * n + j);
+        }
+        Ok(())
+    }
+}
+
 /// Piecewise-linear lookups of public inputs: instance `[x…, acc…]`.
 #[derive(Clone, Debug, Default)]
 pub struct FuncCircuit {

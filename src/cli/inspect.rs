@@ -95,7 +95,11 @@ fn print_report(r: &InspectReport) {
         },
         hosted.join(", "),
         r.rows.product,
-        in_rescale(r.product_in_rescale),
+        if r.product_beside_rescale {
+            " (the products beside their rescale rows)"
+        } else {
+            in_rescale(r.product_in_rescale)
+        },
         r.rows.func,
         in_rescale(r.func_in_rescale),
         r.table_rows

@@ -310,6 +310,9 @@ pub struct NodeCtx<'a> {
     pub freivalds_split: usize,
     /// Limbs of `R` bits the rescale chip checks remainders in (1 or 2).
     pub remainder_limbs: u32,
+    /// The product chip sits beside the rescale chip
+    /// ([`crate::circuit::CircuitShape::product_beside_rescale`]).
+    pub product_beside_rescale: bool,
 }
 
 /// Fixed-point behaviour of a core op.

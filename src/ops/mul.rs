@@ -7,7 +7,8 @@
 //! (checked remainders, bounded output like every activation). Both factors are bounded
 //! activations, so `c` is far below the field size.
 //!
-//! Circuit: one product-chip row and one rescale-chip row per output.
+//! Circuit: one product-chip row and one rescale-chip row per output; with the product chip
+//! beside the rescale chip, one row holding both (the product is the rescale's `z`).
 
 use super::{
     linear::rescale_checked, Chips, Cost, FloatOpImpl, NodeCtx, NodeWitness, QuantCtx, QuantOp,
@@ -18,11 +19,7 @@ use crate::quantize::QuantizeError;
 use crate::witness::WitnessError;
 use halo2_proofs::{circuit::Layouter, halo2curves::bn256::Fr, plonk::Error};
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::{
-    product::{products, ProductInstructions},
-    rescale::{RescaleInstructions, RescaleWitness},
-    Wire,
-};
+use zkinfer_circuits::{product::products, rescale::RescaleWitness, Wire};
 
 /// The float op: one pair of factors per output element.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,10 +117,15 @@ impl QuantOpImpl for QuantMul {
             ..NodeWitness::default()
         })
     }
-    fn cost(&self, _: &NodeCtx) -> Cost {
+    fn cost(&self, ctx: &NodeCtx) -> Cost {
         Cost {
             rescale_rows: self.pairs.len(),
-            product_rows: self.pairs.len(),
+            // beside the rescale chip a product takes its rescale row
+            product_rows: if ctx.product_beside_rescale {
+                0
+            } else {
+                self.pairs.len()
+            },
             ..Cost::default()
         }
     }
@@ -151,10 +153,14 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantMul {
             .collect::<Option<_>>()
             .ok_or(Error::Synthesis)?;
         let chip = chips.product.as_mut().ok_or(Error::Synthesis)?;
-        let c = chip.products(layouter, &pairs, self.e, w.product()?)?;
-        let out = chips
-            .rescale
-            .rescale(layouter, &c, self.shift, true, w.rescale()?)?;
+        let out = chip.products_rescaled(
+            layouter,
+            &mut chips.rescale,
+            &pairs,
+            (self.e, self.shift, true),
+            w.product()?,
+            w.rescale()?,
+        )?;
         Ok(out.into_iter().map(|r| r.y).collect())
     }
 }

@@ -21,9 +21,15 @@ struct Setup {
     cw: CircuitWitness,
     k: u32,
     lanes: usize,
+    shape: CircuitShape,
 }
 
 fn setup(g: &FloatGraph, input: &[f64]) -> Setup {
+    setup_in(g, input, |s| s)
+}
+
+/// [`setup`] in the layout `layout` makes of the plan's shape (re-planned for it).
+fn setup_in(g: &FloatGraph, input: &[f64], layout: impl Fn(CircuitShape) -> CircuitShape) -> Setup {
     let opts = QuantOptions {
         scale: Some(6),
         lookup_bits: Some(8),
@@ -31,6 +37,7 @@ fn setup(g: &FloatGraph, input: &[f64]) -> Setup {
     };
     let q = quantize(g, None, &opts).expect("quantize");
     let p = plan(&q).expect("plan");
+    let p = crate::plan::plan_of(&q, &layout(p.shape)).expect("plan of the layout");
     let trace = witness::run(&q, witness::quantize_input(&q, input).expect("input")).expect("run");
     let cw = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
     Setup {
@@ -38,15 +45,15 @@ fn setup(g: &FloatGraph, input: &[f64]) -> Setup {
         cw,
         k: p.k,
         lanes: p.shape.lanes,
+        shape: p.shape,
     }
 }
 
 impl Setup {
     /// Runs MockProver; `Ok` when satisfied, else the failures as text.
     fn run(&self) -> Result<(), Vec<String>> {
-        let shape = plan(&self.q).expect("plan").shape;
         let instance = instance_field(&self.cw.instance);
-        let circuit = ModelCircuit::prove(self.q.clone(), shape, self.cw.clone());
+        let circuit = ModelCircuit::prove(self.q.clone(), self.shape, self.cw.clone());
         let prover = MockProver::run(self.k, &circuit, vec![instance]).expect("mock");
         prover
             .verify()
@@ -243,20 +250,51 @@ fn products_are_bound() {
             }),
         )],
     );
-    let s = setup(&g, &[0.5, -1.5, 2.0, 0.25]);
-    s.run().expect("honest");
-    assert_eq!(&s.cw.instance[4..], &[-48, 32]); // -0.75, 0.5 at scale 6
-                                                 // a product off by one, rescaled consistently: the product gate objects
-    let mut t = setup(&g, &[0.5, -1.5, 2.0, 0.25]);
-    t.cw.nodes[0].product[0][0] += 1;
-    let shift = match &t.q.graph.nodes[0].op {
-        super::QuantOp::Mul(m) => m.shift,
-        _ => unreachable!(),
+    // every product placement: in the rescale columns, beside them, in columns of its own
+    let layouts: [(bool, bool); 3] = [(true, false), (false, true), (false, false)];
+    for (in_rescale, beside) in layouts {
+        let layout = |s: CircuitShape| CircuitShape {
+            product_in_rescale: in_rescale,
+            product_beside_rescale: beside,
+            ..s
+        };
+        let s = setup_in(&g, &[0.5, -1.5, 2.0, 0.25], layout);
+        assert_eq!(
+            (s.shape.product_in_rescale, s.shape.product_beside_rescale),
+            (in_rescale, beside)
+        );
+        s.run().expect("honest");
+        assert_eq!(&s.cw.instance[4..], &[-48, 32]); // -0.75, 0.5 at scale 6
+                                                     // a product off by one, rescaled consistently: the product gate objects
+        let mut t = setup_in(&g, &[0.5, -1.5, 2.0, 0.25], layout);
+        t.cw.nodes[0].product[0][0] += 1;
+        let shift = match &t.q.graph.nodes[0].op {
+            super::QuantOp::Mul(m) => m.shift,
+            _ => unreachable!(),
+        };
+        let z = t.cw.nodes[0].product[0][0];
+        t.cw.nodes[0].rescale[0][0] =
+            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, 8);
+        t.cw.instance[4] = t.cw.nodes[0].rescale[0][0].y;
+        t.expect_failure("c = k·a·b");
+    }
+}
+
+/// ArgMax's products are not rescaled: a model with one keeps the product chip's own columns,
+/// and a shape that puts it beside the rescale chip is refused, not laid out.
+#[test]
+fn argmax_keeps_the_product_chip_off_the_rescale_rows() {
+    let s = argmax_setup(&[0.5, -1.0, 2.0, 0.25]);
+    assert!(s.shape.products && !s.shape.product_beside_rescale);
+    let beside = CircuitShape {
+        product_in_rescale: false,
+        product_beside_rescale: true,
+        ..s.shape
     };
-    let z = t.cw.nodes[0].product[0][0];
-    t.cw.nodes[0].rescale[0][0] = zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, 8);
-    t.cw.instance[4] = t.cw.nodes[0].rescale[0][0].y;
-    t.expect_failure("c = k·a·b");
+    assert!(matches!(
+        crate::plan::plan_of(&s.q, &beside),
+        Err(crate::plan::PlanError::NotAPlan(_))
+    ));
 }
 
 #[test]
@@ -1540,13 +1578,30 @@ fn under_constraint_search_of_every_op_finds_no_free_cell() {
         // small circuits put the product and function chips in the rescale chip's columns
         // (larger ones keep them in their own) and have a tall rescale chip (its limbs in one
         // column): the other layouts too
+        let argmax =
+            s.q.graph
+                .nodes
+                .iter()
+                .any(|n| matches!(n.op, super::QuantOp::ArgMax(_)));
         let variants = [
             (
-                p.shape.func_in_rescale || p.shape.product_in_rescale,
+                p.shape.func_in_rescale
+                    || p.shape.product_in_rescale
+                    || p.shape.product_beside_rescale,
                 "own columns",
                 CircuitShape {
                     func_in_rescale: false,
                     product_in_rescale: false,
+                    product_beside_rescale: false,
+                    ..p.shape
+                },
+            ),
+            (
+                p.shape.products && !p.shape.product_beside_rescale && !argmax,
+                "products beside the rescale rows",
+                CircuitShape {
+                    product_in_rescale: false,
+                    product_beside_rescale: true,
                     ..p.shape
                 },
             ),

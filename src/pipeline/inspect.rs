@@ -77,6 +77,8 @@ pub struct InspectReport {
     pub func_in_rescale: bool,
     /// Whether the product chip's rows are in the rescale chip's columns.
     pub product_in_rescale: bool,
+    /// Whether the product chip sits beside the rescale chip (products on their rescale rows).
+    pub product_beside_rescale: bool,
     /// Whether the rescale chip is tall (its limbs in one column, two or three rows an
     /// element).
     pub tall_rescale: bool,
@@ -150,6 +152,8 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         }
         if cost.product_rows > 0 {
             layout.push("product".into());
+        } else if shape.product_beside_rescale && matches!(node.op, QuantOp::Mul(_)) {
+            layout.push("product beside".into());
         }
         if cost.func_rows > 0 {
             layout.push("function table".into());
@@ -217,6 +221,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         dense_chip: shape.dense,
         func_in_rescale: shape.func_in_rescale,
         product_in_rescale: shape.product_in_rescale,
+        product_beside_rescale: shape.product_beside_rescale,
         tall_rescale: shape.tall_rescale,
         layers,
         rows,

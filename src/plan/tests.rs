@@ -323,6 +323,11 @@ fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
             private_weights: true,
             ..p.shape
         },
+        // products beside the rescale chip: only with products
+        CircuitShape {
+            product_beside_rescale: true,
+            ..p.shape
+        },
     ];
     for shape in bad {
         assert!(
@@ -410,4 +415,59 @@ fn the_rescale_chip_is_tall_only_where_k_stays() {
         ..p.shape
     };
     assert!(plan_of(&m, &tall).expect("plan of").k > p.k);
+}
+
+/// `n` element-wise products of an input of `n + 1` values (`x_i · x_(i+1)`) at `--scale 4`,
+/// 8-bit tables.
+fn products_model(n: usize) -> QuantModel {
+    use crate::graph::Ref;
+    let g = chain(
+        &[1, n + 1],
+        vec![(
+            vec![0, 0],
+            vec![1, n],
+            crate::ops::FloatOp::Mul(crate::ops::mul::Mul {
+                pairs: (0..n as u32).map(|i| (Ref(0, i), Ref(1, i + 1))).collect(),
+            }),
+        )],
+    );
+    let opts = QuantOptions {
+        scale: Some(4),
+        lookup_bits: Some(8),
+        bound_outputs: false,
+    };
+    quantize(&g, None, &opts).expect("quantize")
+}
+
+#[test]
+fn products_go_beside_their_rescale_rows_where_the_rescale_columns_are_full() {
+    // 800 products: 1,601 rescale rows with the input (k = 11), 2,401 with the products in
+    // the rescale columns (k = 12): beside them, at k = 11, with no rows of their own
+    let m = products_model(800);
+    let p = plan(&m).expect("plan");
+    assert_eq!(p.k, 11);
+    assert!(
+        p.shape.product_beside_rescale && !p.shape.product_in_rescale,
+        "{p:?}"
+    );
+    assert_eq!(p.product_rows, 0);
+    // a build from before (the product chip in columns of its own) keeps its layout: one
+    // advice column (and one permutation column) more, its rows
+    let old_shape = CircuitShape {
+        product_beside_rescale: false,
+        ..p.shape
+    };
+    let old = plan_of(&m, &old_shape).expect("an older build's plan");
+    assert_eq!(old.shape, old_shape);
+    assert_eq!(old.advice_columns, p.advice_columns + 1);
+    assert_eq!(old.product_rows, 800);
+    assert_eq!(old.k, p.k);
+    // few products still go in the rescale columns, where they keep k
+    let small = plan(&products_model(8)).expect("plan");
+    assert!(small.shape.product_in_rescale && !small.shape.product_beside_rescale);
+    // and a proof budget shares everything in the rescale columns as before
+    let budget = plan_and_cost_within(&m, Privacy::default(), Some(1 << 20))
+        .expect("plan")
+        .0;
+    assert_eq!(budget, p);
 }
