@@ -144,7 +144,7 @@ impl QuantModel {
             1
         };
         ctx.remainder_limbs = shape.remainder_limbs;
-        ctx.product_beside_rescale = shape.product_beside_rescale;
+        ctx.product_beside_rescale = shape.product_beside_rescale && !shape.product_in_rescale;
         ctx
     }
     /// What the fixed-point stages know about node `i`.

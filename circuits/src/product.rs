@@ -192,6 +192,7 @@ impl<F: PrimeField> ProductChip<F> {
         if e >= 63
             || witness.is_some_and(|w| w.len() != pairs.len())
             || stride != rescale.rows_per_element()
+            || self.config.c != rescale.config().z
         {
             return Err(Error::Synthesis);
         }

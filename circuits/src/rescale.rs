@@ -414,11 +414,16 @@ impl<F: PrimeField> RescaleChip<F> {
         self.config.rows_per_element()
     }
 
+    /// The chip's columns.
+    pub fn config(&self) -> &RescaleConfig {
+        &self.config
+    }
+
     /// [`RescaleInstructions::rescale`] of values assigned here, not copied in: element `i`'s
     /// `z` is a fresh cell on row `start + i·rows_per_element()` (`start` returned beside the
     /// results), bound by nothing in this chip, so the caller must constrain it on that row
     /// (the product chip beside this one does: `z = 2^e·a·b`).
-    pub fn rescale_fresh(
+    pub(crate) fn rescale_fresh(
         &mut self,
         layouter: &mut impl Layouter<F>,
         z: &[Value<F>],

@@ -52,7 +52,7 @@ fn setup_in(g: &FloatGraph, input: &[f64], layout: impl Fn(CircuitShape) -> Circ
 impl Setup {
     /// Runs MockProver; `Ok` when satisfied, else the failures as text.
     fn run(&self) -> Result<(), Vec<String>> {
-        let instance = instance_field(&self.cw.instance);
+        let instance = self.cw.instance_fields();
         let circuit = ModelCircuit::prove(self.q.clone(), self.shape, self.cw.clone());
         let prover = MockProver::run(self.k, &circuit, vec![instance]).expect("mock");
         prover
@@ -250,23 +250,45 @@ fn products_are_bound() {
             }),
         )],
     );
-    // every product placement: in the rescale columns, beside them, in columns of its own
-    let layouts: [(bool, bool); 3] = [(true, false), (false, true), (false, false)];
-    for (in_rescale, beside) in layouts {
+    // every product placement: in the rescale columns, beside them, in columns of its own;
+    // beside them with a hashed input and output whose sponge borrows the chips' columns
+    let layouts: [(bool, bool, bool); 4] = [
+        (true, false, false),
+        (false, true, false),
+        (false, false, false),
+        (false, true, true),
+    ];
+    for (in_rescale, beside, hashed) in layouts {
         let layout = |s: CircuitShape| CircuitShape {
             product_in_rescale: in_rescale,
             product_beside_rescale: beside,
+            private_input: hashed,
+            hashed_input: hashed,
+            hashed_output: hashed,
+            shared_hash_columns: hashed,
             ..s
         };
-        let s = setup_in(&g, &[0.5, -1.5, 2.0, 0.25], layout);
+        let salted = |mut s: Setup| {
+            if hashed {
+                let bits = s.q.activation_bits();
+                s.cw =
+                    s.cw.with_input_salt(halo2_proofs::halo2curves::bn256::Fr::from(77), bits)
+                        .with_output_salt(halo2_proofs::halo2curves::bn256::Fr::from(5), bits);
+            }
+            s
+        };
+        let s = salted(setup_in(&g, &[0.5, -1.5, 2.0, 0.25], layout));
         assert_eq!(
             (s.shape.product_in_rescale, s.shape.product_beside_rescale),
             (in_rescale, beside)
         );
         s.run().expect("honest");
-        assert_eq!(&s.cw.instance[4..], &[-48, 32]); // -0.75, 0.5 at scale 6
-                                                     // a product off by one, rescaled consistently: the product gate objects
-        let mut t = setup_in(&g, &[0.5, -1.5, 2.0, 0.25], layout);
+        if !hashed {
+            // -0.75, 0.5 at scale 6
+            assert_eq!(&s.cw.instance[4..], &[-48, 32]);
+        }
+        // a product off by one, rescaled consistently: the product gate objects
+        let mut t = salted(setup_in(&g, &[0.5, -1.5, 2.0, 0.25], layout));
         t.cw.nodes[0].product[0][0] += 1;
         let shift = match &t.q.graph.nodes[0].op {
             super::QuantOp::Mul(m) => m.shift,
@@ -275,7 +297,9 @@ fn products_are_bound() {
         let z = t.cw.nodes[0].product[0][0];
         t.cw.nodes[0].rescale[0][0] =
             zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, 8);
-        t.cw.instance[4] = t.cw.nodes[0].rescale[0][0].y;
+        if !hashed {
+            t.cw.instance[4] = t.cw.nodes[0].rescale[0][0].y;
+        }
         t.expect_failure("c = k·a·b");
     }
 }

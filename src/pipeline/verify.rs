@@ -150,6 +150,8 @@ pub fn verify(
         && (settings.shape.freivalds_banks > 1 || !settings.shape.freivalds_split)
         && (settings.shape.funcs || !settings.shape.func_in_rescale)
         && (settings.shape.products || !settings.shape.product_in_rescale)
+        // (beside the rescale chip also needs a model without ArgMax, which plan_of checks at
+        // setup; here the committed verifying key pins the constraint system either way)
         && ((settings.shape.products && !settings.shape.product_in_rescale)
             || !settings.shape.product_beside_rescale)
         && (1..=crate::plan::MAX_K).contains(&settings.k)

@@ -451,6 +451,13 @@ fn products_go_beside_their_rescale_rows_where_the_rescale_columns_are_full() {
         "{p:?}"
     );
     assert_eq!(p.product_rows, 0);
+    assert_eq!(plan_of(&m, &p.shape).expect("plan of"), p);
+    // beside and in the rescale columns at once is no plan
+    let both = CircuitShape {
+        product_in_rescale: true,
+        ..p.shape
+    };
+    assert!(matches!(plan_of(&m, &both), Err(PlanError::NotAPlan(_))));
     // a build from before (the product chip in columns of its own) keeps its layout: one
     // advice column (and one permutation column) more, its rows
     let old_shape = CircuitShape {
