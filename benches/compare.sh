@@ -11,7 +11,7 @@
 # (what a user waits for, key loading included) beside its create_proof time; setup is the
 # whole `zkinfer setup` command; peak RSS from /usr/bin/time of the prove command. Ratios
 # are zkinfer / EZKL (the performance issue's targets: prove, RSS and pk <= 0.1, setup
-# <= 0.2).
+# <= 0.2). The estimate column is `zkinfer inspect`'s prove-time estimate for the build.
 set -euo pipefail
 REPEAT=${REPEAT:-3}
 MODELS=("$@")
@@ -23,8 +23,8 @@ BIN="${CARGO_TARGET_DIR:-target}/release/zkinfer"
 OUT=target/bench
 mkdir -p "$OUT"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-echo "| model | k (zk/EZKL) | prove s: zkinfer command (create_proof) | EZKL prove s | prove ratio | setup s (zk/EZKL) | setup ratio | verify ms (zk/EZKL) | proof B (zk/EZKL) | pk MiB (zk/EZKL) | pk ratio | prove peak RSS MiB (zk/EZKL) | RSS ratio | max abs err (zk/EZKL) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | k (zk/EZKL) | prove s: zkinfer command (create_proof) | inspect's estimate s | EZKL prove s | prove ratio | setup s (zk/EZKL) | setup ratio | verify ms (zk/EZKL) | proof B (zk/EZKL) | pk MiB (zk/EZKL) | pk ratio | prove peak RSS MiB (zk/EZKL) | RSS ratio | max abs err (zk/EZKL) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for arg in "${MODELS[@]}"; do
   if [ -d "$arg" ]; then src="$arg"; else src="models/$arg"; fi
   m=$(basename "$src")
@@ -40,10 +40,12 @@ for arg in "${MODELS[@]}"; do
     $BIN verify --commitment "$d/commitment.json" --vk "$d/vk.bin" --proof "$d/proof.json" 2>/dev/null \
       | sed -n 's/.* in \([0-9.]*\) ms$/\1/p' >> "$d/verify.times"
   done
+  $BIN inspect "$d" --json > "$d.inspect.json"
   python3 - "$m" "$src" "$d" "$(median < "$d/prove.times")" "$(median < "$d/verify.times")" \
     "$(median < "$d/wall")" "$(sort -g "$d/rss" | tail -1)" "$(cat "$d.setup.time")" <<'PY'
 import json, os, sys
 m, src, d, zp, zv, zw, zrss_kb, zsetup = sys.argv[1:]
+est = json.load(open(d + ".inspect.json"))["est_prove_seconds"]
 zp, zv, zw, zsetup = float(zp), float(zv), float(zw), float(zsetup)
 zrss = int(zrss_kb) / 1024
 k = json.load(open(os.path.join(d, "settings.json")))["k"]
@@ -66,7 +68,7 @@ except (OSError, KeyError, IndexError):
     pass
 ee = f(e.get("max_abs_err"), 4) if ok else "-"
 status = "" if ok or not e else f" ({e.get('status')})"
-print(f"| {m} | {k} / {e.get('logrows', '-')} | {zw:.2f} ({zp:.2f}) | {f(ep)}{status} | {r(zw, ep)} | "
+print(f"| {m} | {k} / {e.get('logrows', '-')} | {zw:.2f} ({zp:.2f}) | {est:.2f} | {f(ep)}{status} | {r(zw, ep)} | "
       f"{zsetup:.2f} / {f(es)} | {r(zsetup, es)} | {zv:.1f} / {f(ev * 1000 if ev else None, 0)} | "
       f"{zb} / {e.get('proof_bytes', '-') if ok else '-'} | {zpk:.1f} / {f(epk, 1)} | {r(zpk, epk)} | "
       f"{zrss:.0f} / {f(erss, 0)} | {r(zrss, erss)} | {err} / {ee} |")

@@ -198,12 +198,13 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
     let c = counts(&cs);
     let k = settings.k;
     let n = 1u64 << k;
-    // Fitted on this machine kind (2 cores, release; README, `zkinfer inspect`): every
-    // committed polynomial costs FFTs and an MSM, every fixed column its FFTs again in each
-    // proof (halo2-axiom keeps no extended cosets in the key), about half as much
+    // the plan's cost (every committed polynomial costs FFTs and an MSM, every fixed column
+    // its FFTs again in each proof: halo2-axiom keeps no extended cosets in the key; about
+    // half as much, which two layouts of one model measured side by side bear out: 0.34 and
+    // 0.9 of a committed one), fitted on this machine kind (2 cores, release)
     let fixed = cs.num_fixed_columns() + cs.num_selectors();
-    let work = (c.committed as f64 + fixed as f64 / 2.0) * n as f64 * f64::from(k);
-    let est_prove_seconds = 0.35 + work * 2.0 * crate::plan::SECONDS_PER_COST;
+    let work = (2 * c.committed + fixed) as f64 * n as f64 * f64::from(k);
+    let est_prove_seconds = crate::plan::PROVE_SECONDS_BASE + work * crate::plan::SECONDS_PER_COST;
     // the key stores each fixed and permutation column as values and coefficients
     let est_pk_bytes = c.stored as u64 * n * 32 * 2;
     // the key, then every column's values, coefficients and one extended part at a time
