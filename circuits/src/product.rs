@@ -94,11 +94,6 @@ impl ProductConfig {
         }
     }
 
-    /// Whether the chip sits beside the rescale chip ([`Self::configure_beside_rescale`]).
-    pub fn beside_rescale(&self) -> bool {
-        self.beside.is_some()
-    }
-
     fn gate<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
         [a, b, c]: [Column<Advice>; 3],
@@ -175,7 +170,6 @@ impl<F: PrimeField> ProductChip<F> {
     /// rescale chip the products are its `z` cells, on its rows; otherwise they take rows of
     /// their own and are copied in. `witness` holds the claimed products, `rescaled` their
     /// rescale witnesses (tests tamper either).
-    #[allow(clippy::too_many_arguments)]
     pub fn products_rescaled(
         &mut self,
         layouter: &mut impl Layouter<F>,
