@@ -342,7 +342,9 @@ fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
 #[test]
 fn reserved_rows_are_within_the_bound_the_plan_decides_with() {
     let mut most = 0;
-    for bits in [0u8, 0b1_1111, 0b1_0101, 0b0_1010, 0b11_1111, 0b10_0001] {
+    for bits in [
+        0u8, 0b1_1111, 0b1_0101, 0b0_1010, 0b11_1111, 0b10_0001, 0b100_0010, 0b110_0111,
+    ] {
         for (private_weights, input, hashed, shared_hash) in [
             (false, false, false, false),
             (true, true, false, false),
@@ -358,6 +360,7 @@ fn reserved_rows_are_within_the_bound_the_plan_decides_with() {
                     func_in_rescale: bits & 8 != 0 && bits & 4 != 0,
                     product_in_rescale: bits & 16 != 0 && bits & 2 != 0,
                     tall_rescale: bits & 32 != 0,
+                    product_beside_rescale: bits & 64 != 0 && bits & 2 != 0 && bits & 16 == 0,
                     private_weights,
                     private_input: input,
                     hashed_input: hashed,
