@@ -3,6 +3,18 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    // The default build's field arithmetic is x86-64 assembly of two ISA extensions (the
+    // `asm` feature): a CPU without them would die on an illegal instruction mid-proof.
+    #[cfg(all(feature = "asm", target_arch = "x86_64"))]
+    if !(std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("adx"))
+    {
+        eprintln!(
+            "error: this zkinfer build does its field arithmetic in x86-64 assembly that needs \
+             the BMI2 and ADX instructions, which this CPU lacks; build the portable version \
+             with `cargo build --release --no-default-features`"
+        );
+        return std::process::ExitCode::from(1);
+    }
     // Like other Unix tools, end quietly when a reader closes the pipe (`zkinfer verify … | head
     // -1`) instead of panicking on the failed write: Rust ignores SIGPIPE by default.
     #[cfg(unix)]
