@@ -481,3 +481,25 @@ fn products_go_beside_their_rescale_rows_where_the_rescale_columns_are_full() {
         .0;
     assert_eq!(budget, p);
 }
+
+/// A smaller proof is worth a fraction of the proving time, but at most
+/// PROOF_SLACK_MAX_SECONDS of it: a third more of a bundled model's second, not ten seconds
+/// more of a 10 M-parameter model's (mlp_10m took k = 17 and 36 s for its 3.2 KB proof).
+#[test]
+fn the_proof_slack_is_capped_in_seconds() {
+    let seconds = |cost: u64| cost as f64 * SECONDS_PER_COST;
+    let cost_of = |s: f64| (s / SECONDS_PER_COST) as u64;
+    // a bundled model's size: the fraction
+    let small = cost_of(2.0);
+    assert_eq!(with_slack(small, PROOF_SLACK_WIDE), small + small / 2);
+    assert_eq!(with_slack(small, PROOF_SLACK), small + small / 4);
+    // mlp_10m's size: one second, whichever fraction
+    let large = cost_of(26.0);
+    for divisor in [PROOF_SLACK, PROOF_SLACK_WIDE] {
+        let extra = seconds(with_slack(large, divisor) - large);
+        assert!((extra - PROOF_SLACK_MAX_SECONDS).abs() < 1e-3, "{extra}");
+    }
+    // never below the cheapest, and no overflow
+    assert_eq!(with_slack(0, PROOF_SLACK), 0);
+    assert_eq!(with_slack(u64::MAX, PROOF_SLACK), u64::MAX);
+}
