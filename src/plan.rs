@@ -28,7 +28,7 @@ pub const PROOF_SLACK: u64 = 4;
 /// the cheapest that has one within `1/PROOF_SLACK_WIDE` of the cheapest is taken.
 pub const PROOF_SLACK_WIDE: u64 = 2;
 /// Either slack buys a smaller proof with at most this many seconds of estimated proving
-/// (`cost · SECONDS_PER_COST`): a third of a bundled model's time, but not 10 s of a
+/// (`cost · SECONDS_PER_COST`): a quarter or a half of a bundled model's time, but not 10 s of a
 /// 10 M-parameter model's (mlp_10m took k = 17 for a 3.2 KB proof in 36 s over k = 16's
 /// 4.2 KB in 26 s). The 4 KB target is the bundled models'; `--max-proof-bytes` still sets
 /// any budget.

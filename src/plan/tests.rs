@@ -483,7 +483,7 @@ fn products_go_beside_their_rescale_rows_where_the_rescale_columns_are_full() {
 }
 
 /// A smaller proof is worth a fraction of the proving time, but at most
-/// PROOF_SLACK_MAX_SECONDS of it: a third more of a bundled model's second, not ten seconds
+/// PROOF_SLACK_MAX_SECONDS of it: a quarter or a half more of a bundled model's second or two, not ten seconds
 /// more of a 10 M-parameter model's (mlp_10m took k = 17 and 36 s for its 3.2 KB proof).
 #[test]
 fn the_proof_slack_is_capped_in_seconds() {
