@@ -20,11 +20,9 @@
 use crate::keys::VerifierSrs;
 use halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
-    plonk::{create_proof, verify_proof, ProvingKey, VerifyingKey},
+    plonk::{verify_proof, ProvingKey, VerifyingKey},
     poly::kzg::{
-        commitment::KZGCommitmentScheme,
-        multiopen::{ProverSHPLONK, VerifierSHPLONK},
-        strategy::SingleStrategy,
+        commitment::KZGCommitmentScheme, multiopen::VerifierSHPLONK, strategy::SingleStrategy,
     },
     transcript::{Transcript, TranscriptRead, TranscriptReadBuffer, TranscriptWriterBuffer},
 };
@@ -236,26 +234,22 @@ pub fn calldata(instance: &[Fr], proof: &[u8]) -> Vec<u8> {
 
 /// Creates a proof with the Keccak transcript the EVM verifier replays.
 pub fn prove(
-    srs: &crate::keys::Srs,
+    committer: &crate::prover::Committer<'_>,
     pk: &ProvingKey<G1Affine>,
     circuit: crate::circuit::ModelCircuit,
     instance: &[Fr],
     rng: impl RngCore,
 ) -> Result<Vec<u8>, EvmError> {
     let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
-    let instances: &[&[Fr]] = &[instance];
-    crate::keys::guarded(|| {
-        create_proof::<
-            KZGCommitmentScheme<Bn256>,
-            ProverSHPLONK<'_, Bn256>,
-            _,
-            _,
-            EvmTranscript<_, _, _, _>,
-            _,
-        >(srs, pk, &[circuit], &[instances], rng, &mut transcript)
-    })
-    .map_err(EvmError::Prove)?
-    .map_err(|e| EvmError::Prove(format!("{e:?}")))?;
+    crate::prover::create::<_, EvmTranscript<_, _, _, _>>(
+        committer,
+        pk,
+        circuit,
+        instance,
+        rng,
+        &mut transcript,
+    )
+    .map_err(EvmError::Prove)?;
     Ok(transcript.finalize())
 }
 

@@ -37,10 +37,15 @@
 //! commitment opened at fresh points by every proof until the weights can be interpolated)
 //! does not arise. The link reveals `z = k + e·δ` with `k` fresh and uniform.
 //!
-//! Cost: the weight lanes become advice columns (one commitment and one opening each), plus
-//! `|U|` scalar multiplications per column for the link.
+//! Cost: the weight lanes become advice columns (each extended, evaluated and opened by every
+//! proof), plus `|U|` scalar multiplications per column for the link. Their commitments cost
+//! `|U|` scalar multiplications as well, not `2^k`: the owner knows `C_c − Σ_j s_c[j]·B_j`, the
+//! commitment of the usable rows, so `C'_c` is that plus `Σ_j r'_c[j]·B_j`
+//! ([`known_columns`], [`crate::prover::KnownColumns`]; the same group element halo2 would
+//! compute, so proofs are unchanged).
 
 use crate::circuit::{CircuitShape, ModelCircuit};
+use crate::prover::FixedBases;
 use crate::quantize::QuantModel;
 use halo2_proofs::{
     arithmetic::best_multiexp,
@@ -60,6 +65,7 @@ use halo2_proofs::{
     },
 };
 use rand_core::RngCore;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 use std::sync::Arc;
@@ -525,18 +531,33 @@ pub fn prove_link(
     context: &[u8],
     rng: &mut impl RngCore,
 ) -> Result<WeightLink, WeightsError> {
-    let bases: Vec<G1Affine> = wc
-        .bases
-        .iter()
-        .map(|h| point_from_hex(h))
-        .collect::<Result<_, _>>()?;
-    let m = bases.len();
-    if columns.len() != wc.columns.len() || fresh_blinds.len() != wc.columns.len() {
+    let bases = blind_bases(wc)?;
+    if columns.len() != wc.columns.len() {
         return Err(WeightsError::Malformed(
             "the weight columns do not match the commitment".into(),
         ));
     }
-    let digest = values_digest(columns, m);
+    let digest = values_digest(columns, bases.bases().len());
+    prove_link_with(wc, salt, &digest, &bases, fresh_blinds, context, rng)
+}
+
+/// [`prove_link`] with the columns' digest ([`columns_digest`]) and the bases' table
+/// ([`blind_bases`]) already made.
+pub fn prove_link_with(
+    wc: &WeightCommitment,
+    salt: &Salt,
+    digest: &[u8; 64],
+    bases: &FixedBases,
+    fresh_blinds: &[Vec<Fr>],
+    context: &[u8],
+    rng: &mut impl RngCore,
+) -> Result<WeightLink, WeightsError> {
+    let m = bases.bases().len();
+    if fresh_blinds.len() != wc.columns.len() || wc.bases.len() != m {
+        return Err(WeightsError::Malformed(
+            "the weight columns do not match the commitment".into(),
+        ));
+    }
     let deltas: Vec<Vec<Fr>> = wc
         .columns
         .iter()
@@ -544,7 +565,7 @@ pub fn prove_link(
         .map(|(&c, fresh)| {
             fresh
                 .iter()
-                .zip(salt.of_column(c, &digest, m))
+                .zip(salt.of_column(c, digest, m))
                 .map(|(r, s)| *r - s)
                 .collect()
         })
@@ -553,10 +574,7 @@ pub fn prove_link(
         .iter()
         .map(|d| d.iter().map(|_| Fr::random(&mut *rng)).collect())
         .collect();
-    let a: Vec<G1Affine> = ks
-        .iter()
-        .map(|k| best_multiexp(k, &bases).to_affine())
-        .collect();
+    let a: Vec<G1Affine> = ks.par_iter().map(|k| bases.msm(k).to_affine()).collect();
     let e = link_challenge(context, &a);
     let z = ks
         .iter()
@@ -572,6 +590,63 @@ pub fn prove_link(
         a: a.iter().map(point_hex).collect(),
         z,
     })
+}
+
+/// The weight columns as [`crate::prover::KnownColumns`]: each column's values on its usable
+/// rows and their commitment `C_c − Σ_j s_c[j]·B_j` (the published commitment without its
+/// salts), so that a proof commits to a weight column with `|U|` scalar multiplications.
+/// `columns` from [`weight_columns`], `digest` their [`columns_digest`], `bases` the
+/// commitment's [`blind_bases`]; the salts are the owner's.
+pub fn known_columns(
+    wc: &WeightCommitment,
+    salt: &Salt,
+    columns: &[Vec<Fr>],
+    digest: &[u8; 64],
+    bases: &Arc<FixedBases>,
+) -> Result<crate::prover::KnownColumns, WeightsError> {
+    let m = bases.bases().len();
+    let first = wc.first_blind_row;
+    if columns.len() != wc.columns.len()
+        || wc.commitments.len() != wc.columns.len()
+        || columns.iter().any(|c| c.len() != first + m)
+    {
+        return Err(WeightsError::Malformed(
+            "the weight columns do not match the commitment".into(),
+        ));
+    }
+    let known = wc
+        .columns
+        .par_iter()
+        .zip(&wc.commitments)
+        .zip(columns)
+        .map(|((&c, published), values)| {
+            let published = point_from_hex(published)?;
+            let salts = salt.of_column(c, digest, m);
+            let usable = published.to_curve() - bases.msm(&salts);
+            Ok((values[..first].to_vec(), usable))
+        })
+        .collect::<Result<Vec<_>, WeightsError>>()?;
+    Ok(crate::prover::KnownColumns::new(
+        first,
+        bases.clone(),
+        known,
+    ))
+}
+
+/// The weight commitment's bases `B_j` as a table ([`FixedBases`]).
+pub fn blind_bases(wc: &WeightCommitment) -> Result<FixedBases, WeightsError> {
+    let bases: Vec<G1Affine> = wc
+        .bases
+        .iter()
+        .map(|h| point_from_hex(h))
+        .collect::<Result<_, _>>()?;
+    Ok(FixedBases::new(bases))
+}
+
+/// The digest of the weight columns' usable values that the salts derive from (`m` rows of
+/// each column are the blinding rows).
+pub fn columns_digest(columns: &[Vec<Fr>], m: usize) -> [u8; 64] {
+    values_digest(columns, m)
 }
 
 /// The link's batch coefficients `ρ_c`, one per column: each from one seed over the

@@ -836,3 +836,45 @@ fn a_hashed_output_is_not_in_the_proof_and_binds_its_values() {
     f.outputs = zkinfer::artifact::OutputField::split(&settings, &f.outputs[0].values);
     assert!(refused(&f));
 }
+
+#[test]
+fn a_commitment_made_for_other_weights_is_refused_by_prove() {
+    // the prover commits to its weight columns from the published commitment (their usable
+    // rows' part, with the salts taken out): a commitment.json of other weights must give an
+    // error naming it, not a proof
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (a, b) = two_weight_versions_of("mlp_wide", tmp.path());
+    std::fs::copy(a.join("commitment.json"), b.join("commitment.json")).expect("copy");
+    let proof = b.join("proof.json");
+    let out = zkinfer(&[
+        "prove",
+        s(&b),
+        "--input",
+        s(&model_dir("mlp_wide").join("input.json")),
+        "-o",
+        s(&proof),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("commitment.json"), "{err}");
+    assert!(!proof.exists());
+    // with its own commitment the same build proves, and the proof verifies
+    let out = zkinfer(&[
+        "prove",
+        s(&a),
+        "--input",
+        s(&model_dir("mlp_wide").join("input.json")),
+        "-o",
+        s(&a.join("proof.json")),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        verify(&a, &a.join("commitment.json"), &a.join("proof.json"))
+            .status
+            .success()
+    );
+}

@@ -5,7 +5,7 @@ use crate::artifact::Settings;
 use crate::artifact::{self, Commitment, OutputField, ProofFile, COMMITMENT_FORMAT, PROOF_FORMAT};
 use crate::circuit::{CircuitWitness, ModelCircuit};
 use crate::keys::{self, VerifierSrs};
-use crate::quantize::QuantModel;
+use crate::prover::{CachedParams, Committer, FixedBases};
 use crate::weights::{self, Salt, WeightCommitment, WeightLink};
 use crate::witness;
 use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
@@ -91,7 +91,10 @@ pub fn prove_with(
     });
     let instance = cw.instance_fields();
     progress.step("loading proving key");
-    let srs = keys::srs_from_bytes(&artifact::read_bytes(&dir.join(files::SRS))?, "srs.bin")?;
+    let srs = Arc::new(keys::srs_from_bytes(
+        &artifact::read_bytes(&dir.join(files::SRS))?,
+        "srs.bin",
+    )?);
     let pk = keys::pk_from_bytes(
         &artifact::read_bytes(&dir.join(files::PK))?,
         settings.shape,
@@ -109,25 +112,24 @@ pub fn prove_with(
     } else {
         None
     };
-    progress.step(&format!("proving (k = {})", settings.k));
-    let start = Instant::now();
-    // a seeded cryptographic rng, so the private-weight link can replay halo2's blinding
-    let rng = ChaCha20Rng::from_rng(OsRng)
-        .map_err(|e| PipelineError::Inconsistent(format!("no OS randomness: {e}")))?;
-    let replay = rng.clone();
     let model = Arc::new(model);
-    let circuit = ModelCircuit::prove(model.clone(), settings.shape, cw);
-    let proof = if opts.evm {
-        crate::evm::prove(&srs, &pk, circuit, &instance, rng)?
-    } else {
-        crate::prover::prove(&srs, &pk, circuit, &instance, rng)?
-    };
-    let prove_time = start.elapsed();
-    let weight_link = match (&salt, &commitment.body.weights) {
-        (Some(salt), Some(wc)) => Some(link_weights(
-            &srs, &pk, &model, &settings, wc, salt, replay, &commitment.digest, &instance,
-            &proof, opts.evm,
-        )?),
+    // With private weights: the weight columns (the same in every proof) and, from the
+    // published commitment and the salt, their commitments without the blinding rows.
+    let private = match (&salt, &commitment.body.weights) {
+        (Some(salt), Some(wc)) => {
+            let (indices, columns) =
+                weights::weight_columns(model.clone(), settings.shape, settings.k)?;
+            if indices != wc.columns {
+                return Err(PipelineError::Inconsistent(format!(
+                    "{}: the circuit's weight columns differ from commitment.json's; run `zkinfer setup` again",
+                    dir.display()
+                )));
+            }
+            let bases = Arc::new(weights::blind_bases(wc)?);
+            let digest = weights::columns_digest(&columns, bases.bases().len());
+            let known = weights::known_columns(wc, salt, &columns, &digest, &bases)?;
+            Some((salt, wc, digest, bases, CachedParams::new(srs.clone(), known)))
+        }
         (None, None) => None,
         _ => {
             return Err(PipelineError::Inconsistent(format!(
@@ -136,6 +138,39 @@ pub fn prove_with(
             )))
         }
     };
+    progress.step(&format!("proving (k = {})", settings.k));
+    let start = Instant::now();
+    // a seeded cryptographic rng, so the private-weight link can replay halo2's blinding
+    let rng = ChaCha20Rng::from_rng(OsRng)
+        .map_err(|e| PipelineError::Inconsistent(format!("no OS randomness: {e}")))?;
+    let replay = rng.clone();
+    let circuit = ModelCircuit::prove(model.clone(), settings.shape, cw);
+    let committer = match &private {
+        Some((.., params)) => Committer::Known(params),
+        None => Committer::Plain(&srs),
+    };
+    let proof = if opts.evm {
+        crate::evm::prove(&committer, &pk, circuit, &instance, rng)?
+    } else {
+        crate::prover::prove_by(&committer, &pk, circuit, &instance, rng)?
+    };
+    let prove_time = start.elapsed();
+    let weight_link = match &private {
+        Some((salt, wc, digest, bases, _)) => Some(link_weights(
+            &srs,
+            &pk,
+            &settings,
+            wc,
+            salt,
+            (digest, bases),
+            replay,
+            &commitment.digest,
+            &instance,
+            &proof,
+            opts.evm,
+        )?),
+        None => None,
+    };
     // Self-check (milliseconds): never hand out a proof that does not verify.
     let check = if opts.evm {
         crate::evm::verify
@@ -143,9 +178,14 @@ pub fn prove_with(
         crate::verifier::verify
     };
     check(&VerifierSrs::from_srs(&srs), pk.get_vk(), &instance, &proof).map_err(|e| {
-        PipelineError::Inconsistent(format!(
-            "internal error: the fresh proof does not verify: {e}"
-        ))
+        PipelineError::Inconsistent(if private.is_some() {
+            format!(
+                "the fresh proof does not verify ({e}): is {} from `zkinfer setup` of these weights? Run it again",
+                dir.join(files::COMMITMENT).display()
+            )
+        } else {
+            format!("internal error: the fresh proof does not verify: {e}")
+        })
     })?;
     let proof = ProofFile {
         format: PROOF_FORMAT.to_string(),
@@ -196,10 +236,10 @@ pub fn link_context(digest: &str, instance: &[Fr], proof: &[u8]) -> Vec<u8> {
 fn link_weights(
     srs: &crate::keys::Srs,
     pk: &ProvingKey<G1Affine>,
-    model: &Arc<QuantModel>,
     settings: &Settings,
     wc: &WeightCommitment,
     salt: &Salt,
+    (columns_digest, bases): (&[u8; 64], &FixedBases),
     mut replay: ChaCha20Rng,
     digest: &str,
     instance: &[Fr],
@@ -208,18 +248,22 @@ fn link_weights(
 ) -> Result<WeightLink, PipelineError> {
     let vk = pk.get_vk();
     let m = vk.cs().blinding_factors() + 1;
-    let (indices, columns) = weights::weight_columns(model.clone(), settings.shape, settings.k)?;
     let internal = |what: &str| {
         PipelineError::Inconsistent(format!(
             "internal error linking the private weights: {what}"
         ))
     };
-    if indices != wc.columns {
-        return Err(internal("the weight columns differ from the commitment's"));
-    }
-    let fresh = weights::replay_blinds(&mut replay, vk.cs().num_advice_columns(), m, &indices);
+    let fresh = weights::replay_blinds(&mut replay, vk.cs().num_advice_columns(), m, &wc.columns);
     let context = link_context(digest, instance, proof);
-    let link = weights::prove_link(wc, salt, &columns, &fresh, &context, &mut OsRng)?;
+    let link = weights::prove_link_with(
+        wc,
+        salt,
+        columns_digest,
+        bases,
+        &fresh,
+        &context,
+        &mut OsRng,
+    )?;
     weights::verify_link(
         wc,
         settings.k,
