@@ -233,7 +233,7 @@ pub fn calldata(instance: &[Fr], proof: &[u8]) -> Vec<u8> {
 }
 
 /// Creates a proof with the Keccak transcript the EVM verifier replays.
-pub fn prove(
+pub(crate) fn prove(
     committer: &crate::prover::Committer<'_>,
     pk: &ProvingKey<G1Affine>,
     circuit: crate::circuit::ModelCircuit,

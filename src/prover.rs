@@ -48,8 +48,9 @@ pub fn prove(
     prove_by(&Committer::Plain(srs), pk, circuit, instance, rng)
 }
 
-/// [`prove`] with a choice of [`Committer`].
-pub fn prove_by(
+/// [`prove`] with a choice of [`Committer`] (it does not verify the proof: a [`KnownColumns`]
+/// with a wrong commitment makes one that does not verify).
+pub(crate) fn prove_by(
     committer: &Committer<'_>,
     pk: &ProvingKey<G1Affine>,
     circuit: ModelCircuit,
@@ -101,8 +102,11 @@ impl FixedBases {
         &self.bases
     }
 
-    /// `Σ_j scalars[j]·B_j` (scalars past the points are ignored, missing ones are 0).
+    /// `Σ_j scalars[j]·B_j` (as many scalars as points; missing ones count as 0). Not constant
+    /// time (the table is indexed by the scalars' digits), no more than halo2's own
+    /// multi-scalar multiplication over the same secrets is.
     pub fn msm(&self, scalars: &[Fr]) -> G1 {
+        debug_assert!(scalars.len() <= self.bases.len());
         let mut acc = G1::identity();
         for (j, s) in scalars.iter().enumerate().take(self.bases.len()) {
             let repr = s.to_repr();
@@ -132,7 +136,7 @@ impl FixedBases {
 /// proofs do not change: if `C_u` were wrong (a commitment.json made for other weights), the
 /// proof would not verify, and `prove` checks every proof before it writes it.
 #[derive(Clone, Debug)]
-pub struct KnownColumns {
+pub(crate) struct KnownColumns {
     first_blind_row: usize,
     blind_bases: Arc<FixedBases>,
     columns: Vec<(Vec<Fr>, G1)>,
@@ -147,24 +151,12 @@ impl KnownColumns {
         blind_bases: Arc<FixedBases>,
         columns: Vec<(Vec<Fr>, G1)>,
     ) -> Self {
+        debug_assert!(columns.iter().all(|(v, _)| v.len() == first_blind_row));
         Self {
             first_blind_row,
             blind_bases,
-            columns: columns
-                .into_iter()
-                .filter(|(v, _)| v.len() == first_blind_row)
-                .collect(),
+            columns,
         }
-    }
-
-    /// How many columns are known.
-    pub fn len(&self) -> usize {
-        self.columns.len()
-    }
-
-    /// Whether no column is known.
-    pub fn is_empty(&self) -> bool {
-        self.columns.is_empty()
     }
 
     /// The commitment of `values` (Lagrange form) if its usable rows are a known column's.
@@ -180,7 +172,7 @@ impl KnownColumns {
 
 /// KZG parameters that commit to [`KnownColumns`] from their known part ([`CachedKzg`]'s).
 #[derive(Clone, Debug)]
-pub struct CachedParams {
+pub(crate) struct CachedParams {
     srs: Arc<Srs>,
     known: Arc<KnownColumns>,
 }
@@ -193,17 +185,12 @@ impl CachedParams {
             known: Arc::new(known),
         }
     }
-
-    /// The SRS.
-    pub fn srs(&self) -> &Srs {
-        &self.srs
-    }
 }
 
 /// KZG on BN254, committing to known columns from their known part: the same commitments,
 /// the same proofs as [`KZGCommitmentScheme`], verified by the ordinary verifier.
 #[derive(Clone, Copy, Debug)]
-pub struct CachedKzg;
+pub(crate) struct CachedKzg;
 
 impl CommitmentScheme for CachedKzg {
     type Scalar = Fr;
@@ -281,9 +268,10 @@ impl<'params> ParamsProver<'params, G1Affine> for CachedParams {
     }
 }
 
-/// SHPLONK multi-opening over [`CachedParams`] (the openings never commit to a column).
+/// SHPLONK multi-opening over [`CachedParams`]'s SRS (it commits only to its own polynomials,
+/// in coefficient form: nothing a known column could be).
 #[derive(Debug)]
-pub struct CachedShplonk<'params>(&'params CachedParams);
+pub(crate) struct CachedShplonk<'params>(&'params CachedParams);
 
 impl<'params> Prover<'params, CachedKzg> for CachedShplonk<'params> {
     const QUERY_INSTANCE: bool = <ProverSHPLONK<'params, Bn256> as Prover<
@@ -310,7 +298,7 @@ impl<'params> Prover<'params, CachedKzg> for CachedShplonk<'params> {
 }
 
 /// How [`create`] commits: plainly, or with known columns.
-pub enum Committer<'a> {
+pub(crate) enum Committer<'a> {
     /// Every column by a full multi-scalar multiplication.
     Plain(&'a Srs),
     /// Known columns from their known part ([`KnownColumns`]).
@@ -440,7 +428,6 @@ mod tests {
                 (b[..first].to_vec(), commit(&b).into()),
             ],
         );
-        assert_eq!(known.len(), 2);
         let params = CachedParams::new(srs.clone(), known);
         let blinded = |mut v: Vec<Fr>, rng: &mut ChaCha20Rng| {
             for x in &mut v[first..] {

@@ -878,3 +878,43 @@ fn a_commitment_made_for_other_weights_is_refused_by_prove() {
             .success()
     );
 }
+
+#[test]
+fn a_crafted_weight_commitment_is_an_error_not_a_panic() {
+    // commitment.json is a file anyone can edit (digest recomputed): blinding rows past the
+    // column, an overflowing row index, thousands of bases. prove sizes its tables by them only
+    // after checking them against the circuit: a clear error, exit 2, no proof.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("m");
+    compile_private("mlp_tiny", &dir, PRIVATE_WEIGHTS);
+    pipeline::setup(&dir, None, &Quiet).expect("setup");
+    let good = commitment(&dir);
+    let edits: [&dyn Fn(&mut weights::WeightCommitment); 3] = [
+        &|w| w.first_blind_row += 1,
+        &|w| w.first_blind_row = usize::MAX - 3,
+        &|w| {
+            let b = w.bases[0].clone();
+            w.bases.resize(100_000, b);
+        },
+    ];
+    for (i, edit) in edits.iter().enumerate() {
+        let mut c = good.clone();
+        edit(c.body.weights.as_mut().expect("weight commitment"));
+        c.digest = c.body.digest();
+        artifact::write_json(&dir.join("commitment.json"), &c).expect("write");
+        let proof = dir.join("proof.json");
+        let out = zkinfer(&[
+            "prove",
+            s(&dir),
+            "--input",
+            s(&model_dir("mlp_tiny").join("input.json")),
+            "-o",
+            s(&proof),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "edit {i}: {err}");
+        assert!(err.contains("commitment.json"), "edit {i}: {err}");
+        assert!(!err.contains("panicked"), "edit {i}: {err}");
+        assert!(!proof.exists(), "edit {i}");
+    }
+}

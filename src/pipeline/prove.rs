@@ -125,6 +125,16 @@ pub fn prove_with(
                     dir.display()
                 )));
             }
+            // the commitment's blinding rows must be this circuit's (checked before anything
+            // is sized by them: commitment.json is a file anyone can edit)
+            let m = pk.get_vk().cs().blinding_factors() + 1;
+            let n = 1usize << settings.k;
+            if wc.bases.len() != m || wc.first_blind_row.checked_add(m) != Some(n) {
+                return Err(PipelineError::Inconsistent(format!(
+                    "{}: its weight commitment is not for this circuit's blinding rows; run `zkinfer setup` again",
+                    dir.join(files::COMMITMENT).display()
+                )));
+            }
             let bases = Arc::new(weights::blind_bases(wc)?);
             let digest = weights::columns_digest(&columns, bases.bases().len());
             let known = weights::known_columns(wc, salt, &columns, &digest, &bases)?;
@@ -155,6 +165,25 @@ pub fn prove_with(
         crate::prover::prove_by(&committer, &pk, circuit, &instance, rng)?
     };
     let prove_time = start.elapsed();
+    // Self-check (milliseconds): never hand out a proof that does not verify. (With private
+    // weights the proof's weight commitments come from commitment.json and weights.salt: files
+    // of other weights make a proof that does not verify, caught here.)
+    let check = if opts.evm {
+        crate::evm::verify
+    } else {
+        crate::verifier::verify
+    };
+    check(&VerifierSrs::from_srs(&srs), pk.get_vk(), &instance, &proof).map_err(|e| {
+        PipelineError::Inconsistent(if private.is_some() {
+            format!(
+                "the fresh proof does not verify ({e}): are {} and {} from `zkinfer setup` of these weights? Run it again",
+                dir.join(files::COMMITMENT).display(),
+                dir.join(files::SALT).display()
+            )
+        } else {
+            format!("internal error: the fresh proof does not verify: {e}")
+        })
+    })?;
     let weight_link = match &private {
         Some((salt, wc, digest, bases, _)) => Some(link_weights(
             &srs,
@@ -171,22 +200,6 @@ pub fn prove_with(
         )?),
         None => None,
     };
-    // Self-check (milliseconds): never hand out a proof that does not verify.
-    let check = if opts.evm {
-        crate::evm::verify
-    } else {
-        crate::verifier::verify
-    };
-    check(&VerifierSrs::from_srs(&srs), pk.get_vk(), &instance, &proof).map_err(|e| {
-        PipelineError::Inconsistent(if private.is_some() {
-            format!(
-                "the fresh proof does not verify ({e}): is {} from `zkinfer setup` of these weights? Run it again",
-                dir.join(files::COMMITMENT).display()
-            )
-        } else {
-            format!("internal error: the fresh proof does not verify: {e}")
-        })
-    })?;
     let proof = ProofFile {
         format: PROOF_FORMAT.to_string(),
         commitment: commitment.digest,
