@@ -40,7 +40,7 @@ pub const FREIVALDS_WIDTHS: [usize; 10] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
 /// fit the chip's 253-bit budget at the 63-bit separation the accumulator bound needs.
 pub const FREIVALDS_PACK: usize = 4;
 /// Freivalds bank counts tried (side-by-side chips).
-pub const FREIVALDS_BANKS: [usize; 3] = [1, 2, 4];
+pub const FREIVALDS_BANKS: [usize; 4] = [1, 2, 3, 4];
 /// The proof size the plan aims for in fixed mode (estimated bytes; the performance issue's
 /// 4 KB target, which is fixed mode's). Banks trade proof bytes (each bank's columns are
 /// opened) for rows and are taken only while the proof stays within it (measured, they also
@@ -184,7 +184,7 @@ fn plan_with_lanes(
     privacy: Privacy,
     shared_hash_columns: bool,
     (freivalds, pack, merge, advice_weights): (usize, usize, bool, bool),
-    (banks, split): (usize, bool),
+    (banks, split, balance): (usize, bool, bool),
     sharing: Option<Sharing>,
 ) -> Option<(Plan, u64, u64, bool)> {
     let mut shape = CircuitShape {
@@ -225,6 +225,7 @@ fn plan_with_lanes(
         weight_offset: privacy.weights,
         freivalds_advice_weights: advice_weights && privacy.weights && freivalds > 0,
         freivalds_split: split && banks > 1,
+        freivalds_balance: balance && split && banks > 1,
         // (decided with the other placements below; the rows are counted without it)
         product_beside_rescale: false,
     };
@@ -238,22 +239,29 @@ fn plan_with_lanes(
         };
     if shape.freivalds_split && !some_node(&shape, |op, ctx| op.freivalds_splits(ctx)) {
         shape.freivalds_split = false;
+        shape.freivalds_balance = false;
     }
     if shape.freivalds_merge && !some_node(&shape, |op, ctx| op.freivalds_merges(ctx)) {
         shape.freivalds_merge = false;
     }
     let mut cost = Cost::default();
-    // the banks' rows, replaying synthesis: each check to the bank with the fewest rows
-    let mut bank_rows = vec![0usize; banks.max(1)];
+    // the banks' rows, replaying synthesis: each check to the bank with the fewest rows, or
+    // to the bank the balance gives it
+    let mut checks = Vec::new();
     for i in 0..model.graph.nodes.len() {
         let ctx = model.node_ctx_in(i, &shape);
         let op = model.graph.nodes[i].op.imp();
         cost += op.cost(&ctx);
-        for rows in op.freivalds_groups(&ctx) {
-            if let Some(fewest) = bank_rows.iter_mut().min_by_key(|r| **r) {
-                *fewest += rows;
-            }
-        }
+        checks.extend(op.freivalds_groups(&ctx));
+    }
+    let mut bank_rows = vec![0usize; banks.max(1)];
+    let order = if shape.freivalds_balance {
+        bank_order(&checks, banks)
+    } else {
+        greedy_order(&checks, banks)
+    };
+    for (rows, bank) in checks.iter().zip(order) {
+        bank_rows[bank] += rows;
     }
     let dense_rows = cost.dense_rows;
     // the products a chip beside the rescale chip would lay out on their rescale rows: every
@@ -423,6 +431,7 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
         && ((shape.private_weights && shape.weight_offset && shape.freivalds > 0)
             || !shape.freivalds_advice_weights)
         && (shape.freivalds_banks > 1 || !shape.freivalds_split)
+        && (shape.freivalds_split || !shape.freivalds_balance)
         && (hashing || !shape.shared_hash_columns)
         && (shape.funcs || !shape.func_in_rescale)
         && (shape.products || !shape.product_in_rescale)
@@ -450,7 +459,11 @@ pub fn plan_of(model: &QuantModel, shape: &CircuitShape) -> Result<Plan, PlanErr
     replan(
         model,
         shape,
-        (shape.freivalds_banks, shape.freivalds_split),
+        (
+            shape.freivalds_banks,
+            shape.freivalds_split,
+            shape.freivalds_balance,
+        ),
         Some(Sharing::of(shape)),
     )
     .map(|(p, _, _, _)| p)
@@ -483,7 +496,7 @@ fn has_argmax(model: &QuantModel) -> bool {
 fn replan(
     model: &QuantModel,
     shape: &CircuitShape,
-    banks: (usize, bool),
+    banks: (usize, bool, bool),
     sharing: Option<Sharing>,
 ) -> Option<(Plan, u64, u64, bool)> {
     plan_with_lanes(
@@ -506,6 +519,48 @@ fn replan(
         p.shape.weight_offset = shape.weight_offset;
         (p, cost, proof, bound)
     })
+}
+
+/// The bank of each Freivalds check (`rows`, in synthesis order) among `banks`, balanced:
+/// the checks largest first (the earlier on a tie), each to the bank with the fewest rows
+/// so far (the first on a tie). Longest-processing-time first: the fullest bank ends at most
+/// one check above the average, and at most 4/3 of the best assignment's fullest.
+pub fn bank_order(rows: &[usize], banks: usize) -> Vec<usize> {
+    let banks = banks.max(1);
+    let mut by_size: Vec<usize> = (0..rows.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(rows[i]));
+    let mut load = vec![0usize; banks];
+    let mut bank = vec![0usize; rows.len()];
+    for i in by_size {
+        let fewest = (0..banks).min_by_key(|&b| load[b]).unwrap_or(0);
+        load[fewest] += rows[i];
+        bank[i] = fewest;
+    }
+    bank
+}
+
+/// The bank of each check the way synthesis assigns them without the balance: in order, each
+/// to the bank with the fewest rows (the first on a tie).
+fn greedy_order(rows: &[usize], banks: usize) -> Vec<usize> {
+    let mut load = vec![0usize; banks.max(1)];
+    rows.iter()
+        .map(|&r| {
+            let fewest = (0..load.len()).min_by_key(|&b| load[b]).unwrap_or(0);
+            load[fewest] += r;
+            fewest
+        })
+        .collect()
+}
+
+/// [`bank_order`] of every Freivalds check of `model` laid out as `shape` says.
+pub fn bank_order_of(model: &QuantModel, shape: &crate::circuit::CircuitShape) -> Vec<usize> {
+    let checks: Vec<usize> = (0..model.graph.nodes.len())
+        .flat_map(|i| {
+            let ctx = model.node_ctx_in(i, shape);
+            model.graph.nodes[i].op.imp().freivalds_groups(&ctx)
+        })
+        .collect();
+    bank_order(&checks, shape.freivalds_banks)
 }
 
 /// Several Freivalds banks: only with the chip. (With private weights every bank's weight
@@ -613,7 +668,7 @@ pub fn plan_and_cost_within(
                 privacy,
                 shared,
                 (w, pack, true, true),
-                (1, false),
+                (1, false, false),
                 None,
             )
         })
@@ -639,9 +694,11 @@ pub fn plan_and_cost_within(
         .into_iter()
         .flat_map(|c| {
             let s = c.0.shape;
-            FREIVALDS_BANKS[1..]
-                .iter()
-                .filter_map(move |&b| replan(model, &s, (b, true), None))
+            FREIVALDS_BANKS[1..].iter().flat_map(move |&b| {
+                [false, true]
+                    .into_iter()
+                    .filter_map(move |balance| replan(model, &s, (b, true, balance), None))
+            })
         })
         .filter(|c| !fixed_mode || c.2 <= PROOF_TARGET)
         .collect();
@@ -705,7 +762,7 @@ pub fn plan_and_cost_within(
                     replan(
                         model,
                         &s,
-                        (s.freivalds_banks, s.freivalds_split),
+                        (s.freivalds_banks, s.freivalds_split, s.freivalds_balance),
                         Some(everything),
                     )
                 })

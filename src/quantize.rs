@@ -138,10 +138,11 @@ impl QuantModel {
         ctx.freivalds = shape.freivalds;
         ctx.freivalds_pack = shape.freivalds_pack;
         ctx.freivalds_merge = shape.freivalds_merge;
-        ctx.freivalds_split = if shape.freivalds_split {
-            shape.freivalds_banks.max(1)
-        } else {
-            1
+        ctx.freivalds_split = match (shape.freivalds_split, shape.freivalds_balance) {
+            // (one block a check: as many parts as blocks)
+            (true, true) => usize::MAX,
+            (true, false) => shape.freivalds_banks.max(1),
+            (false, _) => 1,
         };
         ctx.remainder_limbs = shape.remainder_limbs;
         ctx.product_beside_rescale = shape.product_beside_rescale && !shape.product_in_rescale;

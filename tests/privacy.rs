@@ -47,6 +47,18 @@ fn verify_pinned(dir: &Path, proof: &Path, flag: &str, value: &str) -> std::proc
     )
 }
 
+/// `zkinfer prove` of build `dir` on bundled model `model`'s input, writing `proof`.
+fn prove_cli(dir: &Path, model: &str, proof: &Path) -> std::process::Output {
+    zkinfer(&[
+        "prove",
+        s(dir),
+        "--input",
+        s(&model_dir(model).join("input.json")),
+        "-o",
+        s(proof),
+    ])
+}
+
 fn commitment(dir: &Path) -> Commitment {
     artifact::read_json(&dir.join("commitment.json"), COMMITMENT_FORMAT).expect("commitment")
 }
@@ -583,14 +595,7 @@ fn proving_with_private_weights_needs_the_salt() {
     compile_private("mlp_tiny", &dir, PRIVATE_WEIGHTS);
     pipeline::setup(&dir, None, &Quiet).expect("setup");
     std::fs::remove_file(dir.join("weights.salt")).expect("rm");
-    let out = zkinfer(&[
-        "prove",
-        s(&dir),
-        "--input",
-        s(&model_dir("mlp_tiny").join("input.json")),
-        "-o",
-        s(&dir.join("proof.json")),
-    ]);
+    let out = prove_cli(&dir, "mlp_tiny", &dir.join("proof.json"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("weights.salt"));
     assert!(!dir.join("proof.json").exists());
@@ -775,14 +780,7 @@ fn a_hashed_output_is_not_in_the_proof_and_binds_its_values() {
     );
     pipeline::setup(&dir, None, &Quiet).expect("setup");
     let proof = tmp.path().join("proof.json");
-    let out = zkinfer(&[
-        "prove",
-        s(&dir),
-        "--input",
-        s(&model_dir("cnn_small").join("input.json")),
-        "-o",
-        s(&proof),
-    ]);
+    let out = prove_cli(&dir, "cnn_small", &proof);
     assert!(out.status.success(), "{}", common::describe(&out));
     let p: ProofFile = artifact::read_json(&proof, artifact::PROOF_FORMAT).expect("proof");
     assert!(p.outputs.is_empty(), "no output value in proof.json");
@@ -846,27 +844,13 @@ fn a_commitment_made_for_other_weights_is_refused_by_prove() {
     let (a, b) = two_weight_versions_of("mlp_wide", tmp.path());
     std::fs::copy(a.join("commitment.json"), b.join("commitment.json")).expect("copy");
     let proof = b.join("proof.json");
-    let out = zkinfer(&[
-        "prove",
-        s(&b),
-        "--input",
-        s(&model_dir("mlp_wide").join("input.json")),
-        "-o",
-        s(&proof),
-    ]);
+    let out = prove_cli(&b, "mlp_wide", &proof);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("commitment.json"), "{err}");
     assert!(!proof.exists());
     // with its own commitment the same build proves, and the proof verifies
-    let out = zkinfer(&[
-        "prove",
-        s(&a),
-        "--input",
-        s(&model_dir("mlp_wide").join("input.json")),
-        "-o",
-        s(&a.join("proof.json")),
-    ]);
+    let out = prove_cli(&a, "mlp_wide", &a.join("proof.json"));
     assert!(
         out.status.success(),
         "{}",
@@ -903,14 +887,7 @@ fn a_crafted_weight_commitment_is_an_error_not_a_panic() {
         c.digest = c.body.digest();
         artifact::write_json(&dir.join("commitment.json"), &c).expect("write");
         let proof = dir.join("proof.json");
-        let out = zkinfer(&[
-            "prove",
-            s(&dir),
-            "--input",
-            s(&model_dir("mlp_tiny").join("input.json")),
-            "-o",
-            s(&proof),
-        ]);
+        let out = prove_cli(&dir, "mlp_tiny", &proof);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "edit {i}: {err}");
         assert!(err.contains("commitment.json"), "edit {i}: {err}");

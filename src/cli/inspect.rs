@@ -83,7 +83,15 @@ fn print_report(r: &InspectReport) {
         if r.dense_chip { "" } else { " (no dense chip)" },
         r.rows.freivalds,
         if r.freivalds_banks > 1 {
-            format!(" (in {} banks side by side)", r.freivalds_banks)
+            format!(
+                " (in {} banks side by side{})",
+                r.freivalds_banks,
+                if r.freivalds_balance {
+                    ", balanced: one-block checks, largest first"
+                } else {
+                    ""
+                }
+            )
         } else {
             String::new()
         },

@@ -654,12 +654,16 @@ impl<L: Layouter<Fr>> Synthesize<L> for QuantLinear {
                     .collect::<Option<_>>()
                     .ok_or(Error::Synthesis)?;
             let out = if freivalds {
-                // the bank with the fewest rows (the first on a tie), as the plan counts
-                let chip = chips
-                    .freivalds
-                    .iter_mut()
-                    .min_by_key(|c| c.next_row())
-                    .ok_or(Error::Synthesis)?;
+                // the bank the plan's balance gives the check, or the one with the fewest
+                // rows (the first on a tie), as the plan counts
+                let chip = match chips.freivalds_order.as_mut() {
+                    Some(order) => {
+                        let bank = order.pop_front().ok_or(Error::Synthesis)?;
+                        chips.freivalds.get_mut(bank)
+                    }
+                    None => chips.freivalds.iter_mut().min_by_key(|c| c.next_row()),
+                }
+                .ok_or(Error::Synthesis)?;
                 chip.check(
                     layouter,
                     &xs,

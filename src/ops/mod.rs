@@ -268,6 +268,10 @@ pub struct Chips {
     pub func: Option<FuncChip<Fr>>,
     /// The Freivalds chips (none, or [`crate::circuit::CircuitShape::freivalds_banks`]).
     pub freivalds: Vec<FreivaldsChip<Fr>>,
+    /// The bank of every Freivalds check in synthesis order, when the plan balances them
+    /// ([`crate::circuit::CircuitShape::freivalds_balance`]); otherwise each check goes to the
+    /// bank with the fewest rows.
+    pub freivalds_order: Option<std::collections::VecDeque<usize>>,
     /// Remainder table bits `R`.
     pub range_bits: u32,
 }
@@ -326,7 +330,8 @@ pub trait QuantOpImpl {
     /// Rows the node takes.
     fn cost(&self, ctx: &NodeCtx) -> Cost;
     /// Rows of each check the node hands the Freivalds chips, in synthesis order (each goes
-    /// to the bank with the fewest rows: the plan replays that).
+    /// to the bank with the fewest rows, or the one [`crate::plan::bank_order`] gives it: the
+    /// plan replays that).
     fn freivalds_groups(&self, _ctx: &NodeCtx) -> Vec<usize> {
         Vec::new()
     }

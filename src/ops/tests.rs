@@ -929,6 +929,17 @@ fn split_freivalds_model(
     banks: usize,
     private: bool,
 ) -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
+    split_freivalds_model_balanced(n_out, banks, private, false)
+}
+
+/// [`split_freivalds_model`], with `balance` the checks of one block each, the banks taking
+/// them largest first ([`crate::circuit::CircuitShape::freivalds_balance`]).
+fn split_freivalds_model_balanced(
+    n_out: usize,
+    banks: usize,
+    private: bool,
+    balance: bool,
+) -> (Arc<QuantModel>, crate::plan::Plan, CircuitWitness) {
     let w: Vec<Vec<f64>> = (0..n_out)
         .map(|i| {
             (0..3)
@@ -949,6 +960,7 @@ fn split_freivalds_model(
         freivalds_pack: 1,
         freivalds_banks: banks,
         freivalds_split: true,
+        freivalds_balance: balance,
         private_weights: private,
         weight_offset: private,
         freivalds_advice_weights: private,
@@ -956,8 +968,42 @@ fn split_freivalds_model(
     };
     let p = crate::plan::plan_of(&q, &shape).expect("a split plan");
     assert!(p.shape.freivalds_split);
+    assert_eq!(p.shape.freivalds_balance, balance);
     let cw = layer_witness(&q, &p);
     (Arc::new(q), p, cw)
+}
+
+/// Forges each of the layer's `n_out` outputs alone (its Freivalds `y` cell, its rescale
+/// consistently, its published value): each fails its own check, `per_check` outputs a check,
+/// and nothing else.
+fn each_forged_output_fails_its_own_check(
+    q: &Arc<QuantModel>,
+    p: &crate::plan::Plan,
+    honest: &CircuitWitness,
+    instance: &[halo2_proofs::halo2curves::bn256::Fr],
+    n_out: usize,
+    per_check: usize,
+) {
+    let shift = match &q.graph.nodes[0].op {
+        super::QuantOp::Linear(l) => l.shift,
+        _ => unreachable!("a linear layer"),
+    };
+    for i in 0..n_out {
+        let (c, at) = (i / per_check, i % per_check);
+        let mut forged = honest.clone();
+        let z = forged.nodes[0].freivalds[c][at] + 64;
+        forged.nodes[0].freivalds[c][at] = z;
+        forged.nodes[0].rescale[0][i] =
+            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, p.shape.range_bits);
+        let mut inst = instance.to_vec();
+        inst[3 + i] = instance_field(&[forged.nodes[0].rescale[0][i].a])[0];
+        let errs = mock(q, p, forged, inst).expect_err("forged output");
+        assert!(
+            errs.iter().any(|e| e.contains("freivalds end")),
+            "output {i}: {errs:#?}"
+        );
+        assert_eq!(errs.len(), 1, "output {i}: only its check fails: {errs:#?}");
+    }
 }
 
 /// A layer split between banks, with fixed weights and with private (advice-only) ones: one
@@ -987,30 +1033,34 @@ fn a_layer_split_between_banks_is_checked_block_by_block() {
                 real_prove_verify(&q, &p, honest.clone(), instance.clone())
                     .expect("honest real proof");
             }
-            let shift = match &q.graph.nodes[0].op {
-                super::QuantOp::Linear(l) => l.shift,
-                _ => unreachable!("a linear layer"),
-            };
-            for i in 0..n_out {
-                let (c, at) = (i / parts[0], i % parts[0]);
-                let mut forged = honest.clone();
-                let z = forged.nodes[0].freivalds[c][at] + 64;
-                forged.nodes[0].freivalds[c][at] = z;
-                forged.nodes[0].rescale[0][i] = zkinfer_circuits::rescale::RescaleWitness::compute(
-                    z,
-                    shift,
-                    p.shape.range_bits,
-                );
-                let mut inst = instance.clone();
-                inst[3 + i] = instance_field(&[forged.nodes[0].rescale[0][i].a])[0];
-                let errs = mock(&q, &p, forged, inst).expect_err("forged output");
-                assert!(
-                    errs.iter().any(|e| e.contains("freivalds end")),
-                    "output {i}: {errs:#?}"
-                );
-                assert_eq!(errs.len(), 1, "output {i}: only its check fails: {errs:#?}");
-            }
+            each_forged_output_fails_its_own_check(&q, &p, &honest, &instance, n_out, parts[0]);
         }
+    }
+}
+
+/// A layer split into checks of one block each and balanced between three banks (largest
+/// first, each to the emptiest bank): 18 outputs at width 4 are five checks (4, 4, 4, 4, 2
+/// outputs), the fullest bank holds two of four, honest witnesses prove and verify with fixed
+/// and private weights, and each output forged alone fails its own check and nothing else.
+#[test]
+fn balanced_banks_check_every_block_on_its_own() {
+    let rows = |n| zkinfer_circuits::freivalds::FreivaldsConfig::rows(3, n, 4);
+    for private in [false, true] {
+        let (q, p, honest) = split_freivalds_model_balanced(18, 3, private, true);
+        let checks: Vec<usize> = honest.nodes[0].freivalds.iter().map(Vec::len).collect();
+        assert_eq!(checks, vec![4, 4, 4, 4, 2]);
+        assert_eq!(
+            crate::plan::bank_order_of(&q, &p.shape),
+            vec![0, 1, 2, 0, 1],
+            "largest first, each to the bank with the fewest rows"
+        );
+        assert_eq!(p.freivalds_rows, 2 * rows(4), "the fullest bank");
+        let instance = instance_field(&honest.instance);
+        mock(&q, &p, honest.clone(), instance.clone()).expect("honest, balanced");
+        if !private {
+            real_prove_verify(&q, &p, honest.clone(), instance.clone()).expect("honest real proof");
+        }
+        each_forged_output_fails_its_own_check(&q, &p, &honest, &instance, 18, 4);
     }
 }
 

@@ -68,6 +68,9 @@ pub struct InspectReport {
     pub freivalds_width: usize,
     /// Freivalds chips side by side.
     pub freivalds_banks: usize,
+    /// Whether the banks take one-block checks largest first
+    /// ([`crate::circuit::CircuitShape::freivalds_balance`]).
+    pub freivalds_balance: bool,
     /// Outputs per Freivalds weight cell at most (`P`; layers whose bounds need wider
     /// separations take fewer).
     pub freivalds_pack: usize,
@@ -218,6 +221,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, PipelineError> {
         lanes: shape.lanes,
         freivalds_width: shape.freivalds,
         freivalds_banks: shape.freivalds_banks,
+        freivalds_balance: shape.freivalds_balance,
         freivalds_pack: shape.freivalds_pack,
         dense_chip: shape.dense,
         func_in_rescale: shape.func_in_rescale,

@@ -148,6 +148,7 @@ pub fn verify(
             && settings.shape.freivalds > 0)
             || !settings.shape.freivalds_advice_weights)
         && (settings.shape.freivalds_banks > 1 || !settings.shape.freivalds_split)
+        && (settings.shape.freivalds_split || !settings.shape.freivalds_balance)
         && (settings.shape.funcs || !settings.shape.func_in_rescale)
         && (settings.shape.products || !settings.shape.product_in_rescale)
         // (beside the rescale chip also needs a model without ArgMax, which plan_of checks at

@@ -219,6 +219,7 @@ fn banks_split_a_layer_too_large_for_one_and_older_builds_stay_whole() {
     // than half the rows (plus a block) of the whole checks
     let whole = CircuitShape {
         freivalds_split: false,
+        freivalds_balance: false,
         ..p.shape
     };
     let unsplit = plan_of(&m, &whole).expect("the same shape unsplit");
@@ -232,6 +233,13 @@ fn banks_split_a_layer_too_large_for_one_and_older_builds_stay_whole() {
     let forged = CircuitShape {
         freivalds_split: true,
         freivalds_banks: 1,
+        ..p.shape
+    };
+    assert!(matches!(plan_of(&m, &forged), Err(PlanError::NotAPlan(_))));
+    // and a balance needs the split
+    let forged = CircuitShape {
+        freivalds_split: false,
+        freivalds_balance: true,
         ..p.shape
     };
     assert!(matches!(plan_of(&m, &forged), Err(PlanError::NotAPlan(_))));
@@ -308,7 +316,12 @@ fn the_plan_of_a_shape_no_plan_makes_is_refused_before_configuring() {
             ..p.shape
         },
         CircuitShape {
-            freivalds_banks: 3,
+            freivalds_banks: 5,
+            ..p.shape
+        },
+        // balanced banks: only with split checks
+        CircuitShape {
+            freivalds_balance: true,
             ..p.shape
         },
         CircuitShape {
@@ -502,4 +515,42 @@ fn the_proof_slack_is_capped_in_seconds() {
     // never below the cheapest, and no overflow
     assert_eq!(with_slack(0, PROOF_SLACK), 0);
     assert_eq!(with_slack(u64::MAX, PROOF_SLACK), u64::MAX);
+}
+
+#[test]
+fn balanced_banks_take_the_largest_checks_first() {
+    // mlp_wide's checks at width 16 in one-block parts: 16 of 81 rows (64 inputs), 16 of 273
+    // (256 inputs), one of 267 (10 outputs): in synthesis order, each to the emptiest bank,
+    // the fullest of three takes 2,043 rows (past k = 11's 2,040); largest first, 2,013
+    let rows: Vec<usize> = [vec![81; 16], vec![273; 16], vec![267]].concat();
+    let load = |order: Vec<usize>| {
+        let mut l = [0usize; 3];
+        for (r, b) in rows.iter().zip(order) {
+            l[b] += r;
+        }
+        l
+    };
+    let greedy = load(greedy_order(&rows, 3));
+    let balanced = load(bank_order(&rows, 3));
+    assert_eq!(greedy.iter().max(), Some(&2043));
+    assert_eq!(balanced.iter().max(), Some(&2013));
+    assert_eq!(balanced.iter().sum::<usize>(), rows.iter().sum::<usize>());
+    // within one check of the average, for any rows
+    for seed in 0..50u64 {
+        let rows: Vec<usize> = (0..(seed as usize % 17 + 1))
+            .map(|i| ((seed * 7919 + i as u64 * 104_729) % 500 + 1) as usize)
+            .collect();
+        for banks in 1..=4 {
+            let order = bank_order(&rows, banks);
+            let mut l = vec![0usize; banks];
+            for (r, b) in rows.iter().zip(&order) {
+                l[*b] += r;
+            }
+            let total: usize = rows.iter().sum();
+            let biggest = rows.iter().copied().max().unwrap_or(0);
+            assert!(l.iter().all(|&x| x <= total.div_ceil(banks) + biggest));
+        }
+    }
+    // one bank: everything in it
+    assert_eq!(bank_order(&[3, 1, 2], 1), vec![0, 0, 0]);
 }
