@@ -241,8 +241,9 @@ fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
         "k",
         "table_bits",
         "banks 0",
-        "banks 3",
+        "banks 5",
         "banks without the chip",
+        "balance without split checks",
         "function chip placed without one",
         "product chip placed without one",
     ] {
@@ -254,7 +255,12 @@ fn self_consistent_commitment_with_absurd_settings_exits_2_without_panicking() {
             "lanes" => shape.lanes = 1_000_000,
             "freivalds" => shape.freivalds = 1_000_000_000,
             "banks 0" => shape.freivalds_banks = 0,
-            "banks 3" => shape.freivalds_banks = 3,
+            "banks 5" => shape.freivalds_banks = 5,
+            "balance without split checks" => {
+                shape.freivalds_banks = 2;
+                shape.freivalds_split = false;
+                shape.freivalds_balance = true;
+            }
             "banks without the chip" => {
                 shape.freivalds = 0;
                 shape.freivalds_banks = 2;

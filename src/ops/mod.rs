@@ -310,7 +310,8 @@ pub struct NodeCtx<'a> {
     pub freivalds_merge: bool,
     /// Into how many checks (at most) a check of one group with several blocks is split, so
     /// that the banks can share it (1: none; the banks with
-    /// [`crate::circuit::CircuitShape::freivalds_split`]).
+    /// [`crate::circuit::CircuitShape::freivalds_split`]; `usize::MAX`, one check a block,
+    /// with [`crate::circuit::CircuitShape::freivalds_balance`]).
     pub freivalds_split: usize,
     /// Limbs of `R` bits the rescale chip checks remainders in (1 or 2).
     pub remainder_limbs: u32,

@@ -1064,6 +1064,63 @@ fn balanced_banks_check_every_block_on_its_own() {
     }
 }
 
+/// Balanced banks over two layers whose checks come smaller first (layer 1: two blocks of 3
+/// inputs; layer 2: blocks of 8 inputs): the balanced order differs from synthesis order,
+/// synthesis follows it (an order not used up is a synthesis error), honest witnesses prove
+/// and verify, and each forged output of layer 2 fails its own check alone.
+#[test]
+fn balanced_banks_follow_the_plan_order_across_layers() {
+    let (q0, p0, _, _) = two_freivalds_layers_at(2, 4, 1);
+    let shape = crate::circuit::CircuitShape {
+        freivalds_split: true,
+        freivalds_balance: true,
+        ..p0.shape
+    };
+    let p = crate::plan::plan_of(&q0, &shape).expect("a balanced plan");
+    assert!(p.shape.freivalds_balance);
+    let q = q0.clone();
+    let order = crate::plan::bank_order_of(&q, &p.shape);
+    // checks of 8, 8 (layer 1), 13, 10 rows (layer 2): in order the banks would take
+    // [0, 1, 0, 1]; largest first, [1, 0, 0, 1]
+    assert_eq!(order, vec![1, 0, 0, 1]);
+    let input = witness::quantize_input(&q, &[1.0, -2.0, 0.5]).expect("in");
+    let trace = witness::run(&q, input).expect("run");
+    let honest = CircuitWitness::new(&q, p.shape, &trace).expect("witness");
+    assert_eq!(
+        honest.nodes[1].freivalds.len(),
+        2,
+        "layer 2 in one-block checks"
+    );
+    let instance = instance_field(&honest.instance);
+    mock(&q, &p, honest.clone(), instance.clone()).expect("honest, balanced");
+    real_prove_verify(&q, &p, honest.clone(), instance.clone()).expect("honest real proof");
+    let shift = match &q.graph.nodes[1].op {
+        super::QuantOp::Linear(l) => l.shift,
+        _ => unreachable!("a linear layer"),
+    };
+    for i in 0..5 {
+        let (c, at) = (i / 4, i % 4);
+        let mut t = trace.clone();
+        let mut forged = honest.nodes[1].clone();
+        let z = forged.freivalds[c][at] + (1 << shift);
+        forged.freivalds[c][at] = z;
+        forged.rescale[0][i] =
+            zkinfer_circuits::rescale::RescaleWitness::compute(z, shift, p.shape.range_bits);
+        let n_in = q.graph.inputs.len();
+        t.values[n_in + 1][i] = forged.rescale[0][i].y;
+        let mut cw = CircuitWitness::new(&q, p.shape, &t).expect("witness");
+        cw.nodes[1] = forged;
+        let inst = instance_field(&cw.instance);
+        assert_ne!(inst, instance, "the forged output is public");
+        let errs = mock(&q, &p, cw, inst).expect_err("forged layer 2");
+        assert!(
+            errs.iter().any(|e| e.contains("freivalds end")),
+            "output {i}: {errs:#?}"
+        );
+        assert_eq!(errs.len(), 1, "output {i}: only its check fails: {errs:#?}");
+    }
+}
+
 /// Two Freivalds layers back to back, in `banks` Freivalds chips (with two, each layer in its
 /// own columns): the model, its plan and the honest witness and trace.
 fn two_freivalds_layers(
