@@ -645,8 +645,15 @@ pub(crate) fn known_columns(
     ))
 }
 
-/// The weight commitment's bases `B_j` as a table ([`FixedBases`]).
+/// The weight commitment's bases `B_j` as a table ([`FixedBases`]; at most 64 bases, as
+/// [`verify_link`] allows: the table is about 1,000 points a base, and the list comes from a
+/// file).
 pub fn blind_bases(wc: &WeightCommitment) -> Result<FixedBases, WeightsError> {
+    if wc.bases.is_empty() || wc.bases.len() > 64 {
+        return Err(WeightsError::Malformed(
+            "the weight commitment's bases do not match its blinding rows".into(),
+        ));
+    }
     let bases: Vec<G1Affine> = wc
         .bases
         .iter()
